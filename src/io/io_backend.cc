@@ -1,0 +1,37 @@
+#include "io/io_backend.h"
+
+#include <cerrno>
+
+#include "tidemark/format.h"
+
+namespace tidemark::io {
+
+IoBackend::Next IoBackend::OnWriteResult(IoOp* op, int res) {
+  if (res == -EINTR || res == -EAGAIN) {
+    ++stats_.retries;
+    return Next::kResubmit;
+  }
+  if (res < 0) {
+    op->error = -res;
+    return Next::kComplete;
+  }
+  if (res == 0) {
+    // A write that makes no progress would loop forever; the kernel only does this when it
+    // cannot write at all, so report it as an I/O error.
+    op->error = EIO;
+    return Next::kComplete;
+  }
+  op->done += static_cast<uint32_t>(res);
+  stats_.bytes_written += static_cast<uint64_t>(res);
+  if (op->done >= op->len) return Next::kComplete;
+  ++stats_.short_writes;
+  if (direct() && !format::IsAligned(op->done)) {
+    // O_DIRECT needs the remainder aligned too; a short write that splits a page cannot be
+    // continued safely, so it is a failure rather than a silently torn page.
+    op->error = EIO;
+    return Next::kComplete;
+  }
+  return Next::kResubmit;
+}
+
+}  // namespace tidemark::io

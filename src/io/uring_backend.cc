@@ -1,0 +1,241 @@
+// io_uring backend: one ring per shard, set up once, probed, O_DIRECT where the filesystem
+// takes it. Data writes go through the ring (several in flight); the rare metadata operations
+// at seal time (fdatasync, rename, directory fsync) are plain syscalls on the shard's thread.
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/log.h"
+#include "io/aligned_buffer.h"
+#include "io/io_backend.h"
+#include "tidemark/assert.h"
+
+namespace tidemark::io {
+namespace {
+
+class UringBackend final : public IoBackend {
+ public:
+  UringBackend(bool direct, unsigned depth) : direct_(direct), depth_(depth) {}
+  ~UringBackend() override {
+    if (ring_ready_) io_uring_queue_exit(&ring_);
+  }
+
+  Status Init() {
+    int rc = io_uring_queue_init(depth_, &ring_, 0);
+    if (rc < 0) {
+      std::string hint =
+          rc == -ENOMEM ? " (raise the memlock limit: LimitMEMLOCK= in the unit, ulimit -l)"
+          : rc == -EPERM || rc == -ENOSYS
+              ? " (io_uring is disabled: check sysctl kernel.io_uring_disabled and seccomp)"
+              : "";
+      return Status::Errno(-rc, "io_uring_queue_init" + hint);
+    }
+    ring_ready_ = true;
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+    if (probe == nullptr) return Status::Unsupported("io_uring: cannot probe supported operations");
+    const bool ok = io_uring_opcode_supported(probe, IORING_OP_WRITE) &&
+                    io_uring_opcode_supported(probe, IORING_OP_WRITE_FIXED);
+    io_uring_free_probe(probe);
+    if (!ok) return Status::Unsupported("io_uring: kernel lacks IORING_OP_WRITE (need Linux 5.6+)");
+    return Status::Ok();
+  }
+
+  std::string Describe() const override {
+    std::string s = direct_ ? "io_uring+O_DIRECT" : "io_uring+buffered";
+    if (registered_) s += "+registered-buffers";
+    return s;
+  }
+  bool direct() const override { return direct_; }
+
+  Status MakeDirs(const std::string& dir) override {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::Errno(ec.value(), "create directory " + dir);
+    return Status::Ok();
+  }
+
+  Result<int> OpenForWrite(const std::string& path) override {
+    int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+    if (direct_) flags |= O_DIRECT;
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) return Status::Errno(errno, "open " + path + " for writing");
+    return fd;
+  }
+
+  Status Close(int fd) override {
+    if (::close(fd) != 0) return Status::Errno(errno, "close");
+    return Status::Ok();
+  }
+
+  Status Submit(IoOp* op) override {
+    if (direct_) {
+      TM_CHECK_MSG(format::IsAligned(reinterpret_cast<uintptr_t>(op->buf)) &&
+                       format::IsAligned(op->offset) && format::IsAligned(op->len),
+                   "O_DIRECT write not page-aligned");
+    }
+    op->done = 0;
+    op->error = 0;
+    op->in_flight = true;
+    ++in_flight_;
+    ++stats_.writes_submitted;
+    if (in_flight_ > stats_.in_flight_max) stats_.in_flight_max = in_flight_;
+    return Queue(op);
+  }
+
+  Result<int> Reap(bool wait) override {
+    int completed = 0;
+    if (unsubmitted_ > 0) {
+      int rc = io_uring_submit(&ring_);
+      if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) return Status::Errno(-rc, "io_uring_submit");
+      if (rc > 0) unsubmitted_ -= std::min<unsigned>(unsubmitted_, static_cast<unsigned>(rc));
+    }
+    if (wait && in_flight_ > 0) {
+      io_uring_cqe* cqe = nullptr;
+      int rc;
+      do {
+        rc = io_uring_wait_cqe(&ring_, &cqe);
+      } while (rc == -EINTR);
+      if (rc < 0) return Status::Errno(-rc, "io_uring_wait_cqe");
+    }
+    // Reap in a batch, then run the handlers.
+    io_uring_cqe* cqes[64];
+    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, 64);
+    IoOp* done_ops[64];
+    unsigned ndone = 0;
+    for (unsigned i = 0; i < n; ++i) {
+      auto* op = static_cast<IoOp*>(io_uring_cqe_get_data(cqes[i]));
+      const int res = cqes[i]->res;
+      io_uring_cqe_seen(&ring_, cqes[i]);
+      if (OnWriteResult(op, res) == Next::kResubmit) {
+        TM_RETURN_IF_ERROR(Queue(op));
+        continue;
+      }
+      done_ops[ndone++] = op;
+    }
+    for (unsigned i = 0; i < ndone; ++i) {
+      IoOp* op = done_ops[i];
+      op->in_flight = false;
+      --in_flight_;
+      ++completed;
+      op->on_done(op, op->ctx);
+    }
+    return completed;
+  }
+
+  Status Fdatasync(int fd) override {
+    if (::fdatasync(fd) != 0) return Status::Errno(errno, "fdatasync");
+    return Status::Ok();
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return Status::Errno(errno, "rename " + from);
+    return Status::Ok();
+  }
+
+  Status SyncDir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::Errno(errno, "open directory " + dir);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Status::Errno(err, "fsync directory " + dir);
+    return Status::Ok();
+  }
+
+  bool RegisterBuffers(std::span<const iovec> bufs, std::string* why) override {
+    int rc = io_uring_register_buffers(&ring_, bufs.data(), static_cast<unsigned>(bufs.size()));
+    if (rc < 0) {
+      *why = std::string("io_uring_register_buffers: ") + std::strerror(-rc) +
+             (rc == -ENOMEM ? " (memlock limit too low: raise LimitMEMLOCK / ulimit -l)" : "");
+      return false;
+    }
+    registered_ = true;
+    return true;
+  }
+
+  size_t in_flight() const override { return in_flight_; }
+
+ private:
+  Status Queue(IoOp* op) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (sqe == nullptr) {
+      // Submission queue full: submit what is queued and try again; count it.
+      ++stats_.sq_full;
+      int rc = io_uring_submit(&ring_);
+      if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) return Status::Errno(-rc, "io_uring_submit");
+      if (rc > 0) unsubmitted_ = 0;
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    const uint8_t* p = op->buf + op->done;
+    const unsigned len = op->len - op->done;
+    const uint64_t off = op->offset + op->done;
+    if (registered_ && op->buf_index >= 0) {
+      io_uring_prep_write_fixed(sqe, op->fd, p, len, off, op->buf_index);
+    } else {
+      io_uring_prep_write(sqe, op->fd, p, len, off);
+    }
+    io_uring_sqe_set_data(sqe, op);
+    ++unsubmitted_;
+    // Submit eagerly: the kernel starts the write while the shard encodes the next block.
+    int rc = io_uring_submit(&ring_);
+    if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) return Status::Errno(-rc, "io_uring_submit");
+    if (rc > 0) unsubmitted_ -= std::min<unsigned>(unsubmitted_, static_cast<unsigned>(rc));
+    return Status::Ok();
+  }
+
+  bool direct_;
+  unsigned depth_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  bool registered_ = false;
+  size_t in_flight_ = 0;
+  unsigned unsubmitted_ = 0;
+};
+
+// Opens a probe file with O_DIRECT in dir and writes one aligned page. Returns true when the
+// filesystem takes O_DIRECT; false with the reason when it refuses (EINVAL: tmpfs on old
+// kernels, some FUSE and network filesystems).
+bool ProbeDirect(const std::string& dir, std::string* why) {
+  const std::string path = dir + "/.tidemark-odirect-probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *why = std::string("open with O_DIRECT: ") + std::strerror(errno);
+    return false;
+  }
+  AlignedBuffer page(format::kPageSize);
+  std::memset(page.data(), 0, format::kPageSize);
+  ssize_t n = ::pwrite(fd, page.data(), format::kPageSize, 0);
+  int err = errno;
+  ::close(fd);
+  ::unlink(path.c_str());
+  if (n != static_cast<ssize_t>(format::kPageSize)) {
+    *why = std::string("O_DIRECT write: ") + (n < 0 ? std::strerror(err) : "short write");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<IoBackend>> MakeUringBackend(const std::string& dir, const UringOptions& o) {
+  bool direct = false;
+  if (o.direct_io != DirectIoMode::kOff) {
+    std::string why;
+    direct = ProbeDirect(dir, &why);
+    if (!direct && o.direct_io == DirectIoMode::kOn) {
+      return Status::Unsupported("storage.direct_io = \"on\" but " + dir + " refuses O_DIRECT (" +
+                                 why + "); use direct_io = \"auto\" or a filesystem such as XFS");
+    }
+    if (!direct) TM_LOG_DEBUG("O_DIRECT refused in %s (%s); using buffered writes", dir.c_str(), why.c_str());
+  }
+  auto backend = std::make_unique<UringBackend>(direct, o.queue_depth);
+  TM_RETURN_IF_ERROR(backend->Init());
+  return std::unique_ptr<IoBackend>(std::move(backend));
+}
+
+}  // namespace tidemark::io

@@ -1,0 +1,214 @@
+#include "tidemark/format.h"
+
+#include <xxhash.h>
+
+#include <cinttypes>
+#include <cstdio>
+
+namespace tidemark::format {
+
+const char* CodecName(Codec c) {
+  switch (c) {
+    case Codec::kNone: return "none";
+    case Codec::kZstd: return "zstd";
+    case Codec::kLz4: return "lz4";
+  }
+  return "unknown";
+}
+
+bool ParseCodec(std::string_view s, Codec* out) {
+  if (s == "none") *out = Codec::kNone;
+  else if (s == "zstd") *out = Codec::kZstd;
+  else if (s == "lz4") *out = Codec::kLz4;
+  else return false;
+  return true;
+}
+
+uint64_t Xxh3(const void* data, size_t len) { return XXH3_64bits(data, len); }
+
+// File header layout:
+//   0 u32 magic, 4 u16 version, 6 u16 topic length, 8 i32 partition, 12 u32 reserved,
+//   16 i64 first offset, 24 i64 created (ms), 32 u16 backup id length, 34 topic bytes,
+//   then backup id bytes, zero padding; the last 8 bytes of the page are the XXH3 of the rest.
+void EncodeFileHeader(const FileHeader& h, uint8_t* dst) {
+  std::memset(dst, 0, kFileHeaderSize);
+  Put32(dst, kFileMagic);
+  Put16(dst + 4, kVersion);
+  Put16(dst + 6, static_cast<uint16_t>(h.topic.size()));
+  Put32(dst + 8, static_cast<uint32_t>(h.partition));
+  Put64(dst + 16, static_cast<uint64_t>(h.first_offset));
+  Put64(dst + 24, static_cast<uint64_t>(h.created_ms));
+  Put16(dst + 32, static_cast<uint16_t>(h.backup_id.size()));
+  std::memcpy(dst + 34, h.topic.data(), h.topic.size());
+  std::memcpy(dst + 34 + h.topic.size(), h.backup_id.data(), h.backup_id.size());
+  Put64(dst + kFileHeaderSize - 8, Xxh3(dst, kFileHeaderSize - 8));
+}
+
+Status DecodeFileHeader(const uint8_t* src, size_t len, FileHeader* out) {
+  if (len < kFileHeaderSize) return Status::Corrupt("file header: file shorter than one page");
+  if (Get32(src) != kFileMagic) return Status::Corrupt("file header: bad magic (not a tidemark segment)");
+  if (Get16(src + 4) != kVersion) return Status::Corrupt("file header: unsupported version");
+  if (Get64(src + kFileHeaderSize - 8) != Xxh3(src, kFileHeaderSize - 8)) {
+    return Status::Corrupt("file header: checksum mismatch");
+  }
+  const size_t topic_len = Get16(src + 6);
+  const size_t id_len = Get16(src + 32);
+  if (34 + topic_len + id_len > kFileHeaderSize - 8) return Status::Corrupt("file header: lengths out of range");
+  out->topic.assign(reinterpret_cast<const char*>(src + 34), topic_len);
+  out->partition = static_cast<int32_t>(Get32(src + 8));
+  out->first_offset = static_cast<int64_t>(Get64(src + 16));
+  out->created_ms = static_cast<int64_t>(Get64(src + 24));
+  out->backup_id.assign(reinterpret_cast<const char*>(src + 34 + topic_len), id_len);
+  return Status::Ok();
+}
+
+// Block header layout (kBlockHeaderSize = 80):
+//   0 u32 magic, 4 u16 version, 6 u8 codec, 7 u8 reserved, 8 u32 record count,
+//   12 u32 raw size, 16 u32 stored size, 20 u32 block size, 24 i64 first offset,
+//   32 i64 last offset, 40 i64 min timestamp, 48 i64 max timestamp, 56 u64 payload XXH3,
+//   64 u64 reserved, 72 u64 XXH3 of bytes 0..72.
+void EncodeBlockHeader(const BlockHeader& h, uint8_t* dst) {
+  std::memset(dst, 0, kBlockHeaderSize);
+  Put32(dst, kBlockMagic);
+  Put16(dst + 4, kVersion);
+  dst[6] = static_cast<uint8_t>(h.codec);
+  Put32(dst + 8, h.record_count);
+  Put32(dst + 12, h.raw_size);
+  Put32(dst + 16, h.stored_size);
+  Put32(dst + 20, h.block_size);
+  Put64(dst + 24, static_cast<uint64_t>(h.first_offset));
+  Put64(dst + 32, static_cast<uint64_t>(h.last_offset));
+  Put64(dst + 40, static_cast<uint64_t>(h.min_timestamp));
+  Put64(dst + 48, static_cast<uint64_t>(h.max_timestamp));
+  Put64(dst + 56, h.payload_xxh3);
+  Put64(dst + 72, Xxh3(dst, 72));
+}
+
+Status DecodeBlockHeader(const uint8_t* src, BlockHeader* out) {
+  if (Get32(src) != kBlockMagic) return Status::Corrupt("block header: bad magic");
+  if (Get64(src + 72) != Xxh3(src, 72)) return Status::Corrupt("block header: checksum mismatch");
+  if (Get16(src + 4) != kVersion) return Status::Corrupt("block header: unsupported version");
+  const uint8_t codec = src[6];
+  if (codec > static_cast<uint8_t>(Codec::kLz4)) return Status::Corrupt("block header: unknown codec");
+  out->codec = static_cast<Codec>(codec);
+  out->record_count = Get32(src + 8);
+  out->raw_size = Get32(src + 12);
+  out->stored_size = Get32(src + 16);
+  out->block_size = Get32(src + 20);
+  out->first_offset = static_cast<int64_t>(Get64(src + 24));
+  out->last_offset = static_cast<int64_t>(Get64(src + 32));
+  out->min_timestamp = static_cast<int64_t>(Get64(src + 40));
+  out->max_timestamp = static_cast<int64_t>(Get64(src + 48));
+  out->payload_xxh3 = Get64(src + 56);
+  if (!IsAligned(out->block_size) || out->block_size < AlignUp(kBlockHeaderSize + out->stored_size)) {
+    return Status::Corrupt("block header: block size inconsistent with stored size");
+  }
+  if (out->record_count == 0 || out->last_offset < out->first_offset) {
+    return Status::Corrupt("block header: empty block or offsets out of order");
+  }
+  if (out->codec == Codec::kNone && out->raw_size != out->stored_size) {
+    return Status::Corrupt("block header: uncompressed block with raw size != stored size");
+  }
+  return Status::Ok();
+}
+
+// Footer body: 0 u32 magic, 4 u16 version, 6 u16 reserved, 8 u32 block count, 12 u32 reserved,
+//   16 i64 first offset, 24 i64 last offset, 32 u64 record count, 40 i64 min timestamp,
+//   48 i64 max timestamp, 56 u64 raw bytes; then block count entries of kFooterEntrySize;
+//   then u64 XXH3 of everything before it. Trailer (last 32 bytes of the file): u32 magic,
+//   u32 reserved, u64 footer offset, u64 footer size, u64 XXH3 of the trailer's first 24 bytes.
+static size_t FooterBodySize(size_t block_count) {
+  return kFooterHeaderSize + block_count * kFooterEntrySize + 8;
+}
+
+size_t FooterRegionSize(size_t block_count) {
+  return AlignUp(FooterBodySize(block_count) + kTrailerSize);
+}
+
+uint64_t EncodeFooterRegion(const Footer& f, uint64_t footer_offset, uint8_t* dst) {
+  const size_t region = FooterRegionSize(f.blocks.size());
+  const size_t body = FooterBodySize(f.blocks.size());
+  std::memset(dst, 0, region);
+  Put32(dst, kFooterMagic);
+  Put16(dst + 4, kVersion);
+  Put32(dst + 8, static_cast<uint32_t>(f.blocks.size()));
+  Put64(dst + 16, static_cast<uint64_t>(f.first_offset));
+  Put64(dst + 24, static_cast<uint64_t>(f.last_offset));
+  Put64(dst + 32, f.record_count);
+  Put64(dst + 40, static_cast<uint64_t>(f.min_timestamp));
+  Put64(dst + 48, static_cast<uint64_t>(f.max_timestamp));
+  Put64(dst + 56, f.raw_bytes);
+  uint8_t* p = dst + kFooterHeaderSize;
+  for (const FooterEntry& e : f.blocks) {
+    Put64(p, e.file_offset);
+    Put32(p + 8, e.block_size);
+    Put32(p + 12, e.record_count);
+    Put64(p + 16, static_cast<uint64_t>(e.first_offset));
+    Put64(p + 24, static_cast<uint64_t>(e.last_offset));
+    Put64(p + 32, static_cast<uint64_t>(e.min_timestamp));
+    Put64(p + 40, static_cast<uint64_t>(e.max_timestamp));
+    Put64(p + 48, e.payload_xxh3);
+    p += kFooterEntrySize;
+  }
+  const uint64_t checksum = Xxh3(dst, body - 8);
+  Put64(dst + body - 8, checksum);
+  uint8_t* t = dst + region - kTrailerSize;
+  Put32(t, kTrailerMagic);
+  Put64(t + 8, footer_offset);
+  Put64(t + 16, body);
+  Put64(t + 24, Xxh3(t, 24));
+  return checksum;
+}
+
+Status DecodeTrailer(const uint8_t* src, Trailer* out) {
+  if (Get32(src) != kTrailerMagic) return Status::Corrupt("trailer: bad magic (segment not sealed or truncated)");
+  if (Get64(src + 24) != Xxh3(src, 24)) return Status::Corrupt("trailer: checksum mismatch");
+  out->footer_offset = Get64(src + 8);
+  out->footer_size = Get64(src + 16);
+  if (!IsAligned(out->footer_offset) || out->footer_size < kFooterHeaderSize + 8) {
+    return Status::Corrupt("trailer: footer position out of range");
+  }
+  return Status::Ok();
+}
+
+Status DecodeFooter(const uint8_t* src, size_t len, Footer* out, uint64_t* checksum) {
+  if (len < kFooterHeaderSize + 8) return Status::Corrupt("footer: too short");
+  if (Get32(src) != kFooterMagic) return Status::Corrupt("footer: bad magic");
+  if (Get64(src + len - 8) != Xxh3(src, len - 8)) return Status::Corrupt("footer: checksum mismatch");
+  const size_t count = Get32(src + 8);
+  if (FooterBodySize(count) != len) return Status::Corrupt("footer: block count disagrees with size");
+  *checksum = Get64(src + len - 8);
+  out->first_offset = static_cast<int64_t>(Get64(src + 16));
+  out->last_offset = static_cast<int64_t>(Get64(src + 24));
+  out->record_count = Get64(src + 32);
+  out->min_timestamp = static_cast<int64_t>(Get64(src + 40));
+  out->max_timestamp = static_cast<int64_t>(Get64(src + 48));
+  out->raw_bytes = Get64(src + 56);
+  out->blocks.resize(count);
+  const uint8_t* p = src + kFooterHeaderSize;
+  for (FooterEntry& e : out->blocks) {
+    e.file_offset = Get64(p);
+    e.block_size = Get32(p + 8);
+    e.record_count = Get32(p + 12);
+    e.first_offset = static_cast<int64_t>(Get64(p + 16));
+    e.last_offset = static_cast<int64_t>(Get64(p + 24));
+    e.min_timestamp = static_cast<int64_t>(Get64(p + 32));
+    e.max_timestamp = static_cast<int64_t>(Get64(p + 40));
+    e.payload_xxh3 = Get64(p + 48);
+    p += kFooterEntrySize;
+  }
+  return Status::Ok();
+}
+
+std::string PartitionDir(std::string_view topic, int32_t partition) {
+  return "topics/" + std::string(topic) + "/" + std::to_string(partition);
+}
+
+std::string SegmentName(int64_t first_offset, bool sealed) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%020" PRId64 "%s", first_offset,
+                sealed ? ".tmseg" : ".tmseg.open");
+  return buf;
+}
+
+}  // namespace tidemark::format

@@ -1,0 +1,85 @@
+#include "segment/segment_reader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace tidemark::segment {
+
+SegmentReader::~SegmentReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status SegmentReader::ReadExact(uint64_t off, size_t len, uint8_t* dst) {
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = ::pread(fd_, dst + got, len - got, static_cast<off_t>(off + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Errno(errno, "read " + path_);
+    }
+    if (n == 0) return Status::Corrupt("file ends at byte " + std::to_string(off + got));
+    got += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status SegmentReader::Open(const std::string& path) {
+  path_ = path;
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return Status::Errno(errno, "open " + path);
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Status::Errno(errno, "stat " + path);
+  file_size_ = static_cast<uint64_t>(st.st_size);
+  if (file_size_ < format::kFileHeaderSize) {
+    return Status::Corrupt("file is " + std::to_string(file_size_) + " bytes, shorter than its header page");
+  }
+  buf_.resize(format::kFileHeaderSize);
+  TM_RETURN_IF_ERROR(ReadExact(0, format::kFileHeaderSize, buf_.data()));
+  TM_RETURN_IF_ERROR(format::DecodeFileHeader(buf_.data(), buf_.size(), &file_header_));
+
+  blocks_end_ = file_size_;
+  footer_status_ = Status::Ok();
+  if (file_size_ < format::kFileHeaderSize + format::kTrailerSize || !format::IsAligned(file_size_)) {
+    footer_status_ = Status::Corrupt("no footer: file size " + std::to_string(file_size_) +
+                                     " is not page-aligned (truncated, or never sealed)");
+    return Status::Ok();
+  }
+  uint8_t trailer_bytes[format::kTrailerSize];
+  TM_RETURN_IF_ERROR(ReadExact(file_size_ - format::kTrailerSize, format::kTrailerSize, trailer_bytes));
+  format::Trailer trailer;
+  footer_status_ = format::DecodeTrailer(trailer_bytes, &trailer);
+  if (!footer_status_.ok()) return Status::Ok();
+  if (trailer.footer_offset < format::kFileHeaderSize ||
+      trailer.footer_offset + trailer.footer_size + format::kTrailerSize > file_size_) {
+    footer_status_ = Status::Corrupt("trailer points outside the file");
+    return Status::Ok();
+  }
+  std::vector<uint8_t> body(trailer.footer_size);
+  TM_RETURN_IF_ERROR(ReadExact(trailer.footer_offset, body.size(), body.data()));
+  footer_status_ = format::DecodeFooter(body.data(), body.size(), &footer_, &footer_checksum_);
+  if (footer_status_.ok()) blocks_end_ = trailer.footer_offset;
+  return Status::Ok();
+}
+
+Status SegmentReader::ReadBlockAt(uint64_t off, format::BlockHeader* header,
+                                  std::span<const uint8_t>* payload) {
+  if (off + format::kBlockHeaderSize > blocks_end_) {
+    return Status::Corrupt("block at byte " + std::to_string(off) + " truncated inside its header");
+  }
+  uint8_t hdr[format::kBlockHeaderSize];
+  TM_RETURN_IF_ERROR(ReadExact(off, sizeof(hdr), hdr));
+  TM_RETURN_IF_ERROR(format::DecodeBlockHeader(hdr, header));
+  if (off + header->block_size > blocks_end_) {
+    return Status::Corrupt("block at byte " + std::to_string(off) + " truncated: it needs " +
+                           std::to_string(header->block_size) + " bytes");
+  }
+  const size_t need = format::kBlockHeaderSize + header->stored_size;
+  if (buf_.size() < need) buf_.resize(need);
+  TM_RETURN_IF_ERROR(ReadExact(off, need, buf_.data()));
+  return decoder_.Decode(buf_.data(), need, header, payload);
+}
+
+}  // namespace tidemark::segment

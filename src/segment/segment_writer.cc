@@ -1,0 +1,149 @@
+#include "segment/segment_writer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+#include "tidemark/assert.h"
+
+namespace tidemark::segment {
+
+SegmentWriter::SegmentWriter(Options o, WritePool* pool, BlockCodec* codec)
+    : opts_(std::move(o)), pool_(pool), codec_(codec) {}
+
+SegmentWriter::~SegmentWriter() {
+  // Writes still in flight point at this object; a writer is destroyed only after its shard
+  // drained the pool. An unsealed file is left as it is (".open") for recovery.
+  TM_CHECK_MSG(in_flight_ == 0, "segment writer destroyed with writes in flight");
+  if (fd_ >= 0) pool_->io()->Close(fd_).IgnoreError();
+}
+
+std::string SegmentWriter::DirPath() const {
+  return opts_.backup_dir + "/" + format::PartitionDir(opts_.topic, opts_.partition);
+}
+
+void SegmentWriter::OnWriteDone(int error, uint32_t len) {
+  TM_CHECK(in_flight_ > 0);
+  --in_flight_;
+  (void)len;
+  if (error != 0 && error_.ok()) {
+    error_ = Status::Errno(error, "write to " + DirPath() + "/" + open_name_)
+                 .WithContext(error == ENOSPC ? "disk full" : "I/O error");
+  }
+}
+
+Status SegmentWriter::Open(int64_t first_offset, int64_t now_ms) {
+  TM_CHECK(fd_ < 0);
+  TM_RETURN_IF_ERROR(error_);
+  const std::string dir = DirPath();
+  TM_RETURN_IF_ERROR(pool_->io()->MakeDirs(dir));
+  open_name_ = format::SegmentName(first_offset, false);
+  sealed_name_ = format::SegmentName(first_offset, true);
+  TM_ASSIGN_OR_RETURN(fd_, pool_->io()->OpenForWrite(dir + "/" + open_name_));
+  footer_ = format::Footer{};
+  footer_.first_offset = first_offset;
+  write_pos_ = 0;
+
+  TM_ASSIGN_OR_RETURN(WritePool::Slot * slot, pool_->Acquire());
+  format::FileHeader fh{opts_.topic, opts_.partition, first_offset, now_ms, opts_.backup_id};
+  format::EncodeFileHeader(fh, slot->buf.data());
+  ++in_flight_;
+  Status st = pool_->Submit(slot, fd_, 0, format::kFileHeaderSize, this);
+  if (!st.ok()) {
+    --in_flight_;
+    return error_ = st;
+  }
+  write_pos_ = format::kFileHeaderSize;
+  return Status::Ok();
+}
+
+Status SegmentWriter::AppendBlock(const BlockBuilder& b) {
+  TM_CHECK(fd_ >= 0);
+  TM_RETURN_IF_ERROR(error_);
+  auto slot_or = pool_->Acquire();
+  if (!slot_or.ok()) return error_ = slot_or.status();
+  WritePool::Slot* slot = slot_or.value();
+  auto header_or = codec_->Finish(b, &slot->buf);
+  if (!header_or.ok()) {
+    pool_->Release(slot);
+    return error_ = header_or.status();
+  }
+  const format::BlockHeader& h = header_or.value();
+  // Offsets only go up within a partition; a block that went back would make the backup lie.
+  TM_CHECK_MSG(footer_.record_count == 0 || h.first_offset > footer_.last_offset,
+               "block offsets not increasing");
+  ++in_flight_;
+  Status st = pool_->Submit(slot, fd_, write_pos_, h.block_size, this);
+  if (!st.ok()) {
+    --in_flight_;
+    return error_ = st;
+  }
+  footer_.blocks.push_back({write_pos_, h.block_size, h.record_count, h.first_offset,
+                            h.last_offset, h.min_timestamp, h.max_timestamp, h.payload_xxh3});
+  if (footer_.record_count == 0) {
+    footer_.min_timestamp = h.min_timestamp;
+    footer_.max_timestamp = h.max_timestamp;
+  } else {
+    footer_.min_timestamp = std::min(footer_.min_timestamp, h.min_timestamp);
+    footer_.max_timestamp = std::max(footer_.max_timestamp, h.max_timestamp);
+  }
+  footer_.last_offset = h.last_offset;
+  footer_.record_count += h.record_count;
+  footer_.raw_bytes += h.raw_size;
+  write_pos_ += h.block_size;
+  return Status::Ok();
+}
+
+Status SegmentWriter::WaitInFlight() {
+  while (in_flight_ > 0) {
+    auto r = pool_->io()->Reap(true);
+    if (!r.ok()) return error_ = r.status();
+  }
+  return error_;
+}
+
+Status SegmentWriter::Seal(SealedSegment* out) {
+  TM_CHECK(fd_ >= 0);
+  *out = SealedSegment{};
+  TM_RETURN_IF_ERROR(WaitInFlight());
+  const std::string dir = DirPath();
+  io::IoBackend* io = pool_->io();
+  if (footer_.blocks.empty()) {
+    TM_RETURN_IF_ERROR(io->Close(fd_));
+    fd_ = -1;
+    std::remove((dir + "/" + open_name_).c_str());
+    return Status::Ok();
+  }
+  const size_t region = format::FooterRegionSize(footer_.blocks.size());
+  auto slot_or = pool_->Acquire();
+  if (!slot_or.ok()) return error_ = slot_or.status();
+  WritePool::Slot* slot = slot_or.value();
+  if (slot->buf.capacity() < region) slot->buf = io::AlignedBuffer(region);
+  const uint64_t checksum = format::EncodeFooterRegion(footer_, write_pos_, slot->buf.data());
+  ++in_flight_;
+  Status st = pool_->Submit(slot, fd_, write_pos_, static_cast<uint32_t>(region), this);
+  if (!st.ok()) {
+    --in_flight_;
+    return error_ = st;
+  }
+  TM_RETURN_IF_ERROR(WaitInFlight());
+  if (Status s = io->Fdatasync(fd_); !s.ok()) return error_ = s.WithContext(dir + "/" + open_name_);
+  if (Status s = io->Close(fd_); !s.ok()) return error_ = s;
+  fd_ = -1;
+  if (Status s = io->Rename(dir + "/" + open_name_, dir + "/" + sealed_name_); !s.ok()) return error_ = s;
+  if (Status s = io->SyncDir(dir); !s.ok()) return error_ = s;
+
+  out->path = format::PartitionDir(opts_.topic, opts_.partition) + "/" + sealed_name_;
+  out->first_offset = footer_.first_offset;
+  out->last_offset = footer_.last_offset;
+  out->min_timestamp = footer_.min_timestamp;
+  out->max_timestamp = footer_.max_timestamp;
+  out->records = footer_.record_count;
+  out->bytes_raw = footer_.raw_bytes;
+  out->bytes_stored = write_pos_ + region;
+  out->blocks = static_cast<uint32_t>(footer_.blocks.size());
+  out->checksum = checksum;
+  return Status::Ok();
+}
+
+}  // namespace tidemark::segment

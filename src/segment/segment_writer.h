@@ -1,0 +1,80 @@
+// SegmentWriter: writes one partition's segments.
+//
+// Lifecycle: Open(first_offset) -> AppendBlock()* -> Seal() -> Open(next) ... A segment is
+// written under its open name ("...tmseg.open"); Seal() waits for its blocks, writes the footer,
+// fdatasyncs, renames it to its sealed name and fsyncs the directory. Only then is it reported
+// as sealed, so a sealed segment never lies. A failed write leaves a sticky error: every later
+// call returns it, and the segment stays unsealed.
+//
+// Thread contract: owned by one partition on one shard; used only from that shard's thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "segment/block.h"
+#include "segment/write_pool.h"
+#include "tidemark/format.h"
+
+namespace tidemark::segment {
+
+struct SealedSegment {
+  std::string path;  // relative to the backup directory
+  int64_t first_offset = 0;
+  int64_t last_offset = -1;
+  int64_t min_timestamp = 0;
+  int64_t max_timestamp = 0;
+  uint64_t records = 0;
+  uint64_t bytes_raw = 0;     // encoded record bytes before compression
+  uint64_t bytes_stored = 0;  // file size
+  uint32_t blocks = 0;
+  uint64_t checksum = 0;      // XXH3 of the footer body
+};
+
+class SegmentWriter final : public WriteSink {
+ public:
+  struct Options {
+    std::string backup_dir;  // absolute: <path>/<id>
+    std::string backup_id;
+    std::string topic;
+    int32_t partition = 0;
+  };
+
+  SegmentWriter(Options o, WritePool* pool, BlockCodec* codec);
+  ~SegmentWriter();
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  bool is_open() const { return fd_ >= 0; }
+  Status Open(int64_t first_offset, int64_t now_ms);
+  // Compresses the builder's block into a pooled buffer and submits its write. The builder may
+  // be reset as soon as this returns.
+  Status AppendBlock(const BlockBuilder& b);
+  // Seals the open segment (see the class comment). An open segment without blocks is removed
+  // instead and nothing is returned in *out (out->records == 0).
+  Status Seal(SealedSegment* out);
+  // File bytes written or in flight, header page included: what the segment will measure
+  // before its footer. Used to roll at segment_max_bytes.
+  uint64_t size() const { return write_pos_; }
+  const Status& sticky_error() const { return error_; }
+
+  void OnWriteDone(int error, uint32_t len) override;
+
+ private:
+  Status WaitInFlight();
+  std::string DirPath() const;
+
+  Options opts_;
+  WritePool* pool_;
+  BlockCodec* codec_;
+  int fd_ = -1;
+  std::string open_name_;
+  std::string sealed_name_;
+  uint64_t write_pos_ = 0;
+  size_t in_flight_ = 0;
+  Status error_;
+  format::Footer footer_;
+};
+
+}  // namespace tidemark::segment

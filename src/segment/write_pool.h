@@ -1,0 +1,77 @@
+// WritePool: a shard's bounded set of page-aligned output buffers, each with its own IoOp.
+//
+// The pool is the shard's bound on memory and on writes in flight: `depth` buffers are
+// allocated at start-up (and registered with io_uring where the memlock limit allows), and a
+// block can only be written once a buffer is free. Acquire() reaps completions until one is,
+// which is how back-pressure reaches the Kafka side: a shard that cannot write stops polling.
+//
+// Thread contract: owned and used by one shard thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/histogram.h"
+#include "io/aligned_buffer.h"
+#include "io/io_backend.h"
+
+namespace tidemark::segment {
+
+// Told when a write it submitted completes. error is 0 or an errno.
+class WriteSink {
+ public:
+  virtual void OnWriteDone(int error, uint32_t len) = 0;
+
+ protected:
+  ~WriteSink() = default;
+};
+
+class WritePool {
+ public:
+  struct Slot {
+    io::AlignedBuffer buf;
+    io::IoOp op;
+    WritePool* pool = nullptr;
+    WriteSink* sink = nullptr;
+    int index = -1;
+    bool registered = false;
+    bool busy = false;
+    int64_t submit_ns = 0;
+  };
+
+  WritePool(io::IoBackend* io, size_t depth, size_t buffer_bytes);
+  WritePool(const WritePool&) = delete;
+  WritePool& operator=(const WritePool&) = delete;
+
+  // Registers the buffers with the backend; returns a line saying which path runs.
+  std::string TryRegisterBuffers();
+
+  // A free slot; reaps (waiting) while all are in flight.
+  Result<Slot*> Acquire();
+  // Writes slot->buf[0, len) at offset of fd; the sink hears of it on completion.
+  Status Submit(Slot* slot, int fd, uint64_t offset, uint32_t len, WriteSink* sink);
+  // Returns an acquired slot unused.
+  void Release(Slot* slot);
+  // Reaps without waiting (call between poll batches).
+  Status Poll();
+  Status Drain() { return io_->DrainAll(); }
+
+  io::IoBackend* io() { return io_; }
+  size_t depth() const { return slots_.size(); }
+  size_t busy() const { return slots_.size() - free_.size(); }
+  size_t buffer_bytes() const { return buffer_bytes_; }
+  // Completion latency of block writes, submit to completion.
+  const Histogram& write_latency() const { return latency_; }
+
+ private:
+  static void OnDone(io::IoOp* op, void* ctx);
+
+  io::IoBackend* io_;
+  size_t buffer_bytes_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_;
+  Histogram latency_;
+};
+
+}  // namespace tidemark::segment

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package tidemark needs to build, test, demo and benchmark.
+# Idempotent: packages already present are skipped by apt.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential pkg-config meson ninja-build clang-format
+  # libraries
+  liburing-dev librdkafka-dev libzstd-dev liblz4-dev libxxhash-dev libmimalloc-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio
+  # sanitizers for gcc
+  libasan8 libubsan1
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present" >&2
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done" >&2
