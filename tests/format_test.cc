@@ -95,10 +95,10 @@ class BlockTest : public ::testing::TestWithParam<format::Codec> {};
 
 TEST_P(BlockTest, RoundTripsAndRollsAtTarget) {
   std::mt19937_64 rng(42);
-  segment::BlockBuilder builder(64 * 1024);
+  segment::BlockBuilder builder(16 * 1024);
   segment::BlockCodec codec(GetParam(), 1);
   segment::BlockDecoder decoder;
-  io::AlignedBuffer out(segment::BlockCodec::MaxBlockSize(64 * 1024));
+  io::AlignedBuffer out(segment::BlockCodec::MaxBlockSize(16 * 1024));
   std::vector<OwnedRecord> pending, decoded;
   std::vector<HeaderView> scratch;
   int blocks = 0;
@@ -131,7 +131,7 @@ TEST_P(BlockTest, RoundTripsAndRollsAtTarget) {
       finish();
       ASSERT_TRUE(builder.TryAppend(r.View(&scratch)));
     }
-    EXPECT_LE(builder.raw_size(), 64u * 1024);
+    EXPECT_LE(builder.raw_size(), 16u * 1024);
   }
   finish();
   EXPECT_GT(blocks, 3);
