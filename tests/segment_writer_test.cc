@@ -1,0 +1,206 @@
+// Unit tests: the segment writer over the fault-injecting in-memory backend and over io_uring.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "io/mem_backend.h"
+#include "segment/segment_reader.h"
+#include "segment/segment_writer.h"
+#include "test_util.h"
+
+namespace tidemark {
+namespace {
+
+using testing::MakeRecord;
+using testing::OwnedRecord;
+
+// Writes `n` records (with offset gaps) through a writer, sealing at the end.
+struct Harness {
+  io::IoBackend* io;
+  segment::WritePool pool;
+  segment::BlockCodec codec{format::Codec::kZstd, 1};
+  segment::BlockBuilder builder{64 * 1024};
+  segment::SegmentWriter writer;
+  std::vector<OwnedRecord> written;
+
+  Harness(io::IoBackend* backend, const std::string& dir, size_t depth = 4)
+      : io(backend),
+        pool(backend, depth, segment::BlockCodec::MaxBlockSize(64 * 1024)),
+        writer({dir, "b1", "orders", 3}, &pool, &codec) {}
+  // As a shard does at teardown: nothing may be in flight when writers go away.
+  ~Harness() { pool.Drain().IgnoreError(); }
+
+  Status Write(int n, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<HeaderView> scratch;
+    int64_t off = 100;
+    for (int i = 0; i < n; ++i) {
+      OwnedRecord r = MakeRecord(rng, off);
+      off += 1 + static_cast<int64_t>(rng() % 2);
+      if (!builder.TryAppend(r.View(&scratch))) {
+        TM_RETURN_IF_ERROR(Flush());
+        TM_CHECK(builder.TryAppend(r.View(&scratch)));
+      }
+      written.push_back(r);
+    }
+    return Flush();
+  }
+  Status Flush() {
+    if (builder.empty()) return Status::Ok();
+    if (!writer.is_open()) TM_RETURN_IF_ERROR(writer.Open(builder.stats().first_offset, 1));
+    TM_RETURN_IF_ERROR(writer.AppendBlock(builder));
+    builder.Reset();
+    return Status::Ok();
+  }
+};
+
+// Decodes a whole segment image (from memory) by scanning blocks, as a recovering reader would.
+std::vector<OwnedRecord> ScanImage(const std::vector<uint8_t>& img, const std::string& tmpdir) {
+  const std::string p = tmpdir + "/scan.tmseg";
+  FILE* f = std::fopen(p.c_str(), "wb");
+  std::fwrite(img.data(), 1, img.size(), f);
+  std::fclose(f);
+  segment::SegmentReader reader;
+  EXPECT_TRUE(reader.Open(p).ok());
+  std::vector<OwnedRecord> out;
+  uint64_t off = format::kFileHeaderSize;
+  while (off < reader.blocks_end()) {
+    format::BlockHeader h;
+    std::span<const uint8_t> payload;
+    if (!reader.ReadBlockAt(off, &h, &payload).ok()) break;
+    RecordDecoder dec(payload);
+    RecordView v;
+    while (dec.Next(&v)) out.push_back(OwnedRecord::From(v));
+    off += h.block_size;
+  }
+  return out;
+}
+
+class SegmentWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = std::filesystem::temp_directory_path() /
+           ("tidemark-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(tmp_);
+  }
+  void TearDown() override { std::filesystem::remove_all(tmp_); }
+  std::filesystem::path tmp_;
+};
+
+TEST_F(SegmentWriterTest, SealsAReadableSegmentWithShortWritesAndEintr) {
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    SCOPED_TRACE("fault seed " + std::to_string(seed));
+    io::FaultPlan plan;
+    plan.seed = seed;
+    plan.short_write_probability = 0.5;
+    plan.eintr_probability = 0.2;
+    io::MemBackend mem(/*direct=*/true, plan);
+    Harness h(&mem, "/b");
+    ASSERT_TRUE(h.Write(6000, seed).ok());
+    segment::SealedSegment sealed;
+    ASSERT_TRUE(h.writer.Seal(&sealed).ok());
+    EXPECT_GT(mem.stats().short_writes, 0u);
+    EXPECT_GT(mem.stats().retries, 0u);
+    const std::string path = "/b/topics/orders/3/00000000000000000100.tmseg";
+    ASSERT_TRUE(mem.Exists(path));
+    EXPECT_FALSE(mem.Exists("/b/topics/orders/3/00000000000000000100.tmseg.open"));
+    EXPECT_EQ(sealed.records, 6000u);
+    EXPECT_EQ(sealed.bytes_stored, mem.Contents(path).size());
+    EXPECT_TRUE(format::IsAligned(sealed.bytes_stored));
+    EXPECT_EQ(ScanImage(mem.Contents(path), tmp_), h.written);
+  }
+}
+
+TEST_F(SegmentWriterTest, InjectedWriteErrorIsStickyAndNothingIsSealed) {
+  io::FaultPlan plan;
+  plan.fail_write_after = 5;
+  plan.fail_errno = EIO;
+  io::MemBackend mem(true, plan);
+  Harness h(&mem, "/b");
+  Status st = h.Write(3000, 9);
+  if (st.ok()) {
+    segment::SealedSegment sealed;
+    st = h.writer.Seal(&sealed);
+  }
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(st.IsErrno(EIO)) << st.message();
+  EXPECT_FALSE(h.writer.sticky_error().ok());
+  // Later calls keep failing with the first error.
+  segment::SealedSegment again;
+  EXPECT_FALSE(h.writer.Seal(&again).ok());
+  EXPECT_FALSE(mem.Exists("/b/topics/orders/3/00000000000000000100.tmseg"));
+}
+
+TEST_F(SegmentWriterTest, FullDiskFailsLoudlyAndLeavesNoSealedSegment) {
+  io::FaultPlan plan;
+  plan.capacity_bytes = 64 * 1024;
+  io::MemBackend mem(true, plan);
+  Harness h(&mem, "/b");
+  Status st = h.Write(5000, 4);
+  segment::SealedSegment sealed;
+  if (st.ok()) st = h.writer.Seal(&sealed);
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(st.IsErrno(ENOSPC)) << st.message();
+  EXPECT_NE(st.message().find("disk full"), std::string::npos) << st.message();
+  for (const auto& p : mem.List()) EXPECT_EQ(p.find(".tmseg.open"), p.size() - 11) << p;
+}
+
+TEST_F(SegmentWriterTest, CrashBeforeSealKeepsOnlySyncedData) {
+  io::MemBackend mem(true);
+  Harness h(&mem, "/b");
+  ASSERT_TRUE(h.Write(500, 5).ok());
+  ASSERT_TRUE(h.pool.Drain().ok());
+  mem.Crash();  // never fsynced, never renamed into a synced directory: gone
+  EXPECT_TRUE(mem.List().empty());
+}
+
+TEST_F(SegmentWriterTest, MisalignedDirectWriteIsRefused) {
+  io::MemBackend mem(true);
+  io::AlignedBuffer buf(8192);
+  io::IoOp op;
+  op.fd = 1;
+  op.buf = buf.data() + 1;
+  op.len = 4096;
+  EXPECT_TRUE(mem.Submit(&op).IsErrno(EINVAL));
+  op.buf = buf.data();
+  op.len = 100;
+  EXPECT_TRUE(mem.Submit(&op).IsErrno(EINVAL));
+}
+
+TEST_F(SegmentWriterTest, UringWritesARealFileBothDirectAndBuffered) {
+  for (auto mode : {io::DirectIoMode::kAuto, io::DirectIoMode::kOff}) {
+    auto io_or = io::MakeUringBackend(tmp_.string(), {mode, 32});
+    ASSERT_TRUE(io_or.ok()) << io_or.status().message();
+    auto& io = io_or.value();
+    if (mode == io::DirectIoMode::kOff) {
+      EXPECT_FALSE(io->direct());
+    }
+    SCOPED_TRACE(io->Describe());
+    const std::string dir = (tmp_ / io->Describe()).string();
+    Harness h(io.get(), dir);
+    std::string reg = h.pool.TryRegisterBuffers();
+    SCOPED_TRACE(reg);
+    ASSERT_TRUE(h.Write(4000, 11).ok());
+    segment::SealedSegment sealed;
+    ASSERT_TRUE(h.writer.Seal(&sealed).ok());
+    EXPECT_EQ(io->in_flight(), 0u);
+    const std::string path = dir + "/" + sealed.path;
+    EXPECT_EQ(std::filesystem::file_size(path), sealed.bytes_stored);
+    segment::SegmentReader reader;
+    ASSERT_TRUE(reader.Open(path).ok());
+    ASSERT_TRUE(reader.footer_status().ok()) << reader.footer_status().message();
+    EXPECT_EQ(reader.footer().record_count, 4000u);
+    EXPECT_EQ(reader.footer_checksum(), sealed.checksum);
+    std::vector<uint8_t> img(sealed.bytes_stored);
+    FILE* f = std::fopen(path.c_str(), "rb");
+    ASSERT_EQ(std::fread(img.data(), 1, img.size(), f), img.size());
+    std::fclose(f);
+    EXPECT_EQ(ScanImage(img, tmp_.string()), h.written);
+  }
+}
+
+}  // namespace
+}  // namespace tidemark
