@@ -1,0 +1,224 @@
+#include "backup/manifest.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/time.h"
+
+namespace tidemark::backup {
+
+using nlohmann::json;
+
+uint64_t Manifest::TotalRecords() const {
+  uint64_t n = 0;
+  for (const auto& [t, tm] : topics)
+    for (const auto& p : tm.partitions) n += p.records;
+  return n;
+}
+uint64_t Manifest::TotalBytesRaw() const {
+  uint64_t n = 0;
+  for (const auto& [t, tm] : topics)
+    for (const auto& p : tm.partitions) n += p.bytes_raw;
+  return n;
+}
+uint64_t Manifest::TotalBytesStored() const {
+  uint64_t n = 0;
+  for (const auto& [t, tm] : topics)
+    for (const auto& p : tm.partitions) n += p.bytes_stored;
+  return n;
+}
+size_t Manifest::TotalPartitions() const {
+  size_t n = 0;
+  for (const auto& [t, tm] : topics) n += tm.partitions.size();
+  return n;
+}
+size_t Manifest::TotalSegments() const {
+  size_t n = 0;
+  for (const auto& [t, tm] : topics)
+    for (const auto& p : tm.partitions) n += p.segments.size();
+  return n;
+}
+
+namespace {
+std::string Hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+}  // namespace
+
+std::string ManifestToJson(const Manifest& m) {
+  json j;
+  j["format_version"] = m.version;
+  j["id"] = m.id;
+  j["kind"] = m.kind;
+  j["cluster_id"] = m.cluster_id;
+  j["brokers"] = m.brokers;
+  j["started_ms"] = m.started_ms;
+  j["started_at"] = FormatRfc3339(m.started_ms);
+  j["finished_ms"] = m.finished_ms;
+  j["finished_at"] = FormatRfc3339(m.finished_ms);
+  j["compression"] = m.compression;
+  j["level"] = m.level;
+  json topics = json::object();
+  for (const auto& [name, t] : m.topics) {
+    json jt;
+    jt["partition_count"] = t.partition_count;
+    if (t.configs) jt["configs"] = *t.configs;
+    else jt["configs"] = nullptr;
+    if (!t.configs_note.empty()) jt["configs_note"] = t.configs_note;
+    json parts = json::array();
+    for (const auto& p : t.partitions) {
+      json jp;
+      jp["partition"] = p.partition;
+      jp["start_offset"] = p.start_offset;
+      jp["end_offset"] = p.end_offset;
+      jp["records"] = p.records;
+      jp["bytes_raw"] = p.bytes_raw;
+      jp["bytes_stored"] = p.bytes_stored;
+      json segs = json::array();
+      for (const auto& s : p.segments) {
+        segs.push_back({{"path", s.path},
+                        {"first_offset", s.first_offset},
+                        {"last_offset", s.last_offset},
+                        {"min_timestamp", s.min_timestamp},
+                        {"max_timestamp", s.max_timestamp},
+                        {"records", s.records},
+                        {"bytes_raw", s.bytes_raw},
+                        {"bytes_stored", s.bytes_stored},
+                        {"blocks", s.blocks},
+                        {"checksum", Hex64(s.checksum)}});
+      }
+      jp["segments"] = std::move(segs);
+      json gaps = json::array();
+      for (const auto& g : p.gaps) gaps.push_back({{"from", g.from}, {"to", g.to}, {"reason", g.reason}});
+      jp["gaps"] = std::move(gaps);
+      parts.push_back(std::move(jp));
+    }
+    jt["partitions"] = std::move(parts);
+    topics[name] = std::move(jt);
+  }
+  j["topics"] = std::move(topics);
+  return j.dump(2) + "\n";
+}
+
+Result<Manifest> ManifestFromJson(const std::string& text, const std::string& origin) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::Corrupt(origin + ": not valid JSON");
+  // The JSON library reports missing or mistyped fields by exception; manifests are read at
+  // the start of a command, never on a data path, so converting here is the simple, safe choice.
+  try {
+    Manifest m;
+    m.version = j.at("format_version").get<int>();
+    if (m.version != kManifestVersion) {
+      return Status::Corrupt(origin + ": manifest format_version " + std::to_string(m.version) +
+                             " is not supported by this tidemark (supports " +
+                             std::to_string(kManifestVersion) + ")");
+    }
+    m.id = j.at("id").get<std::string>();
+    m.kind = j.at("kind").get<std::string>();
+    m.cluster_id = j.at("cluster_id").get<std::string>();
+    m.brokers = j.value("brokers", "");
+    m.started_ms = j.at("started_ms").get<int64_t>();
+    m.finished_ms = j.at("finished_ms").get<int64_t>();
+    m.compression = j.at("compression").get<std::string>();
+    m.level = j.at("level").get<int>();
+    for (const auto& [name, jt] : j.at("topics").items()) {
+      TopicManifest t;
+      t.partition_count = jt.at("partition_count").get<int32_t>();
+      if (!jt.at("configs").is_null()) t.configs = jt.at("configs").get<std::map<std::string, std::string>>();
+      t.configs_note = jt.value("configs_note", "");
+      for (const auto& jp : jt.at("partitions")) {
+        PartitionManifest p;
+        p.partition = jp.at("partition").get<int32_t>();
+        p.start_offset = jp.at("start_offset").get<int64_t>();
+        p.end_offset = jp.at("end_offset").get<int64_t>();
+        p.records = jp.at("records").get<uint64_t>();
+        p.bytes_raw = jp.at("bytes_raw").get<uint64_t>();
+        p.bytes_stored = jp.at("bytes_stored").get<uint64_t>();
+        for (const auto& js : jp.at("segments")) {
+          segment::SealedSegment s;
+          s.path = js.at("path").get<std::string>();
+          s.first_offset = js.at("first_offset").get<int64_t>();
+          s.last_offset = js.at("last_offset").get<int64_t>();
+          s.min_timestamp = js.at("min_timestamp").get<int64_t>();
+          s.max_timestamp = js.at("max_timestamp").get<int64_t>();
+          s.records = js.at("records").get<uint64_t>();
+          s.bytes_raw = js.at("bytes_raw").get<uint64_t>();
+          s.bytes_stored = js.at("bytes_stored").get<uint64_t>();
+          s.blocks = js.at("blocks").get<uint32_t>();
+          s.checksum = std::stoull(js.at("checksum").get<std::string>(), nullptr, 16);
+          if (s.path.find("..") != std::string::npos || (!s.path.empty() && s.path[0] == '/')) {
+            return Status::Corrupt(origin + ": segment path '" + s.path + "' escapes the backup directory");
+          }
+          p.segments.push_back(std::move(s));
+        }
+        for (const auto& jg : jp.at("gaps")) {
+          p.gaps.push_back({jg.at("from").get<int64_t>(), jg.at("to").get<int64_t>(),
+                            jg.at("reason").get<std::string>()});
+        }
+        t.partitions.push_back(std::move(p));
+      }
+      m.topics.emplace(name, std::move(t));
+    }
+    return m;
+  } catch (const std::exception& e) {
+    return Status::Corrupt(origin + ": manifest is missing a field or has a wrong type: " + e.what());
+  }
+}
+
+Status WriteFileAtomic(const std::string& dir, const std::string& name, const std::string& data) {
+  const std::string tmp = dir + "/." + name + ".tmp";
+  const std::string dst = dir + "/" + name;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Errno(errno, "create " + tmp);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::Errno(err, "write " + tmp);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::Errno(err, "fsync " + tmp);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), dst.c_str()) != 0) return Status::Errno(errno, "rename " + tmp);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Status::Errno(errno, "open directory " + dir);
+  int rc = ::fsync(dfd);
+  int err = errno;
+  ::close(dfd);
+  if (rc != 0) return Status::Errno(err, "fsync directory " + dir);
+  return Status::Ok();
+}
+
+Status WriteManifest(const std::string& dir, const Manifest& m) {
+  return WriteFileAtomic(dir, kManifestName, ManifestToJson(m));
+}
+
+Result<Manifest> ReadManifest(const std::string& dir) {
+  const std::string path = dir + "/" + kManifestName;
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("no manifest at " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ManifestFromJson(ss.str(), path);
+}
+
+}  // namespace tidemark::backup

@@ -1,0 +1,77 @@
+// The manifest: what a backup holds, as JSON ("manifest.json" in the backup directory),
+// written atomically (temporary file, fsync, rename, fsync of the directory). docs/FORMAT.md
+// describes every field.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "segment/segment_writer.h"
+#include "tidemark/status.h"
+
+namespace tidemark::backup {
+
+inline constexpr int kManifestVersion = 1;
+inline constexpr const char* kManifestName = "manifest.json";
+
+// Offsets in [from, to) that the broker did not hand over.
+struct Gap {
+  int64_t from = 0;
+  int64_t to = 0;
+  std::string reason;  // "log-start" (deleted before the backup: retention or DeleteRecords),
+                       // "not-delivered" (compaction, transaction markers or aborted data)
+};
+
+inline constexpr const char* kGapLogStart = "log-start";
+inline constexpr const char* kGapNotDelivered = "not-delivered";
+
+struct PartitionManifest {
+  int32_t partition = 0;
+  int64_t start_offset = 0;  // first offset covered (always 0: earlier offsets are a gap)
+  int64_t end_offset = 0;    // exclusive: the high-water mark (last stable offset) at start
+  uint64_t records = 0;
+  uint64_t bytes_raw = 0;
+  uint64_t bytes_stored = 0;
+  std::vector<segment::SealedSegment> segments;
+  std::vector<Gap> gaps;
+};
+
+struct TopicManifest {
+  int32_t partition_count = 0;
+  std::optional<std::map<std::string, std::string>> configs;
+  std::string configs_note;  // why configs are missing, when they are
+  std::vector<PartitionManifest> partitions;
+};
+
+struct Manifest {
+  int version = kManifestVersion;
+  std::string id;
+  std::string kind = "snapshot";
+  std::string cluster_id;
+  std::string brokers;
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+  std::string compression;
+  int level = 0;
+  std::map<std::string, TopicManifest> topics;
+
+  uint64_t TotalRecords() const;
+  uint64_t TotalBytesRaw() const;
+  uint64_t TotalBytesStored() const;
+  size_t TotalPartitions() const;
+  size_t TotalSegments() const;
+};
+
+std::string ManifestToJson(const Manifest& m);
+Result<Manifest> ManifestFromJson(const std::string& text, const std::string& origin);
+// Atomically writes dir/manifest.json.
+Status WriteManifest(const std::string& dir, const Manifest& m);
+Result<Manifest> ReadManifest(const std::string& dir);
+
+// Writes `data` to dir/name atomically: a temporary file, fsync, rename, fsync of the directory.
+Status WriteFileAtomic(const std::string& dir, const std::string& name, const std::string& data);
+
+}  // namespace tidemark::backup

@@ -1,0 +1,226 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace tidemark::config {
+namespace {
+
+std::string Where(const std::string& origin, const toml::node& n) {
+  const auto& src = n.source();
+  return origin + ":" + std::to_string(src.begin.line);
+}
+
+class Reader {
+ public:
+  Reader(const std::string& origin) : origin_(origin) {}
+
+  Status Table(const toml::table& root, const std::string& name, const toml::table** out) {
+    *out = nullptr;
+    const toml::node* n = root.get(name);
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_table()) return Status::Config(Where(origin_, *n) + ": '" + name + "' must be a table ([" + name + "])");
+    *out = n->as_table();
+    return Status::Ok();
+  }
+
+  // Rejects keys of `t` not in `known`.
+  Status OnlyKnown(const toml::table& t, const std::string& section, const std::set<std::string>& known) {
+    for (const auto& [k, v] : t) {
+      if (known.count(std::string(k.str())) == 0) {
+        std::string list;
+        for (const auto& kk : known) list += (list.empty() ? "" : ", ") + kk;
+        return Status::Config(Where(origin_, v) + ": unknown key '" + section + "." + std::string(k.str()) +
+                              "' (known keys in [" + section + "]: " + list + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status String(const toml::table& t, const std::string& section, const char* key, std::string* out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_string()) return TypeError(*n, section, key, "a string");
+    *out = n->as_string()->get();
+    return Status::Ok();
+  }
+
+  Status Int(const toml::table& t, const std::string& section, const char* key, int64_t lo, int64_t hi,
+             int64_t* out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_integer()) return TypeError(*n, section, key, "an integer");
+    const int64_t v = n->as_integer()->get();
+    if (v < lo || v > hi) {
+      return Status::Config(Where(origin_, *n) + ": '" + section + "." + key + "' = " + std::to_string(v) +
+                            " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
+    *out = v;
+    return Status::Ok();
+  }
+
+  Status StringList(const toml::table& t, const std::string& section, const char* key,
+                    std::vector<std::string>* out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_array()) return TypeError(*n, section, key, "an array of strings");
+    out->clear();
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_string()) return TypeError(e, section, key, "an array of strings");
+      out->push_back(e.as_string()->get());
+    }
+    return Status::Ok();
+  }
+
+  Status BadValue(const toml::table& t, const std::string& section, const char* key, const std::string& why) {
+    return Status::Config(Where(origin_, *t.get(key)) + ": '" + section + "." + key + "': " + why);
+  }
+
+ private:
+  Status TypeError(const toml::node& n, const std::string& section, const char* key, const char* want) {
+    return Status::Config(Where(origin_, n) + ": '" + section + "." + key + "' must be " + want);
+  }
+  std::string origin_;
+};
+
+}  // namespace
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    size_t b = part.find_first_not_of(" \t"), e = part.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(part.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
+  // Debian's toml++ is built with exceptions; a parse error is converted here, at start-up.
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& err) {
+    return Status::Config(origin + ":" + std::to_string(err.source().begin.line) + ": " +
+                          std::string(err.description()));
+  }
+  Config c;
+  c.source = origin;
+  Reader r(origin);
+  TM_RETURN_IF_ERROR(r.OnlyKnown(root, "<top level>", {"kafka", "backup", "storage", "upload", "restore", "metrics"}));
+
+  const toml::table* t = nullptr;
+  TM_RETURN_IF_ERROR(r.Table(root, "kafka", &t));
+  if (t != nullptr) {
+    TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "kafka", {"bootstrap_servers", "properties", "timeout_ms"}));
+    TM_RETURN_IF_ERROR(r.String(*t, "kafka", "bootstrap_servers", &c.kafka.bootstrap_servers));
+    TM_RETURN_IF_ERROR(r.Int(*t, "kafka", "timeout_ms", 100, 3600000, &c.kafka.timeout_ms));
+    const toml::table* props = nullptr;
+    TM_RETURN_IF_ERROR(r.Table(*t, "properties", &props));
+    if (props != nullptr) {
+      for (const auto& [k, v] : *props) {
+        std::string value;
+        if (v.is_string()) value = v.as_string()->get();
+        else if (v.is_integer()) value = std::to_string(v.as_integer()->get());
+        else if (v.is_boolean()) value = v.as_boolean()->get() ? "true" : "false";
+        else return Status::Config(Where(origin, v) + ": 'kafka.properties." + std::string(k.str()) +
+                                   "' must be a string, integer or boolean");
+        c.kafka.properties.emplace_back(std::string(k.str()), value);
+      }
+    }
+  }
+
+  TM_RETURN_IF_ERROR(r.Table(root, "backup", &t));
+  if (t != nullptr) {
+    TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "backup", {"id", "topics", "exclude", "compression", "level",
+                                                  "segment_max_bytes", "segment_max_interval_ms", "shards",
+                                                  "block_bytes", "io_depth", "shard_memory_bytes"}));
+    auto& b = c.backup;
+    TM_RETURN_IF_ERROR(r.String(*t, "backup", "id", &b.id));
+    TM_RETURN_IF_ERROR(r.StringList(*t, "backup", "topics", &b.topics));
+    TM_RETURN_IF_ERROR(r.StringList(*t, "backup", "exclude", &b.exclude));
+    std::string codec;
+    TM_RETURN_IF_ERROR(r.String(*t, "backup", "compression", &codec));
+    if (!codec.empty() && !format::ParseCodec(codec, &b.compression)) {
+      return r.BadValue(*t, "backup", "compression", "'" + codec + "' is not one of zstd, lz4, none");
+    }
+    int64_t v = b.level;
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "level", -7, 22, &v));
+    b.level = static_cast<int>(v);
+    v = static_cast<int64_t>(b.segment_max_bytes);
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "segment_max_bytes", 1 << 20, int64_t{1} << 40, &v));
+    b.segment_max_bytes = static_cast<uint64_t>(v);
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "segment_max_interval_ms", 100, int64_t{1} << 40, &b.segment_max_interval_ms));
+    v = b.shards;
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "shards", 0, 1024, &v));
+    b.shards = static_cast<int>(v);
+    v = static_cast<int64_t>(b.block_bytes);
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "block_bytes", 4096, 64 << 20, &v));
+    b.block_bytes = static_cast<uint64_t>(v);
+    v = b.io_depth;
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "io_depth", 1, 1024, &v));
+    b.io_depth = static_cast<uint32_t>(v);
+    v = static_cast<int64_t>(b.shard_memory_bytes);
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "shard_memory_bytes", 1 << 20, int64_t{1} << 40, &v));
+    b.shard_memory_bytes = static_cast<uint64_t>(v);
+  }
+
+  TM_RETURN_IF_ERROR(r.Table(root, "storage", &t));
+  if (t != nullptr) {
+    TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "storage", {"path", "direct_io"}));
+    TM_RETURN_IF_ERROR(r.String(*t, "storage", "path", &c.storage.path));
+    std::string mode;
+    TM_RETURN_IF_ERROR(r.String(*t, "storage", "direct_io", &mode));
+    if (mode == "auto" || mode.empty()) c.storage.direct_io = io::DirectIoMode::kAuto;
+    else if (mode == "on") c.storage.direct_io = io::DirectIoMode::kOn;
+    else if (mode == "off") c.storage.direct_io = io::DirectIoMode::kOff;
+    else return r.BadValue(*t, "storage", "direct_io", "'" + mode + "' is not one of auto, on, off");
+  }
+
+  TM_RETURN_IF_ERROR(r.Table(root, "upload", &t));
+  if (t != nullptr) {
+    TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "upload", {"endpoint", "bucket", "prefix", "region"}));
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "endpoint", &c.upload.endpoint));
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "bucket", &c.upload.bucket));
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "prefix", &c.upload.prefix));
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "region", &c.upload.region));
+  }
+  TM_RETURN_IF_ERROR(r.Table(root, "restore", &t));
+  if (t != nullptr) TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "restore", {}));
+  TM_RETURN_IF_ERROR(r.Table(root, "metrics", &t));
+  if (t != nullptr) {
+    TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "metrics", {"listen"}));
+    TM_RETURN_IF_ERROR(r.String(*t, "metrics", "listen", &c.metrics.listen));
+  }
+  return c;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::Config("cannot read config file " + path + ": " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+Status ValidateForBackup(const Config& c) {
+  if (c.kafka.bootstrap_servers.empty()) {
+    return Status::Config("no brokers: give --brokers or [kafka] bootstrap_servers");
+  }
+  if (c.backup.topics.empty()) return Status::Config("no topics: give --topics or [backup] topics");
+  if (c.backup.id.empty()) return Status::Config("no backup id: give --id or [backup] id");
+  for (char ch : c.backup.id) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
+      return Status::Config("backup id '" + c.backup.id + "' may hold only letters, digits, '-', '_' and '.'");
+    }
+  }
+  if (c.backup.id == "." || c.backup.id == "..") return Status::Config("backup id may not be '.' or '..'");
+  if (c.storage.path.empty()) return Status::Config("no storage path: give --path or [storage] path");
+  return Status::Ok();
+}
+
+}  // namespace tidemark::config

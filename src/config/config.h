@@ -1,0 +1,69 @@
+// Configuration: the TOML file (PRODUCT.md's key names), overridden by command-line flags.
+// Every key is checked before any work starts: an unknown key, a wrong type or a bad value is
+// an error naming the key and its line (exit 2).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/io_backend.h"
+#include "tidemark/format.h"
+#include "tidemark/status.h"
+
+namespace tidemark::config {
+
+struct KafkaConfig {
+  std::string bootstrap_servers;
+  // [kafka.properties], passed verbatim to librdkafka after tidemark's own defaults.
+  std::vector<std::pair<std::string, std::string>> properties;
+  int64_t timeout_ms = 30000;  // metadata, watermarks, and how long a stalled snapshot may wait
+};
+
+struct BackupConfig {
+  std::string id;
+  std::vector<std::string> topics;
+  std::vector<std::string> exclude = {"__*"};
+  format::Codec compression = format::Codec::kZstd;
+  int level = 1;
+  uint64_t segment_max_bytes = 128ull << 20;
+  int64_t segment_max_interval_ms = 60000;
+  int shards = 0;                   // 0: one per core
+  uint64_t block_bytes = 1ull << 20;  // uncompressed bytes per block
+  uint32_t io_depth = 8;            // output buffers (and so writes in flight) per shard
+  uint64_t shard_memory_bytes = 256ull << 20;  // staging buffers per shard, split over partitions
+};
+
+struct StorageConfig {
+  std::string path = "/var/lib/tidemark";
+  io::DirectIoMode direct_io = io::DirectIoMode::kAuto;
+};
+
+struct UploadConfig {
+  std::string endpoint, bucket, prefix, region;
+};
+
+struct MetricsConfig {
+  std::string listen;
+};
+
+struct Config {
+  KafkaConfig kafka;
+  BackupConfig backup;
+  StorageConfig storage;
+  UploadConfig upload;
+  MetricsConfig metrics;
+  std::string source = "<defaults>";  // where it came from, for messages
+};
+
+// Parses and validates a TOML document. `origin` names it in messages (a file path).
+Result<Config> ParseConfig(std::string_view toml_text, const std::string& origin);
+Result<Config> LoadConfigFile(const std::string& path);
+
+// Splits "a,b,c" (empty parts dropped).
+std::vector<std::string> SplitList(const std::string& s);
+// Checks what a config must hold before a backup starts (exit 2 when not).
+Status ValidateForBackup(const Config& c);
+
+}  // namespace tidemark::config

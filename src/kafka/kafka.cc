@@ -1,0 +1,196 @@
+#include "kafka/kafka.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace tidemark::kafka {
+
+void RdKafkaDeleter::operator()(rd_kafka_t* rk) const {
+  if (rk == nullptr) return;
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+}
+
+void ErrorState::Set(rd_kafka_resp_err_t err, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_ = reason;
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) all_down_ = true;
+}
+std::string ErrorState::Last() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_;
+}
+bool ErrorState::all_brokers_down() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return all_down_;
+}
+
+namespace {
+void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  auto* state = static_cast<ErrorState*>(opaque);
+  state->Set(static_cast<rd_kafka_resp_err_t>(err), reason);
+  TM_LOG_DEBUG("kafka: %s: %s", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)), reason);
+}
+
+void OnLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  if (level <= 3) TM_LOG_WARN("librdkafka %s: %s", fac, buf);
+  else TM_LOG_DEBUG("librdkafka %s: %s", fac, buf);
+}
+
+Status Set(rd_kafka_conf_t* conf, const std::string& k, const std::string& v) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+    return Status::Config("kafka property '" + k + "' = '" + v + "': " + err);
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<KafkaHandle> MakeBackupConsumer(const config::Config& c, ErrorState* errors) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto fail = [&](Status s) -> Result<KafkaHandle> {
+    rd_kafka_conf_destroy(conf);
+    return s;
+  };
+  const std::vector<std::pair<std::string, std::string>> defaults = {
+      {"bootstrap.servers", c.kafka.bootstrap_servers},
+      {"group.id", "tidemark-" + c.backup.id},  // required by librdkafka; nothing is committed
+      {"client.id", "tidemark"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"isolation.level", "read_committed"},
+      {"enable.partition.eof", "true"},
+      {"auto.offset.reset", "error"},
+      // Bounded prefetch: librdkafka's default (64 MiB per partition) would break the memory
+      // target; 8 MiB per partition keeps fetches large enough to stay at line rate.
+      {"queued.max.messages.kbytes", "8192"},
+      {"fetch.max.bytes", "52428800"},
+      {"max.partition.fetch.bytes", "4194304"},
+      {"socket.timeout.ms", std::to_string(std::max<int64_t>(c.kafka.timeout_ms, 10))},
+  };
+  for (const auto& [k, v] : defaults) {
+    Status s = Set(conf, k, v);
+    if (!s.ok()) return fail(s);
+  }
+  for (const auto& [k, v] : c.kafka.properties) {
+    Status s = Set(conf, k, v);
+    if (!s.ok()) return fail(s.WithContext(c.source + " [kafka.properties]"));
+  }
+  rd_kafka_conf_set_error_cb(conf, OnError);
+  rd_kafka_conf_set_log_cb(conf, OnLog);
+  rd_kafka_conf_set_opaque(conf, errors);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (rk == nullptr) return fail(Status::Config(std::string("cannot create Kafka consumer: ") + err));
+  return KafkaHandle(rk);
+}
+
+Result<std::vector<TopicInfo>> ListTopics(rd_kafka_t* rk, int timeout_ms, const ErrorState& errors) {
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::string last = errors.Last();
+    return Status::Kafka("cannot read cluster metadata within " + std::to_string(timeout_ms) +
+                         " ms: " + rd_kafka_err2str(err) + (last.empty() ? "" : " (last error: " + last + ")") +
+                         "; check --brokers / [kafka] bootstrap_servers and that the brokers are reachable");
+  }
+  std::vector<TopicInfo> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      TM_LOG_WARN("topic %s: metadata error %s; skipped", t.topic, rd_kafka_err2str(t.err));
+      continue;
+    }
+    out.push_back({t.topic, t.partition_cnt});
+  }
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
+std::vector<TopicInfo> MatchTopics(const std::vector<TopicInfo>& all, const std::vector<std::string>& include,
+                                   const std::vector<std::string>& exclude) {
+  auto any = [](const std::vector<std::string>& globs, const std::string& name) {
+    return std::any_of(globs.begin(), globs.end(),
+                       [&](const std::string& g) { return fnmatch(g.c_str(), name.c_str(), 0) == 0; });
+  };
+  std::vector<TopicInfo> out;
+  for (const auto& t : all) {
+    if (any(include, t.name) && !any(exclude, t.name)) out.push_back(t);
+  }
+  std::sort(out.begin(), out.end(), [](const TopicInfo& a, const TopicInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int timeout_ms) {
+  Watermarks w;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &w.low, &w.high, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::Kafka("cannot read watermarks of " + topic + "/" + std::to_string(partition) + ": " +
+                         rd_kafka_err2str(err));
+  }
+  return w;
+}
+
+std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk, const std::vector<std::string>& topics,
+                                                         int timeout_ms) {
+  std::map<std::string, TopicConfigs> out;
+  if (topics.empty()) return out;
+  std::vector<rd_kafka_ConfigResource_t*> res;
+  for (const auto& t : topics) res.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  char errstr[256];
+  rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof(errstr));
+  rd_kafka_DescribeConfigs(rk, res.data(), res.size(), opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+  std::string note;
+  if (ev == nullptr) {
+    note = "DescribeConfigs timed out";
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    note = std::string("broker does not answer DescribeConfigs: ") + rd_kafka_event_error_string(ev);
+  } else {
+    const rd_kafka_DescribeConfigs_result_t* r = rd_kafka_event_DescribeConfigs_result(ev);
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(r, &n);
+    for (size_t i = 0; i < n; ++i) {
+      TopicConfigs tc;
+      const std::string name = rd_kafka_ConfigResource_name(rs[i]);
+      if (rd_kafka_ConfigResource_error(rs[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        tc.note = std::string("DescribeConfigs failed: ") + rd_kafka_ConfigResource_error_string(rs[i]);
+      } else {
+        std::map<std::string, std::string> m;
+        size_t cnt = 0;
+        const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &cnt);
+        for (size_t k = 0; k < cnt; ++k) {
+          // Keep what was set on the topic, not broker defaults, and never secrets.
+          if (rd_kafka_ConfigEntry_is_default(entries[k]) || rd_kafka_ConfigEntry_is_sensitive(entries[k])) continue;
+          const char* v = rd_kafka_ConfigEntry_value(entries[k]);
+          m[rd_kafka_ConfigEntry_name(entries[k])] = v ? v : "";
+        }
+        tc.configs = std::move(m);
+      }
+      out[name] = std::move(tc);
+    }
+  }
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_queue_destroy(q);
+  for (auto* r : res) rd_kafka_ConfigResource_destroy(r);
+  for (const auto& t : topics) {
+    if (out.count(t) == 0) out[t] = TopicConfigs{std::nullopt, note.empty() ? "no answer for this topic" : note};
+  }
+  return out;
+}
+
+std::string ClusterId(rd_kafka_t* rk, int timeout_ms) {
+  char* id = rd_kafka_clusterid(rk, timeout_ms);
+  if (id == nullptr) return "";
+  std::string s(id);
+  rd_kafka_mem_free(rk, id);
+  return s;
+}
+
+}  // namespace tidemark::kafka

@@ -1,0 +1,73 @@
+// The Kafka side: a librdkafka consumer configured for backup, metadata, watermarks, topic
+// configs, and topic pattern matching.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "tidemark/status.h"
+
+namespace tidemark::kafka {
+
+struct RdKafkaDeleter {
+  void operator()(rd_kafka_t* rk) const;
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+
+// The last client-level error librdkafka reported (broker down, authentication, ...). Written
+// from librdkafka's threads through the error callback, read by the main thread.
+class ErrorState {
+ public:
+  void Set(rd_kafka_resp_err_t err, const std::string& reason);
+  std::string Last() const;
+  bool all_brokers_down() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::string last_;
+  bool all_down_ = false;
+};
+
+// A consumer for snapshot backups: read_committed, partition EOF events on, no offset commits,
+// auto.offset.reset=error (an out-of-range fetch must fail loudly, not skip data), bounded
+// prefetch; then [kafka.properties] verbatim, so the operator has the last word.
+Result<KafkaHandle> MakeBackupConsumer(const config::Config& c, ErrorState* errors);
+
+struct TopicInfo {
+  std::string name;
+  int32_t partition_count = 0;
+};
+
+// All topics the cluster reports (internal ones included; patterns decide).
+Result<std::vector<TopicInfo>> ListTopics(rd_kafka_t* rk, int timeout_ms, const ErrorState& errors);
+
+// Topics matching any include glob and no exclude glob, sorted by name. Globs are fnmatch(3)
+// patterns ("payments.*", "t?", "[ab]*").
+std::vector<TopicInfo> MatchTopics(const std::vector<TopicInfo>& all, const std::vector<std::string>& include,
+                                   const std::vector<std::string>& exclude);
+
+struct Watermarks {
+  int64_t low = 0;
+  int64_t high = 0;  // with read_committed: the last stable offset
+};
+Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int timeout_ms);
+
+struct TopicConfigs {
+  std::optional<std::map<std::string, std::string>> configs;
+  std::string note;  // why there are none
+};
+// DescribeConfigs for each topic; brokers without the API (the mock cluster) give a note.
+std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk, const std::vector<std::string>& topics,
+                                                         int timeout_ms);
+
+std::string ClusterId(rd_kafka_t* rk, int timeout_ms);
+
+}  // namespace tidemark::kafka

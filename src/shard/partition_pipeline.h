@@ -1,0 +1,72 @@
+// PartitionPipeline: one partition's path from records to sealed segments, plus the offset
+// accounting that lets `verify` tell a gap from a loss.
+//
+// Records must arrive in offset order (Kafka guarantees it per partition). An offset that jumps
+// forward records a gap ("not-delivered": compaction, transaction markers, aborted data); an
+// offset at or past the snapshot's end completes the partition; an offset already stored is
+// dropped (a redelivery) so every record is kept exactly once.
+//
+// Thread contract: owned by one shard and used only on its thread. Decoupled from librdkafka so
+// tests can feed it any sequence of offsets.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "backup/manifest.h"
+#include "segment/block.h"
+#include "segment/segment_writer.h"
+
+namespace tidemark::shard {
+
+struct PartitionTask {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t log_start = 0;   // low watermark at start: first offset the broker still has
+  int64_t end_offset = 0;  // exclusive end of the snapshot
+};
+
+struct PipelineOptions {
+  std::string backup_dir;
+  std::string backup_id;
+  size_t block_bytes = 1 << 20;
+  uint64_t segment_max_bytes = 128ull << 20;
+};
+
+class PartitionPipeline {
+ public:
+  PartitionPipeline(PartitionTask task, const PipelineOptions& o, segment::WritePool* pool,
+                    segment::BlockCodec* codec);
+
+  const PartitionTask& task() const { return task_; }
+  bool done() const { return done_; }
+  int64_t next_offset() const { return next_; }
+  uint64_t records() const { return records_; }
+  uint64_t duplicates_dropped() const { return duplicates_; }
+
+  // Adds one record (see the class comment for the offset rules).
+  Status Append(const RecordView& r);
+  // The broker says the partition ends at `next_offset` for now (librdkafka's partition EOF).
+  void OnEof(int64_t next_offset);
+  // Flushes the open block and seals the open segment. Call once, at the end.
+  Status Finish();
+  // What the manifest records for this partition (after Finish).
+  backup::PartitionManifest Result() const;
+
+ private:
+  Status FlushBlock();
+  void AddGap(int64_t from, int64_t to, const char* reason);
+  void MarkDone();
+
+  PartitionTask task_;
+  PipelineOptions opts_;
+  segment::BlockBuilder builder_;
+  segment::SegmentWriter writer_;
+  int64_t next_;
+  bool done_ = false;
+  uint64_t records_ = 0;
+  uint64_t duplicates_ = 0;
+  backup::PartitionManifest result_;
+};
+
+}  // namespace tidemark::shard

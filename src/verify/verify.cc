@@ -1,0 +1,310 @@
+#include "verify/verify.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/time.h"
+#include "segment/segment_reader.h"
+
+namespace tidemark::verify {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> BackupIds(const std::string& path) {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(path, ec)) {
+    if (e.is_directory() && fs::exists(e.path() / backup::kManifestName)) ids.push_back(e.path().filename());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// Walks one partition's offsets in order and checks that every offset from start to end is
+// either a record or inside a recorded gap.
+class Continuity {
+ public:
+  Continuity(const backup::PartitionManifest& p) : gaps_(p.gaps), expected_(p.start_offset) {
+    std::sort(gaps_.begin(), gaps_.end(), [](const auto& a, const auto& b) { return a.from < b.from; });
+  }
+  // Moves to `target`, through recorded gaps only. Returns an empty string or the damage.
+  std::string AdvanceTo(int64_t target) {
+    while (expected_ < target) {
+      if (gi_ < gaps_.size() && gaps_[gi_].from == expected_ && gaps_[gi_].to <= target) {
+        expected_ = gaps_[gi_++].to;
+        continue;
+      }
+      std::string what = "offsets " + std::to_string(expected_) + ".." + std::to_string(target - 1) +
+                         " are missing and not recorded as a gap";
+      expected_ = target;
+      while (gi_ < gaps_.size() && gaps_[gi_].to <= target) ++gi_;
+      return what;
+    }
+    if (expected_ > target) {
+      return "offset " + std::to_string(target) + " is out of order or inside a recorded gap (expected " +
+             std::to_string(expected_) + ")";
+    }
+    return "";
+  }
+  void Consumed(int64_t offset) { expected_ = std::max(expected_, offset + 1); }
+  int64_t expected() const { return expected_; }
+
+ private:
+  std::vector<backup::Gap> gaps_;
+  size_t gi_ = 0;
+  int64_t expected_;
+};
+
+void VerifySegment(const std::string& dir, const std::string& topic, const backup::PartitionManifest& p,
+                   const segment::SealedSegment& s, Continuity* cont, Report* r) {
+  auto damage = [&](int64_t block, uint64_t at, int64_t offset, const std::string& what) {
+    r->damage.push_back({s.path, block, at, offset, what});
+  };
+  segment::SegmentReader reader;
+  Status st = reader.Open(dir + "/" + s.path);
+  if (!st.ok()) {
+    damage(-1, 0, s.first_offset, st.message());
+    cont->Consumed(s.last_offset);  // the loss is reported once, here
+    return;
+  }
+  ++r->segments;
+  r->bytes += reader.file_size();
+  const auto& fh = reader.file_header();
+  if (fh.topic != topic || fh.partition != p.partition || fh.first_offset != s.first_offset) {
+    damage(-1, 0, s.first_offset, "file header says " + fh.topic + "/" + std::to_string(fh.partition) + " from offset " +
+                                      std::to_string(fh.first_offset) + ", manifest expects " + topic + "/" +
+                                      std::to_string(p.partition) + " from " + std::to_string(s.first_offset));
+  }
+  const bool sealed = reader.footer_status().ok();
+  if (!sealed) {
+    damage(-1, reader.file_size(), -1, reader.footer_status().message());
+  } else {
+    if (reader.footer_checksum() != s.checksum) damage(-1, reader.blocks_end(), -1, "footer checksum differs from the manifest's");
+    if (reader.footer().record_count != s.records) damage(-1, reader.blocks_end(), -1, "footer record count differs from the manifest's");
+    if (reader.file_size() != s.bytes_stored) {
+      damage(-1, reader.file_size(), -1, "file is " + std::to_string(reader.file_size()) + " bytes, manifest says " +
+                                             std::to_string(s.bytes_stored));
+    }
+  }
+  const auto& index = reader.footer().blocks;
+  uint64_t off = format::kFileHeaderSize;
+  uint64_t records = 0;
+  int64_t b = 0;
+  while (off < reader.blocks_end()) {
+    format::BlockHeader h;
+    std::span<const uint8_t> payload;
+    st = reader.ReadBlockAt(off, &h, &payload);
+    const bool indexed = sealed && static_cast<size_t>(b) < index.size();
+    if (st.ok() && indexed) {
+      const auto& e = index[static_cast<size_t>(b)];
+      if (e.file_offset != off || e.first_offset != h.first_offset || e.last_offset != h.last_offset ||
+          e.record_count != h.record_count || e.payload_xxh3 != h.payload_xxh3) {
+        st = Status::Corrupt("block disagrees with the footer's index entry");
+      }
+    }
+    uint32_t n = 0;
+    if (st.ok()) {
+      RecordDecoder dec(payload);
+      RecordView v;
+      int64_t prev = -1;
+      while (dec.Next(&v)) {
+        if (v.offset < h.first_offset || v.offset > h.last_offset || v.offset <= prev ||
+            v.timestamp < h.min_timestamp || v.timestamp > h.max_timestamp) {
+          st = Status::Corrupt("record at offset " + std::to_string(v.offset) + " outside the block header's ranges");
+          break;
+        }
+        if (std::string hole = cont->AdvanceTo(v.offset); !hole.empty()) damage(b, off, v.offset, hole);
+        cont->Consumed(v.offset);
+        prev = v.offset;
+        ++n;
+      }
+      if (st.ok()) st = dec.status();
+      if (st.ok() && n != h.record_count) {
+        st = Status::Corrupt("block holds " + std::to_string(n) + " records, header says " + std::to_string(h.record_count));
+      }
+    }
+    if (!st.ok()) {
+      const int64_t at = indexed ? index[static_cast<size_t>(b)].first_offset : cont->expected();
+      damage(b, off, at, st.message());
+      // Skip to the next block through the footer when we can; otherwise the rest is unreadable.
+      if (indexed && static_cast<size_t>(b) + 1 < index.size()) {
+        cont->Consumed(index[static_cast<size_t>(b)].last_offset);
+        off = index[static_cast<size_t>(++b)].file_offset;
+        continue;
+      }
+      cont->Consumed(s.last_offset);
+      break;
+    }
+    ++r->blocks;
+    records += n;
+    r->records += n;
+    off += h.block_size;
+    ++b;
+  }
+  if (records != s.records && r->damage.empty()) {
+    damage(-1, 0, s.first_offset, "segment holds " + std::to_string(records) + " records, manifest says " + std::to_string(s.records));
+  }
+}
+
+}  // namespace
+
+Result<backup::Manifest> LoadBackup(const std::string& path, const std::string& id) {
+  const std::string dir = path + "/" + id;
+  auto m = backup::ReadManifest(dir);
+  if (!m.ok() && m.status().Is(Errc::kNotFound)) {
+    auto ids = BackupIds(path);
+    std::string list;
+    for (const auto& i : ids) list += (list.empty() ? "" : ", ") + i;
+    return Status::Config("no backup '" + id + "' in " + path +
+                          (ids.empty() ? " (it holds no backups)" : " (backups there: " + list + ")"));
+  }
+  return m;
+}
+
+Result<Report> VerifyBackup(const std::string& path, const std::string& id) {
+  TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(path, id));
+  Report r;
+  r.backup_dir = path + "/" + id;
+  std::set<std::string> known;
+  for (const auto& [topic, t] : m.topics) {
+    for (const auto& p : t.partitions) {
+      Continuity cont(p);
+      uint64_t records = 0;
+      for (const auto& s : p.segments) {
+        known.insert(s.path);
+        VerifySegment(r.backup_dir, topic, p, s, &cont, &r);
+        records += s.records;
+      }
+      if (std::string hole = cont.AdvanceTo(p.end_offset); !hole.empty()) {
+        r.damage.push_back({format::PartitionDir(topic, p.partition), -1, 0, cont.expected(), hole});
+      }
+      if (records != p.records) {
+        r.damage.push_back({format::PartitionDir(topic, p.partition), -1, 0, -1,
+                            "segments hold " + std::to_string(records) + " records, manifest says " + std::to_string(p.records)});
+      }
+    }
+  }
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(r.backup_dir + "/topics", ec); !ec && it != fs::recursive_directory_iterator(); ++it) {
+    if (!it->is_regular_file()) continue;
+    const std::string rel = fs::relative(it->path(), r.backup_dir).string();
+    if (known.count(rel) == 0) r.warnings.push_back(rel + " is not in the manifest (left by an interrupted run?)");
+  }
+  return r;
+}
+
+std::string ReportToText(const Report& r) {
+  std::string out;
+  char buf[512];
+  if (r.ok()) {
+    std::snprintf(buf, sizeof(buf), "verify OK: %s: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64 " records, %" PRIu64 " bytes checked\n",
+                  r.backup_dir.c_str(), r.segments, r.blocks, r.records, r.bytes);
+    out = buf;
+  } else {
+    const Damage& d = r.damage.front();
+    std::snprintf(buf, sizeof(buf), "verify FAILED: %s: %zu damage(s); first: %s", r.backup_dir.c_str(), r.damage.size(),
+                  d.file.c_str());
+    out = buf;
+    if (d.block >= 0) out += ", block " + std::to_string(d.block);
+    out += ", byte " + std::to_string(d.file_offset);
+    if (d.offset >= 0) out += ", offset " + std::to_string(d.offset);
+    out += ": " + d.what + "\n";
+    out += "  (tidemark verify --json lists every damage)\n";
+  }
+  for (const auto& w : r.warnings) out += "warning: " + w + "\n";
+  return out;
+}
+
+std::string ReportToJson(const Report& r) {
+  json j;
+  j["ok"] = r.ok();
+  j["backup_dir"] = r.backup_dir;
+  j["segments"] = r.segments;
+  j["blocks"] = r.blocks;
+  j["records"] = r.records;
+  j["bytes"] = r.bytes;
+  json d = json::array();
+  for (const auto& x : r.damage) {
+    d.push_back({{"file", x.file}, {"block", x.block}, {"file_offset", x.file_offset}, {"offset", x.offset}, {"what", x.what}});
+  }
+  j["damage"] = std::move(d);
+  j["warnings"] = r.warnings;
+  return j.dump(2) + "\n";
+}
+
+Result<std::string> ListBackups(const std::string& path, bool as_json) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return Status::Config("no such directory: " + path);
+  json arr = json::array();
+  std::string text;
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), "%-24s %-9s %-24s %7s %10s %14s %14s\n", "ID", "KIND", "STARTED", "TOPICS", "PARTITIONS",
+                "RECORDS", "BYTES");
+  text = buf;
+  for (const auto& id : BackupIds(path)) {
+    auto m = backup::ReadManifest(path + "/" + id);
+    if (!m.ok()) {
+      text += id + ": unreadable manifest: " + m.status().message() + "\n";
+      arr.push_back({{"id", id}, {"error", m.status().message()}});
+      continue;
+    }
+    std::snprintf(buf, sizeof(buf), "%-24s %-9s %-24s %7zu %10zu %14" PRIu64 " %14" PRIu64 "\n", id.c_str(), m->kind.c_str(),
+                  FormatRfc3339(m->started_ms).c_str(), m->topics.size(), m->TotalPartitions(), m->TotalRecords(),
+                  m->TotalBytesStored());
+    text += buf;
+    arr.push_back({{"id", id},
+                   {"kind", m->kind},
+                   {"cluster_id", m->cluster_id},
+                   {"started_at", FormatRfc3339(m->started_ms)},
+                   {"finished_at", FormatRfc3339(m->finished_ms)},
+                   {"topics", m->topics.size()},
+                   {"partitions", m->TotalPartitions()},
+                   {"records", m->TotalRecords()},
+                   {"bytes_stored", m->TotalBytesStored()}});
+  }
+  if (as_json) return json{{"path", path}, {"backups", arr}}.dump(2) + "\n";
+  return text;
+}
+
+Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool as_json) {
+  TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(path, id));
+  if (as_json) return backup::ManifestToJson(m);
+  std::string out;
+  char buf[512];
+  std::snprintf(buf, sizeof(buf),
+                "backup %s (%s) of cluster %s\n  started %s, finished %s, compression %s level %d\n"
+                "  %zu topics, %zu partitions, %zu segments, %" PRIu64 " records, %" PRIu64 " bytes stored (%" PRIu64 " raw)\n",
+                m.id.c_str(), m.kind.c_str(), m.cluster_id.empty() ? "?" : m.cluster_id.c_str(),
+                FormatRfc3339(m.started_ms).c_str(), FormatRfc3339(m.finished_ms).c_str(), m.compression.c_str(), m.level,
+                m.topics.size(), m.TotalPartitions(), m.TotalSegments(), m.TotalRecords(), m.TotalBytesStored(),
+                m.TotalBytesRaw());
+  out += buf;
+  for (const auto& [name, t] : m.topics) {
+    out += "topic " + name + ": " + std::to_string(t.partition_count) + " partitions";
+    if (t.configs) out += ", " + std::to_string(t.configs->size()) + " non-default configs";
+    else out += ", configs not captured (" + t.configs_note + ")";
+    out += "\n";
+    for (const auto& p : t.partitions) {
+      std::snprintf(buf, sizeof(buf), "  partition %d: offsets [%" PRId64 ", %" PRId64 "), %" PRIu64 " records, %zu segments, %" PRIu64 " bytes",
+                    p.partition, p.start_offset, p.end_offset, p.records, p.segments.size(), p.bytes_stored);
+      out += buf;
+      if (!p.segments.empty()) {
+        out += ", time " + FormatRfc3339(p.segments.front().min_timestamp) + " .. " +
+               FormatRfc3339(p.segments.back().max_timestamp);
+      }
+      out += "\n";
+      for (const auto& g : p.gaps) {
+        out += "    gap [" + std::to_string(g.from) + ", " + std::to_string(g.to) + "): " + g.reason + "\n";
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace tidemark::verify

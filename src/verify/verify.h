@@ -1,0 +1,49 @@
+// verify, ls and describe: reading a backup back and saying what it holds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backup/manifest.h"
+#include "tidemark/status.h"
+
+namespace tidemark::verify {
+
+struct Damage {
+  std::string file;          // relative to the backup directory
+  int64_t block = -1;        // block index within the segment, -1 when not about one block
+  uint64_t file_offset = 0;  // byte position in the file
+  int64_t offset = -1;       // the Kafka offset the damage starts at (best known), -1 unknown
+  std::string what;
+};
+
+struct Report {
+  std::string backup_dir;
+  uint64_t segments = 0;
+  uint64_t blocks = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  std::vector<Damage> damage;
+  std::vector<std::string> warnings;
+  bool ok() const { return damage.empty(); }
+};
+
+// Reads every segment of backup `id` under `path`: every checksum, every block decompressed,
+// every record decoded; record counts, offset order and continuity against the manifest (a
+// recorded gap is fine, a hole is damage). Fails (rather than reporting) only when there is no
+// readable manifest.
+Result<Report> VerifyBackup(const std::string& path, const std::string& id);
+
+std::string ReportToText(const Report& r);
+std::string ReportToJson(const Report& r);
+
+// `tidemark ls`: the backups under path.
+Result<std::string> ListBackups(const std::string& path, bool json);
+// `tidemark describe`: one backup's topics, partitions, segments and gaps.
+Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool json);
+
+// Loads <path>/<id>/manifest.json; a missing id names the ones that exist (exit 2).
+Result<backup::Manifest> LoadBackup(const std::string& path, const std::string& id);
+
+}  // namespace tidemark::verify
