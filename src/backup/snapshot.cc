@@ -22,6 +22,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A broker answers DescribeConfigs in milliseconds; one that lacks the API (the mock cluster)
+// only times out, and the backup waits for that answer before writing its manifest.
+constexpr int kDescribeConfigsTimeoutMs = 3000;
+
 double CpuSeconds() {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -111,7 +115,7 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   // Topic configs are asked for in parallel with the backup: a broker without DescribeConfigs
   // (the mock cluster) only answers with a timeout, which must not delay the data.
   auto configs_future = std::async(std::launch::async, [&rk, topic_names, timeout_ms] {
-    return kafka::DescribeTopicConfigs(rk.get(), topic_names, std::min(timeout_ms, 10000));
+    return kafka::DescribeTopicConfigs(rk.get(), topic_names, std::min(timeout_ms, kDescribeConfigsTimeoutMs));
   });
   auto collect_configs = [&] {
     for (auto& [name, tc] : configs_future.get()) {
