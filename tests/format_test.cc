@@ -45,7 +45,8 @@ TEST(RecordCodec, RoundTripsEdgeCases) {
   many_headers.timestamp_type = format::TimestampType::kLogAppendTime;
   many_headers.timestamp = -1;
   for (int i = 0; i < 200; ++i) {  // more than the decoder's inline header scratch
-    many_headers.headers.push_back({"dup", i % 3 ? std::optional<std::string>("x" + std::to_string(i)) : std::nullopt});
+    many_headers.headers.push_back(
+        {"dup", i % 3 ? std::optional<std::string>("x" + std::to_string(i)) : std::nullopt});
   }
   recs.push_back(many_headers);
 
@@ -190,8 +191,11 @@ TEST_P(BlockTest, AnyFlippedByteIsCaught) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, BlockTest,
-                         ::testing::Values(format::Codec::kNone, format::Codec::kZstd, format::Codec::kLz4),
-                         [](const auto& info) { return std::string(format::CodecName(info.param)); });
+                         ::testing::Values(format::Codec::kNone, format::Codec::kZstd,
+                                           format::Codec::kLz4),
+                         [](const auto& info) {
+                           return std::string(format::CodecName(info.param));
+                         });
 
 TEST(Block, IncompressibleDataIsStoredRaw) {
   std::mt19937_64 rng(3);
@@ -229,7 +233,8 @@ TEST(Footer, RoundTripAndChecksum) {
   f.last_offset = 99;
   f.record_count = 90;
   for (int i = 0; i < 300; ++i) {
-    f.blocks.push_back({4096u * (i + 1), 4096, 1, 10 + i, 10 + i, i, i, static_cast<uint64_t>(i) * 31});
+    f.blocks.push_back(
+        {4096u * (i + 1), 4096, 1, 10 + i, 10 + i, i, i, static_cast<uint64_t>(i) * 31});
   }
   const size_t region = format::FooterRegionSize(f.blocks.size());
   EXPECT_TRUE(format::IsAligned(region));

@@ -63,16 +63,21 @@ inline OwnedRecord MakeRecord(std::mt19937_64& rng, int64_t offset) {
   OwnedRecord r;
   r.offset = offset;
   r.timestamp = 1763647380000 + static_cast<int64_t>(rng() % 100000);
-  r.timestamp_type = (rng() % 5 == 0) ? format::TimestampType::kLogAppendTime
-                                      : format::TimestampType::kCreateTime;
+  r.timestamp_type =
+      (rng() % 5 == 0) ? format::TimestampType::kLogAppendTime : format::TimestampType::kCreateTime;
   switch (rng() % 4) {
-    case 0: break;  // null key
-    case 1: r.key = ""; break;
-    default: r.key = "user-" + std::to_string(rng() % 1000);
+    case 0:
+      break;  // null key
+    case 1:
+      r.key = "";
+      break;
+    default:
+      r.key = "user-" + std::to_string(rng() % 1000);
   }
   if (rng() % 7 != 0) {
-    r.value = "{\"id\":" + std::to_string(offset) + ",\"amount\":" + std::to_string(rng() % 100000) +
-              ",\"note\":\"" + std::string(rng() % 200, 'x') + "\"}";
+    r.value = "{\"id\":" + std::to_string(offset) +
+              ",\"amount\":" + std::to_string(rng() % 100000) + ",\"note\":\"" +
+              std::string(rng() % 200, 'x') + "\"}";
   }
   const int nh = static_cast<int>(rng() % 4);
   for (int i = 0; i < nh; ++i) {

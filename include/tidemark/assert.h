@@ -8,7 +8,8 @@
 #include <cstdlib>
 
 namespace tidemark::detail {
-[[noreturn]] inline void CheckFailed(const char* expr, const char* file, int line, const char* msg) {
+[[noreturn]] inline void CheckFailed(const char* expr, const char* file, int line,
+                                     const char* msg) {
   std::fprintf(stderr, "tidemark: internal check failed: %s (%s) at %s:%d\n", expr, msg, file,
                line);
   std::abort();

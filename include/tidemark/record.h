@@ -29,9 +29,7 @@ struct Bytes {
   bool is_null = true;
 
   static Bytes Null() { return {}; }
-  static Bytes Of(const void* p, size_t n) {
-    return {static_cast<const uint8_t*>(p), n, false};
-  }
+  static Bytes Of(const void* p, size_t n) { return {static_cast<const uint8_t*>(p), n, false}; }
   static Bytes Of(std::string_view s) { return Of(s.data(), s.size()); }
   std::string_view view() const { return {reinterpret_cast<const char*>(data), len}; }
   bool operator==(const Bytes& o) const {

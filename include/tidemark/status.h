@@ -79,7 +79,7 @@ int ExitCodeFor(const Status& s);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -104,9 +104,9 @@ class [[nodiscard]] Result {
 #define TM_CONCAT(a, b) TM_CONCAT_INNER(a, b)
 
 // Propagate a failed Status.
-#define TM_RETURN_IF_ERROR(expr)          \
-  do {                                    \
-    ::tidemark::Status tm_status_ = (expr); \
+#define TM_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::tidemark::Status tm_status_ = (expr);  \
     if (!tm_status_.ok()) return tm_status_; \
   } while (0)
 

@@ -71,8 +71,10 @@ std::string ManifestToJson(const Manifest& m) {
   for (const auto& [name, t] : m.topics) {
     json jt;
     jt["partition_count"] = t.partition_count;
-    if (t.configs) jt["configs"] = *t.configs;
-    else jt["configs"] = nullptr;
+    if (t.configs)
+      jt["configs"] = *t.configs;
+    else
+      jt["configs"] = nullptr;
     if (!t.configs_note.empty()) jt["configs_note"] = t.configs_note;
     json parts = json::array();
     for (const auto& p : t.partitions) {
@@ -98,7 +100,8 @@ std::string ManifestToJson(const Manifest& m) {
       }
       jp["segments"] = std::move(segs);
       json gaps = json::array();
-      for (const auto& g : p.gaps) gaps.push_back({{"from", g.from}, {"to", g.to}, {"reason", g.reason}});
+      for (const auto& g : p.gaps)
+        gaps.push_back({{"from", g.from}, {"to", g.to}, {"reason", g.reason}});
       jp["gaps"] = std::move(gaps);
       parts.push_back(std::move(jp));
     }
@@ -133,7 +136,8 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
     for (const auto& [name, jt] : j.at("topics").items()) {
       TopicManifest t;
       t.partition_count = jt.at("partition_count").get<int32_t>();
-      if (!jt.at("configs").is_null()) t.configs = jt.at("configs").get<std::map<std::string, std::string>>();
+      if (!jt.at("configs").is_null())
+        t.configs = jt.at("configs").get<std::map<std::string, std::string>>();
       t.configs_note = jt.value("configs_note", "");
       for (const auto& jp : jt.at("partitions")) {
         PartitionManifest p;
@@ -156,7 +160,8 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
           s.blocks = js.at("blocks").get<uint32_t>();
           s.checksum = std::stoull(js.at("checksum").get<std::string>(), nullptr, 16);
           if (s.path.find("..") != std::string::npos || (!s.path.empty() && s.path[0] == '/')) {
-            return Status::Corrupt(origin + ": segment path '" + s.path + "' escapes the backup directory");
+            return Status::Corrupt(origin + ": segment path '" + s.path +
+                                   "' escapes the backup directory");
           }
           p.segments.push_back(std::move(s));
         }
@@ -170,7 +175,8 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
     }
     return m;
   } catch (const std::exception& e) {
-    return Status::Corrupt(origin + ": manifest is missing a field or has a wrong type: " + e.what());
+    return Status::Corrupt(origin +
+                           ": manifest is missing a field or has a wrong type: " + e.what());
   }
 }
 

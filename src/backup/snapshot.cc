@@ -40,7 +40,8 @@ Result<std::string> PrepareBackupDir(const config::Config& c) {
   std::error_code ec;
   if (fs::exists(dir + "/" + kManifestName, ec)) {
     return Status::Config("backup '" + c.backup.id + "' already exists in " + c.storage.path +
-                          "; choose another --id (tidemark ls --path " + c.storage.path + " lists them)");
+                          "; choose another --id (tidemark ls --path " + c.storage.path +
+                          " lists them)");
   }
   fs::create_directories(dir, ec);
   if (ec) {
@@ -48,7 +49,8 @@ Result<std::string> PrepareBackupDir(const config::Config& c) {
                                          " (check --path / [storage] path and its permissions)");
   }
   if (::access(dir.c_str(), W_OK) != 0) {
-    return Status::Errno(errno, "backup directory " + dir + " is not writable (check its owner and mode)");
+    return Status::Errno(errno,
+                         "backup directory " + dir + " is not writable (check its owner and mode)");
   }
   if (fs::exists(dir + "/topics", ec)) {
     TM_LOG_WARN("%s holds segments of an unfinished earlier run; clearing them", dir.c_str());
@@ -83,8 +85,9 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
     std::string inc, exc;
     for (const auto& g : c.backup.topics) inc += (inc.empty() ? "" : ", ") + g;
     for (const auto& g : c.backup.exclude) exc += (exc.empty() ? "" : ", ") + g;
-    return Status::Config("no topic matches --topics [" + inc + "] (excluding [" + exc + "]) among the " +
-                          std::to_string(all_topics.size()) + " topics of " + c.kafka.bootstrap_servers);
+    return Status::Config("no topic matches --topics [" + inc + "] (excluding [" + exc +
+                          "]) among the " + std::to_string(all_topics.size()) + " topics of " +
+                          c.kafka.bootstrap_servers);
   }
   TM_ASSIGN_OR_RETURN(std::string dir, PrepareBackupDir(c));
 
@@ -98,8 +101,9 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   m.level = c.backup.level;
 
   // The snapshot's end: each partition's watermarks, read once, now.
-  int shard_count = c.backup.shards > 0 ? c.backup.shards
-                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int shard_count = c.backup.shards > 0
+                        ? c.backup.shards
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::vector<shard::PartitionTask>> per_shard(static_cast<size_t>(shard_count));
   std::vector<std::string> topic_names;
   size_t total_partitions = 0;
@@ -107,15 +111,18 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
     topic_names.push_back(t.name);
     m.topics[t.name].partition_count = t.partition_count;
     for (int32_t p = 0; p < t.partition_count; ++p) {
-      TM_ASSIGN_OR_RETURN(kafka::Watermarks w, kafka::QueryWatermarks(rk.get(), t.name, p, timeout_ms));
-      per_shard[static_cast<size_t>(ShardOf(t.name, p, shard_count))].push_back({t.name, p, w.low, w.high});
+      TM_ASSIGN_OR_RETURN(kafka::Watermarks w,
+                          kafka::QueryWatermarks(rk.get(), t.name, p, timeout_ms));
+      per_shard[static_cast<size_t>(ShardOf(t.name, p, shard_count))].push_back(
+          {t.name, p, w.low, w.high});
       ++total_partitions;
     }
   }
   // Topic configs are asked for in parallel with the backup: a broker without DescribeConfigs
   // (the mock cluster) only answers with a timeout, which must not delay the data.
   auto configs_future = std::async(std::launch::async, [&rk, topic_names, timeout_ms] {
-    return kafka::DescribeTopicConfigs(rk.get(), topic_names, std::min(timeout_ms, kDescribeConfigsTimeoutMs));
+    return kafka::DescribeTopicConfigs(rk.get(), topic_names,
+                                       std::min(timeout_ms, kDescribeConfigsTimeoutMs));
   });
   auto collect_configs = [&] {
     for (auto& [name, tc] : configs_future.get()) {
@@ -124,8 +131,9 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
     }
   };
   // Never more shards than partitions: an idle shard would only hold memory.
-  per_shard.erase(std::remove_if(per_shard.begin(), per_shard.end(), [](const auto& v) { return v.empty(); }),
-                  per_shard.end());
+  per_shard.erase(
+      std::remove_if(per_shard.begin(), per_shard.end(), [](const auto& v) { return v.empty(); }),
+      per_shard.end());
 
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<shard::Shard>> shards;
@@ -148,16 +156,19 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
     }
   }
   const std::string io_path = shards.front()->io_description();
-  TM_LOG_INFO("backup %s: %zu topics, %zu partitions, %zu shards, %s, I/O: %s", c.backup.id.c_str(), topics.size(),
-              total_partitions, shards.size(), m.compression.c_str(), io_path.c_str());
+  TM_LOG_INFO("backup %s: %zu topics, %zu partitions, %zu shards, %s, I/O: %s", c.backup.id.c_str(),
+              topics.size(), total_partitions, shards.size(), m.compression.c_str(),
+              io_path.c_str());
 
   // Assign every non-empty partition at its log start (an explicit offset, so the gap below it
   // is known, never a reset policy).
-  rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(static_cast<int>(total_partitions));
+  rd_kafka_topic_partition_list_t* assignment =
+      rd_kafka_topic_partition_list_new(static_cast<int>(total_partitions));
   for (const auto& tasks : per_shard) {
     for (const auto& t : tasks) {
       if (t.log_start >= t.end_offset) continue;
-      rd_kafka_topic_partition_list_add(assignment, t.topic.c_str(), t.partition)->offset = t.log_start;
+      rd_kafka_topic_partition_list_add(assignment, t.topic.c_str(), t.partition)->offset =
+          t.log_start;
     }
   }
   rd_kafka_resp_err_t aerr = rd_kafka_assign(rk.get(), assignment);
@@ -183,25 +194,30 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
     if (all_finished) break;
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk.get(), 100);
     if (msg != nullptr) {
-      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && failure.ok()) {
+      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+          failure.ok()) {
         failure = Status::Kafka(std::string("consumer error: ") + rd_kafka_message_errstr(msg));
       } else if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && failure.ok()) {
-        failure = Status::Kafka("internal: a record reached the consumer queue instead of its shard");
+        failure =
+            Status::Kafka("internal: a record reached the consumer queue instead of its shard");
       }
       rd_kafka_message_destroy(msg);
     }
     if (records != last_records) {
       last_records = records;
       last_progress_ns = MonotonicNs();
-    } else if (MonotonicNs() - last_progress_ns > static_cast<int64_t>(c.kafka.timeout_ms) * 1000000) {
+    } else if (MonotonicNs() - last_progress_ns >
+               static_cast<int64_t>(c.kafka.timeout_ms) * 1000000) {
       std::string last = errors.Last();
       failure = Status::Incomplete("no progress for " + std::to_string(c.kafka.timeout_ms) + " ms" +
                                    (last.empty() ? "" : " (last Kafka error: " + last + ")"));
     }
-    if (external_stop != nullptr && external_stop->load() && failure.ok()) failure = Status::Aborted("stopped by signal");
+    if (external_stop != nullptr && external_stop->load() && failure.ok())
+      failure = Status::Aborted("stopped by signal");
     if (!failure.ok()) stop.store(true);
     for (auto& s : shards) {
-      if (s->progress().finished.load(std::memory_order_acquire) && !s->status().ok()) stop.store(true);
+      if (s->progress().finished.load(std::memory_order_acquire) && !s->status().ok())
+        stop.store(true);
     }
   }
   for (auto& s : shards) s->Join();
@@ -220,7 +236,8 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   }
   if (!failure.ok() || !incomplete.empty()) {
     std::string list;
-    for (size_t i = 0; i < incomplete.size() && i < 20; ++i) list += (i ? ", " : "") + incomplete[i];
+    for (size_t i = 0; i < incomplete.size() && i < 20; ++i)
+      list += (i ? ", " : "") + incomplete[i];
     if (incomplete.size() > 20) list += ", and " + std::to_string(incomplete.size() - 20) + " more";
     Status base = failure.ok() ? Status::Incomplete("snapshot incomplete") : failure;
     return Status(base.code(), base.message() + (list.empty() ? "" : "; not backed up: " + list) +
@@ -228,11 +245,14 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   }
   for (size_t i = 0; i < shards.size(); ++i) {
     auto results = shards[i]->results();
-    for (size_t k = 0; k < results.size(); ++k) m.topics[per_shard[i][k].topic].partitions.push_back(results[k]);
+    for (size_t k = 0; k < results.size(); ++k)
+      m.topics[per_shard[i][k].topic].partitions.push_back(results[k]);
   }
   for (auto& [name, t] : m.topics) {
     std::sort(t.partitions.begin(), t.partitions.end(),
-              [](const PartitionManifest& a, const PartitionManifest& b) { return a.partition < b.partition; });
+              [](const PartitionManifest& a, const PartitionManifest& b) {
+                return a.partition < b.partition;
+              });
   }
   m.finished_ms = WallClockMs();
   TM_RETURN_IF_ERROR(WriteManifest(dir, m));
@@ -249,21 +269,26 @@ std::string FormatSummary(const SnapshotSummary& s) {
   const double mb_in = static_cast<double>(s.bytes_in) / 1e6;
   const double secs = std::max(s.seconds, 1e-9);
   char buf[1024];
-  std::snprintf(buf, sizeof(buf),
-                "backup %s complete: %s\n"
-                "  topics %zu, partitions %zu, segments %zu, shards %d, I/O %s\n"
-                "  records     %" PRIu64 "\n"
-                "  bytes in    %" PRIu64 " (key+value+headers)\n"
-                "  bytes out   %" PRIu64 " (segments on disk; %" PRIu64 " encoded before compression)\n"
-                "  ratio       %.2fx (bytes in / bytes out), %s\n"
-                "  duration    %.3f s, %.1f MB/s, %.0f records/s, %.2f CPU s\n"
-                "  block write latency p50 %" PRIu64 " us, p99 %" PRIu64 " us\n",
-                s.manifest.id.c_str(), s.backup_dir.c_str(), s.manifest.topics.size(),
-                s.manifest.TotalPartitions(), s.manifest.TotalSegments(), s.shards, s.io_path.c_str(), s.records,
-                s.bytes_in, s.bytes_stored, s.bytes_raw,
-                s.bytes_stored ? static_cast<double>(s.bytes_in) / static_cast<double>(s.bytes_stored) : 0.0,
-                s.manifest.compression.c_str(), s.seconds, mb_in / secs, static_cast<double>(s.records) / secs,
-                s.cpu_seconds, s.write_latency_us.Quantile(0.5), s.write_latency_us.Quantile(0.99));
+  std::snprintf(
+      buf, sizeof(buf),
+      "backup %s complete: %s\n"
+      "  topics %zu, partitions %zu, segments %zu, shards %d, I/O %s\n"
+      "  records     %" PRIu64
+      "\n"
+      "  bytes in    %" PRIu64
+      " (key+value+headers)\n"
+      "  bytes out   %" PRIu64 " (segments on disk; %" PRIu64
+      " encoded before compression)\n"
+      "  ratio       %.2fx (bytes in / bytes out), %s\n"
+      "  duration    %.3f s, %.1f MB/s, %.0f records/s, %.2f CPU s\n"
+      "  block write latency p50 %" PRIu64 " us, p99 %" PRIu64 " us\n",
+      s.manifest.id.c_str(), s.backup_dir.c_str(), s.manifest.topics.size(),
+      s.manifest.TotalPartitions(), s.manifest.TotalSegments(), s.shards, s.io_path.c_str(),
+      s.records, s.bytes_in, s.bytes_stored, s.bytes_raw,
+      s.bytes_stored ? static_cast<double>(s.bytes_in) / static_cast<double>(s.bytes_stored) : 0.0,
+      s.manifest.compression.c_str(), s.seconds, mb_in / secs,
+      static_cast<double>(s.records) / secs, s.cpu_seconds, s.write_latency_us.Quantile(0.5),
+      s.write_latency_us.Quantile(0.99));
   return buf;
 }
 

@@ -30,31 +30,36 @@ Status Fill(kafka::Producer& p, int per_partition) {
     for (int i = 0; i < per_partition; ++i) {
       const int customer = static_cast<int>(rng() % 500);
       char value[256];
-      std::snprintf(value, sizeof(value),
-                    "{\"order_id\":%d,\"customer\":\"c-%04d\",\"amount_cents\":%d,\"currency\":\"EUR\","
-                    "\"region\":\"%s\",\"items\":%d}",
-                    part * per_partition + i, customer, static_cast<int>(rng() % 100000), regions[rng() % 3],
-                    static_cast<int>(1 + rng() % 5));
+      std::snprintf(
+          value, sizeof(value),
+          "{\"order_id\":%d,\"customer\":\"c-%04d\",\"amount_cents\":%d,\"currency\":\"EUR\","
+          "\"region\":\"%s\",\"items\":%d}",
+          part * per_partition + i, customer, static_cast<int>(rng() % 100000), regions[rng() % 3],
+          static_cast<int>(1 + rng() % 5));
       std::vector<kafka::ProduceHeader> h = {{"trace-id", "t-" + std::to_string(rng())},
                                              {"source", std::string("checkout")}};
       if (i % 10 == 0) h.push_back({"source", std::string("retry")});  // a duplicate name
       if (i % 17 == 0) h.push_back({"note", std::nullopt});            // a null header value
-      TM_RETURN_IF_ERROR(p.Produce("orders", part, "c-" + std::to_string(customer), std::string(value), h,
-                                   base_ts + i * 10));
+      TM_RETURN_IF_ERROR(p.Produce("orders", part, "c-" + std::to_string(customer),
+                                   std::string(value), h, base_ts + i * 10));
     }
   }
   for (int32_t part = 0; part < 2; ++part) {
     for (int i = 0; i < per_partition; ++i) {
       const std::string key = "pay-" + std::to_string(rng() % 1000);
       std::optional<std::string> value;
-      if (i % 9 != 0) value = "{\"status\":\"captured\",\"psp\":\"acme\",\"ms\":" + std::to_string(rng() % 900) + "}";
-      TM_RETURN_IF_ERROR(p.Produce("payments", part, key, value, {{"schema", std::string("v2")}}, base_ts + i * 7));
+      if (i % 9 != 0)
+        value =
+            "{\"status\":\"captured\",\"psp\":\"acme\",\"ms\":" + std::to_string(rng() % 900) + "}";
+      TM_RETURN_IF_ERROR(p.Produce("payments", part, key, value, {{"schema", std::string("v2")}},
+                                   base_ts + i * 7));
     }
   }
   for (int i = 0; i < per_partition; ++i) {
-    TM_RETURN_IF_ERROR(p.Produce("audit.log", 0, std::nullopt,
-                                 "user u" + std::to_string(rng() % 50) + " did action " + std::to_string(rng() % 20),
-                                 {}, base_ts + i));
+    TM_RETURN_IF_ERROR(p.Produce(
+        "audit.log", 0, std::nullopt,
+        "user u" + std::to_string(rng() % 50) + " did action " + std::to_string(rng() % 20), {},
+        base_ts + i));
   }
   return p.Flush();
 }
@@ -64,12 +69,16 @@ Status Fill(kafka::Producer& p, int per_partition) {
 Status RunDemo(const DemoOptions& o) {
   kafka::MockCluster cluster;
   TM_RETURN_IF_ERROR(cluster.Start(3));
-  const TopicSpec topics[] = {{"orders", 3}, {"payments", 2}, {"audit.log", 1}, {"inventory.empty", 2}};
+  const TopicSpec topics[] = {
+      {"orders", 3}, {"payments", 2}, {"audit.log", 1}, {"inventory.empty", 2}};
   for (const auto& t : topics) TM_RETURN_IF_ERROR(cluster.CreateTopic(t.name, t.partitions));
-  std::printf("demo: embedded Kafka (librdkafka mock cluster, 3 brokers) at %s\n", cluster.bootstraps().c_str());
-  std::printf("demo: producing %d records per partition to orders(3), payments(2, with tombstones), audit.log(1); "
-              "inventory.empty(2) stays empty\n",
-              o.records_per_partition);
+  std::printf("demo: embedded Kafka (librdkafka mock cluster, 3 brokers) at %s\n",
+              cluster.bootstraps().c_str());
+  std::printf(
+      "demo: producing %d records per partition to orders(3), payments(2, with tombstones), "
+      "audit.log(1); "
+      "inventory.empty(2) stays empty\n",
+      o.records_per_partition);
   std::fflush(stdout);
   {
     kafka::Producer producer;
@@ -84,8 +93,8 @@ Status RunDemo(const DemoOptions& o) {
   c.backup.topics = {"*"};
   c.backup.shards = o.shards;
   c.storage.path = o.path;
-  std::printf("demo: tidemark backup --brokers %s --topics '*' --path %s --id %s\n", c.kafka.bootstrap_servers.c_str(),
-              o.path.c_str(), c.backup.id.c_str());
+  std::printf("demo: tidemark backup --brokers %s --topics '*' --path %s --id %s\n",
+              c.kafka.bootstrap_servers.c_str(), o.path.c_str(), c.backup.id.c_str());
   std::fflush(stdout);
   TM_ASSIGN_OR_RETURN(backup::SnapshotSummary sum, backup::RunSnapshot(c, nullptr));
   std::printf("%s", backup::FormatSummary(sum).c_str());

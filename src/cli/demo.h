@@ -16,5 +16,4 @@ struct DemoOptions {
 
 Status RunDemo(const DemoOptions& o);
 
-
 }  // namespace tidemark::cli

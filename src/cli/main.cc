@@ -56,7 +56,8 @@ int Main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "debug logging on stderr");
 
   BackupFlags bf;
-  auto* backup = app.add_subcommand("backup", "snapshot backup: every record below each partition's high-water mark");
+  auto* backup = app.add_subcommand(
+      "backup", "snapshot backup: every record below each partition's high-water mark");
   backup->add_option("--config", bf.config, "TOML config file");
   backup->add_option("--brokers", bf.brokers, "bootstrap servers, host:port,...");
   backup->add_option("--topics", bf.topics, "topic globs, comma-separated");
@@ -69,21 +70,24 @@ int Main(int argc, char** argv) {
 
   std::string path, id;
   bool as_json = false;
-  auto* verify = app.add_subcommand("verify", "check every checksum, record and offset of a backup");
+  auto* verify =
+      app.add_subcommand("verify", "check every checksum, record and offset of a backup");
   verify->add_option("--path", path, "storage directory")->required();
   verify->add_option("--id", id, "backup id")->required();
   verify->add_flag("--json", as_json, "one JSON document on stdout");
   auto* ls = app.add_subcommand("ls", "list the backups in a directory");
   ls->add_option("--path", path, "storage directory")->required();
   ls->add_flag("--json", as_json, "one JSON document on stdout");
-  auto* describe = app.add_subcommand("describe", "topics, partitions, segments and gaps of a backup");
+  auto* describe =
+      app.add_subcommand("describe", "topics, partitions, segments and gaps of a backup");
   describe->add_option("--path", path, "storage directory")->required();
   describe->add_option("--id", id, "backup id")->required();
   describe->add_flag("--json", as_json, "one JSON document on stdout");
 
   DemoOptions demo_opts;
   demo_opts.path = "/tmp/tidemark-demo";
-  auto* demo = app.add_subcommand("demo", "embedded Kafka, realistic records, backup, verify, describe");
+  auto* demo =
+      app.add_subcommand("demo", "embedded Kafka, realistic records, backup, verify, describe");
   demo->add_option("--path", demo_opts.path, "where the demo backup goes");
   demo->add_option("--records", demo_opts.records_per_partition, "records per partition");
   demo->add_option("--shards", demo_opts.shards, "shard threads (0: one per core)");
@@ -109,7 +113,8 @@ int Main(int argc, char** argv) {
   if (*verify) {
     auto r = verify::VerifyBackup(path, id);
     if (!r.ok()) return Fail(r.status());
-    std::printf("%s", as_json ? verify::ReportToJson(*r).c_str() : verify::ReportToText(*r).c_str());
+    std::printf("%s",
+                as_json ? verify::ReportToJson(*r).c_str() : verify::ReportToText(*r).c_str());
     return r->ok() ? 0 : 1;
   }
   if (*ls) {

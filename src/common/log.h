@@ -14,10 +14,10 @@ void Logf(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2,
 
 }  // namespace tidemark
 
-#define TM_LOG_DEBUG(...)                                                   \
-  do {                                                                      \
-    if (::tidemark::GetLogLevel() <= ::tidemark::LogLevel::kDebug)          \
-      ::tidemark::Logf(::tidemark::LogLevel::kDebug, __VA_ARGS__);          \
+#define TM_LOG_DEBUG(...)                                          \
+  do {                                                             \
+    if (::tidemark::GetLogLevel() <= ::tidemark::LogLevel::kDebug) \
+      ::tidemark::Logf(::tidemark::LogLevel::kDebug, __VA_ARGS__); \
   } while (0)
 #define TM_LOG_INFO(...) ::tidemark::Logf(::tidemark::LogLevel::kInfo, __VA_ARGS__)
 #define TM_LOG_WARN(...) ::tidemark::Logf(::tidemark::LogLevel::kWarn, __VA_ARGS__)

@@ -10,15 +10,24 @@ class TidemarkCategory final : public std::error_category {
   const char* name() const noexcept override { return "tidemark"; }
   std::string message(int ev) const override {
     switch (static_cast<Errc>(ev)) {
-      case Errc::kOk: return "ok";
-      case Errc::kCorrupt: return "corrupt data";
-      case Errc::kInvalidArgument: return "invalid argument";
-      case Errc::kConfig: return "configuration error";
-      case Errc::kNotFound: return "not found";
-      case Errc::kKafka: return "kafka error";
-      case Errc::kAborted: return "aborted";
-      case Errc::kUnsupported: return "unsupported";
-      case Errc::kIncomplete: return "incomplete";
+      case Errc::kOk:
+        return "ok";
+      case Errc::kCorrupt:
+        return "corrupt data";
+      case Errc::kInvalidArgument:
+        return "invalid argument";
+      case Errc::kConfig:
+        return "configuration error";
+      case Errc::kNotFound:
+        return "not found";
+      case Errc::kKafka:
+        return "kafka error";
+      case Errc::kAborted:
+        return "aborted";
+      case Errc::kUnsupported:
+        return "unsupported";
+      case Errc::kIncomplete:
+        return "incomplete";
     }
     return "unknown";
   }
@@ -36,8 +45,7 @@ std::error_code make_error_code(Errc e) noexcept {
 }
 
 Status Status::Errno(int err, const std::string& context) {
-  return Status(std::error_code(err, std::generic_category()),
-                context + ": " + std::strerror(err));
+  return Status(std::error_code(err, std::generic_category()), context + ": " + std::strerror(err));
 }
 
 Status Status::WithContext(const std::string& context) const {

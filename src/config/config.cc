@@ -22,25 +22,30 @@ class Reader {
     *out = nullptr;
     const toml::node* n = root.get(name);
     if (n == nullptr) return Status::Ok();
-    if (!n->is_table()) return Status::Config(Where(origin_, *n) + ": '" + name + "' must be a table ([" + name + "])");
+    if (!n->is_table())
+      return Status::Config(Where(origin_, *n) + ": '" + name + "' must be a table ([" + name +
+                            "])");
     *out = n->as_table();
     return Status::Ok();
   }
 
   // Rejects keys of `t` not in `known`.
-  Status OnlyKnown(const toml::table& t, const std::string& section, const std::set<std::string>& known) {
+  Status OnlyKnown(const toml::table& t, const std::string& section,
+                   const std::set<std::string>& known) {
     for (const auto& [k, v] : t) {
       if (known.count(std::string(k.str())) == 0) {
         std::string list;
         for (const auto& kk : known) list += (list.empty() ? "" : ", ") + kk;
-        return Status::Config(Where(origin_, v) + ": unknown key '" + section + "." + std::string(k.str()) +
-                              "' (known keys in [" + section + "]: " + list + ")");
+        return Status::Config(Where(origin_, v) + ": unknown key '" + section + "." +
+                              std::string(k.str()) + "' (known keys in [" + section + "]: " + list +
+                              ")");
       }
     }
     return Status::Ok();
   }
 
-  Status String(const toml::table& t, const std::string& section, const char* key, std::string* out) {
+  Status String(const toml::table& t, const std::string& section, const char* key,
+                std::string* out) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return Status::Ok();
     if (!n->is_string()) return TypeError(*n, section, key, "a string");
@@ -48,15 +53,16 @@ class Reader {
     return Status::Ok();
   }
 
-  Status Int(const toml::table& t, const std::string& section, const char* key, int64_t lo, int64_t hi,
-             int64_t* out) {
+  Status Int(const toml::table& t, const std::string& section, const char* key, int64_t lo,
+             int64_t hi, int64_t* out) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return Status::Ok();
     if (!n->is_integer()) return TypeError(*n, section, key, "an integer");
     const int64_t v = n->as_integer()->get();
     if (v < lo || v > hi) {
-      return Status::Config(Where(origin_, *n) + ": '" + section + "." + key + "' = " + std::to_string(v) +
-                            " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      return Status::Config(Where(origin_, *n) + ": '" + section + "." + key +
+                            "' = " + std::to_string(v) + " is out of range [" + std::to_string(lo) +
+                            ", " + std::to_string(hi) + "]");
     }
     *out = v;
     return Status::Ok();
@@ -75,12 +81,14 @@ class Reader {
     return Status::Ok();
   }
 
-  Status BadValue(const toml::table& t, const std::string& section, const char* key, const std::string& why) {
+  Status BadValue(const toml::table& t, const std::string& section, const char* key,
+                  const std::string& why) {
     return Status::Config(Where(origin_, *t.get(key)) + ": '" + section + "." + key + "': " + why);
   }
 
  private:
-  Status TypeError(const toml::node& n, const std::string& section, const char* key, const char* want) {
+  Status TypeError(const toml::node& n, const std::string& section, const char* key,
+                   const char* want) {
     return Status::Config(Where(origin_, n) + ": '" + section + "." + key + "' must be " + want);
   }
   std::string origin_;
@@ -111,7 +119,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
   Config c;
   c.source = origin;
   Reader r(origin);
-  TM_RETURN_IF_ERROR(r.OnlyKnown(root, "<top level>", {"kafka", "backup", "storage", "upload", "restore", "metrics"}));
+  TM_RETURN_IF_ERROR(r.OnlyKnown(root, "<top level>",
+                                 {"kafka", "backup", "storage", "upload", "restore", "metrics"}));
 
   const toml::table* t = nullptr;
   TM_RETURN_IF_ERROR(r.Table(root, "kafka", &t));
@@ -124,11 +133,15 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     if (props != nullptr) {
       for (const auto& [k, v] : *props) {
         std::string value;
-        if (v.is_string()) value = v.as_string()->get();
-        else if (v.is_integer()) value = std::to_string(v.as_integer()->get());
-        else if (v.is_boolean()) value = v.as_boolean()->get() ? "true" : "false";
-        else return Status::Config(Where(origin, v) + ": 'kafka.properties." + std::string(k.str()) +
-                                   "' must be a string, integer or boolean");
+        if (v.is_string())
+          value = v.as_string()->get();
+        else if (v.is_integer())
+          value = std::to_string(v.as_integer()->get());
+        else if (v.is_boolean())
+          value = v.as_boolean()->get() ? "true" : "false";
+        else
+          return Status::Config(Where(origin, v) + ": 'kafka.properties." + std::string(k.str()) +
+                                "' must be a string, integer or boolean");
         c.kafka.properties.emplace_back(std::string(k.str()), value);
       }
     }
@@ -136,9 +149,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
 
   TM_RETURN_IF_ERROR(r.Table(root, "backup", &t));
   if (t != nullptr) {
-    TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "backup", {"id", "topics", "exclude", "compression", "level",
-                                                  "segment_max_bytes", "segment_max_interval_ms", "shards",
-                                                  "block_bytes", "io_depth", "shard_memory_bytes"}));
+    TM_RETURN_IF_ERROR(r.OnlyKnown(
+        *t, "backup",
+        {"id", "topics", "exclude", "compression", "level", "segment_max_bytes",
+         "segment_max_interval_ms", "shards", "block_bytes", "io_depth", "shard_memory_bytes"}));
     auto& b = c.backup;
     TM_RETURN_IF_ERROR(r.String(*t, "backup", "id", &b.id));
     TM_RETURN_IF_ERROR(r.StringList(*t, "backup", "topics", &b.topics));
@@ -146,7 +160,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     std::string codec;
     TM_RETURN_IF_ERROR(r.String(*t, "backup", "compression", &codec));
     if (!codec.empty() && !format::ParseCodec(codec, &b.compression)) {
-      return r.BadValue(*t, "backup", "compression", "'" + codec + "' is not one of zstd, lz4, none");
+      return r.BadValue(*t, "backup", "compression",
+                        "'" + codec + "' is not one of zstd, lz4, none");
     }
     int64_t v = b.level;
     TM_RETURN_IF_ERROR(r.Int(*t, "backup", "level", -7, 22, &v));
@@ -154,7 +169,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     v = static_cast<int64_t>(b.segment_max_bytes);
     TM_RETURN_IF_ERROR(r.Int(*t, "backup", "segment_max_bytes", 1 << 20, int64_t{1} << 40, &v));
     b.segment_max_bytes = static_cast<uint64_t>(v);
-    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "segment_max_interval_ms", 100, int64_t{1} << 40, &b.segment_max_interval_ms));
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "segment_max_interval_ms", 100, int64_t{1} << 40,
+                             &b.segment_max_interval_ms));
     v = b.shards;
     TM_RETURN_IF_ERROR(r.Int(*t, "backup", "shards", 0, 1024, &v));
     b.shards = static_cast<int>(v);
@@ -175,10 +191,14 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     TM_RETURN_IF_ERROR(r.String(*t, "storage", "path", &c.storage.path));
     std::string mode;
     TM_RETURN_IF_ERROR(r.String(*t, "storage", "direct_io", &mode));
-    if (mode == "auto" || mode.empty()) c.storage.direct_io = io::DirectIoMode::kAuto;
-    else if (mode == "on") c.storage.direct_io = io::DirectIoMode::kOn;
-    else if (mode == "off") c.storage.direct_io = io::DirectIoMode::kOff;
-    else return r.BadValue(*t, "storage", "direct_io", "'" + mode + "' is not one of auto, on, off");
+    if (mode == "auto" || mode.empty())
+      c.storage.direct_io = io::DirectIoMode::kAuto;
+    else if (mode == "on")
+      c.storage.direct_io = io::DirectIoMode::kOn;
+    else if (mode == "off")
+      c.storage.direct_io = io::DirectIoMode::kOff;
+    else
+      return r.BadValue(*t, "storage", "direct_io", "'" + mode + "' is not one of auto, on, off");
   }
 
   TM_RETURN_IF_ERROR(r.Table(root, "upload", &t));
@@ -215,11 +235,14 @@ Status ValidateForBackup(const Config& c) {
   if (c.backup.id.empty()) return Status::Config("no backup id: give --id or [backup] id");
   for (char ch : c.backup.id) {
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
-      return Status::Config("backup id '" + c.backup.id + "' may hold only letters, digits, '-', '_' and '.'");
+      return Status::Config("backup id '" + c.backup.id +
+                            "' may hold only letters, digits, '-', '_' and '.'");
     }
   }
-  if (c.backup.id == "." || c.backup.id == "..") return Status::Config("backup id may not be '.' or '..'");
-  if (c.storage.path.empty()) return Status::Config("no storage path: give --path or [storage] path");
+  if (c.backup.id == "." || c.backup.id == "..")
+    return Status::Config("backup id may not be '.' or '..'");
+  if (c.storage.path.empty())
+    return Status::Config("no storage path: give --path or [storage] path");
   return Status::Ok();
 }
 

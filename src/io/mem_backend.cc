@@ -73,7 +73,8 @@ int MemBackend::Attempt(IoOp* op) {
   uint32_t len = op->len - op->done;
   const uint64_t off = op->offset + op->done;
   if (plan_.short_write_probability > 0 && len > 1 && u(rng_) < plan_.short_write_probability) {
-    uint32_t part = static_cast<uint32_t>(std::uniform_int_distribution<uint32_t>(1, len - 1)(rng_));
+    uint32_t part =
+        static_cast<uint32_t>(std::uniform_int_distribution<uint32_t>(1, len - 1)(rng_));
     if (direct_) part = part / format::kPageSize * format::kPageSize;
     if (part > 0) len = part;
   }

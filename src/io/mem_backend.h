@@ -53,7 +53,9 @@ class MemBackend final : public IoBackend {
   // Test access.
   void set_plan(const FaultPlan& p);
   bool Exists(const std::string& path) const { return files_.count(path) != 0; }
-  const std::vector<uint8_t>& Contents(const std::string& path) const { return files_.at(path).data; }
+  const std::vector<uint8_t>& Contents(const std::string& path) const {
+    return files_.at(path).data;
+  }
   std::vector<std::string> List() const;
   uint64_t used_bytes() const { return used_; }
   void Crash();

@@ -231,7 +231,8 @@ Result<std::unique_ptr<IoBackend>> MakeUringBackend(const std::string& dir, cons
       return Status::Unsupported("storage.direct_io = \"on\" but " + dir + " refuses O_DIRECT (" +
                                  why + "); use direct_io = \"auto\" or a filesystem such as XFS");
     }
-    if (!direct) TM_LOG_DEBUG("O_DIRECT refused in %s (%s); using buffered writes", dir.c_str(), why.c_str());
+    if (!direct)
+      TM_LOG_DEBUG("O_DIRECT refused in %s (%s); using buffered writes", dir.c_str(), why.c_str());
   }
   auto backend = std::make_unique<UringBackend>(direct, o.queue_depth);
   TM_RETURN_IF_ERROR(backend->Init());

@@ -36,8 +36,10 @@ void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
 }
 
 void OnLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  if (level <= 3) TM_LOG_WARN("librdkafka %s: %s", fac, buf);
-  else TM_LOG_DEBUG("librdkafka %s: %s", fac, buf);
+  if (level <= 3)
+    TM_LOG_WARN("librdkafka %s: %s", fac, buf);
+  else
+    TM_LOG_DEBUG("librdkafka %s: %s", fac, buf);
 }
 
 Status Set(rd_kafka_conf_t* conf, const std::string& k, const std::string& v) {
@@ -84,18 +86,21 @@ Result<KafkaHandle> MakeBackupConsumer(const config::Config& c, ErrorState* erro
   rd_kafka_conf_set_opaque(conf, errors);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  if (rk == nullptr) return fail(Status::Config(std::string("cannot create Kafka consumer: ") + err));
+  if (rk == nullptr)
+    return fail(Status::Config(std::string("cannot create Kafka consumer: ") + err));
   return KafkaHandle(rk);
 }
 
-Result<std::vector<TopicInfo>> ListTopics(rd_kafka_t* rk, int timeout_ms, const ErrorState& errors) {
+Result<std::vector<TopicInfo>> ListTopics(rd_kafka_t* rk, int timeout_ms,
+                                          const ErrorState& errors) {
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::string last = errors.Last();
-    return Status::Kafka("cannot read cluster metadata within " + std::to_string(timeout_ms) +
-                         " ms: " + rd_kafka_err2str(err) + (last.empty() ? "" : " (last error: " + last + ")") +
-                         "; check --brokers / [kafka] bootstrap_servers and that the brokers are reachable");
+    return Status::Kafka(
+        "cannot read cluster metadata within " + std::to_string(timeout_ms) +
+        " ms: " + rd_kafka_err2str(err) + (last.empty() ? "" : " (last error: " + last + ")") +
+        "; check --brokers / [kafka] bootstrap_servers and that the brokers are reachable");
   }
   std::vector<TopicInfo> out;
   for (int i = 0; i < md->topic_cnt; ++i) {
@@ -110,36 +115,43 @@ Result<std::vector<TopicInfo>> ListTopics(rd_kafka_t* rk, int timeout_ms, const 
   return out;
 }
 
-std::vector<TopicInfo> MatchTopics(const std::vector<TopicInfo>& all, const std::vector<std::string>& include,
+std::vector<TopicInfo> MatchTopics(const std::vector<TopicInfo>& all,
+                                   const std::vector<std::string>& include,
                                    const std::vector<std::string>& exclude) {
   auto any = [](const std::vector<std::string>& globs, const std::string& name) {
-    return std::any_of(globs.begin(), globs.end(),
-                       [&](const std::string& g) { return fnmatch(g.c_str(), name.c_str(), 0) == 0; });
+    return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) {
+      return fnmatch(g.c_str(), name.c_str(), 0) == 0;
+    });
   };
   std::vector<TopicInfo> out;
   for (const auto& t : all) {
     if (any(include, t.name) && !any(exclude, t.name)) out.push_back(t);
   }
-  std::sort(out.begin(), out.end(), [](const TopicInfo& a, const TopicInfo& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const TopicInfo& a, const TopicInfo& b) { return a.name < b.name; });
   return out;
 }
 
-Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int timeout_ms) {
+Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                                   int timeout_ms) {
   Watermarks w;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &w.low, &w.high, timeout_ms);
+  rd_kafka_resp_err_t err =
+      rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &w.low, &w.high, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::Kafka("cannot read watermarks of " + topic + "/" + std::to_string(partition) + ": " +
-                         rd_kafka_err2str(err));
+    return Status::Kafka("cannot read watermarks of " + topic + "/" + std::to_string(partition) +
+                         ": " + rd_kafka_err2str(err));
   }
   return w;
 }
 
-std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk, const std::vector<std::string>& topics,
+std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk,
+                                                         const std::vector<std::string>& topics,
                                                          int timeout_ms) {
   std::map<std::string, TopicConfigs> out;
   if (topics.empty()) return out;
   std::vector<rd_kafka_ConfigResource_t*> res;
-  for (const auto& t : topics) res.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+  for (const auto& t : topics)
+    res.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
   char errstr[256];
@@ -150,7 +162,8 @@ std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk, const s
   if (ev == nullptr) {
     note = "DescribeConfigs timed out";
   } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    note = std::string("broker does not answer DescribeConfigs: ") + rd_kafka_event_error_string(ev);
+    note =
+        std::string("broker does not answer DescribeConfigs: ") + rd_kafka_event_error_string(ev);
   } else {
     const rd_kafka_DescribeConfigs_result_t* r = rd_kafka_event_DescribeConfigs_result(ev);
     size_t n = 0;
@@ -159,14 +172,17 @@ std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk, const s
       TopicConfigs tc;
       const std::string name = rd_kafka_ConfigResource_name(rs[i]);
       if (rd_kafka_ConfigResource_error(rs[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        tc.note = std::string("DescribeConfigs failed: ") + rd_kafka_ConfigResource_error_string(rs[i]);
+        tc.note =
+            std::string("DescribeConfigs failed: ") + rd_kafka_ConfigResource_error_string(rs[i]);
       } else {
         std::map<std::string, std::string> m;
         size_t cnt = 0;
         const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &cnt);
         for (size_t k = 0; k < cnt; ++k) {
           // Keep what was set on the topic, not broker defaults, and never secrets.
-          if (rd_kafka_ConfigEntry_is_default(entries[k]) || rd_kafka_ConfigEntry_is_sensitive(entries[k])) continue;
+          if (rd_kafka_ConfigEntry_is_default(entries[k]) ||
+              rd_kafka_ConfigEntry_is_sensitive(entries[k]))
+            continue;
           const char* v = rd_kafka_ConfigEntry_value(entries[k]);
           m[rd_kafka_ConfigEntry_name(entries[k])] = v ? v : "";
         }
@@ -180,7 +196,8 @@ std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk, const s
   rd_kafka_queue_destroy(q);
   for (auto* r : res) rd_kafka_ConfigResource_destroy(r);
   for (const auto& t : topics) {
-    if (out.count(t) == 0) out[t] = TopicConfigs{std::nullopt, note.empty() ? "no answer for this topic" : note};
+    if (out.count(t) == 0)
+      out[t] = TopicConfigs{std::nullopt, note.empty() ? "no answer for this topic" : note};
   }
   return out;
 }

@@ -51,21 +51,24 @@ Result<std::vector<TopicInfo>> ListTopics(rd_kafka_t* rk, int timeout_ms, const 
 
 // Topics matching any include glob and no exclude glob, sorted by name. Globs are fnmatch(3)
 // patterns ("payments.*", "t?", "[ab]*").
-std::vector<TopicInfo> MatchTopics(const std::vector<TopicInfo>& all, const std::vector<std::string>& include,
+std::vector<TopicInfo> MatchTopics(const std::vector<TopicInfo>& all,
+                                   const std::vector<std::string>& include,
                                    const std::vector<std::string>& exclude);
 
 struct Watermarks {
   int64_t low = 0;
   int64_t high = 0;  // with read_committed: the last stable offset
 };
-Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, int timeout_ms);
+Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                                   int timeout_ms);
 
 struct TopicConfigs {
   std::optional<std::map<std::string, std::string>> configs;
   std::string note;  // why there are none
 };
 // DescribeConfigs for each topic; brokers without the API (the mock cluster) give a note.
-std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk, const std::vector<std::string>& topics,
+std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk,
+                                                         const std::vector<std::string>& topics,
                                                          int timeout_ms);
 
 std::string ClusterId(rd_kafka_t* rk, int timeout_ms);

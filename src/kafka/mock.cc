@@ -25,7 +25,8 @@ Status MockCluster::Start(int brokers) {
 
 Status MockCluster::CreateTopic(const std::string& name, int partitions) {
   rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mcluster_, name.c_str(), partitions, 1);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Kafka("mock topic " + name + ": " + rd_kafka_err2str(e));
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::Kafka("mock topic " + name + ": " + rd_kafka_err2str(e));
   return Status::Ok();
 }
 
@@ -43,12 +44,16 @@ void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque
   }
 }
 
-Status Producer::Connect(const std::string& brokers, const std::vector<std::pair<std::string, std::string>>& extra) {
+Status Producer::Connect(const std::string& brokers,
+                         const std::vector<std::pair<std::string, std::string>>& extra) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
-  std::vector<std::pair<std::string, std::string>> props = {
-      {"bootstrap.servers", brokers}, {"enable.idempotence", "true"}, {"acks", "all"},
-      {"linger.ms", "5"},             {"batch.size", "1000000"},      {"log_level", "3"}};
+  std::vector<std::pair<std::string, std::string>> props = {{"bootstrap.servers", brokers},
+                                                            {"enable.idempotence", "true"},
+                                                            {"acks", "all"},
+                                                            {"linger.ms", "5"},
+                                                            {"batch.size", "1000000"},
+                                                            {"log_level", "3"}};
   props.insert(props.end(), extra.begin(), extra.end());
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
@@ -63,12 +68,14 @@ Status Producer::Connect(const std::string& brokers, const std::vector<std::pair
   return Status::Ok();
 }
 
-Status Producer::Produce(const std::string& topic, int32_t partition, const std::optional<std::string>& key,
-                         const std::optional<std::string>& value, const std::vector<ProduceHeader>& headers,
-                         int64_t timestamp_ms) {
+Status Producer::Produce(const std::string& topic, int32_t partition,
+                         const std::optional<std::string>& key,
+                         const std::optional<std::string>& value,
+                         const std::vector<ProduceHeader>& headers, int64_t timestamp_ms) {
   rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
   for (const auto& h : headers) {
-    rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value ? h.value->data() : nullptr,
+    rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                        h.value ? h.value->data() : nullptr,
                         h.value ? static_cast<ssize_t>(h.value->size()) : 0);
   }
   // The varargs macros need plain pointers and sizes (null pointer: a null key or value).
@@ -77,11 +84,11 @@ Status Producer::Produce(const std::string& topic, int32_t partition, const std:
   void* vptr = value ? const_cast<char*>(value->data()) : nullptr;
   const size_t vlen = value ? value->size() : 0;
   for (;;) {
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(kptr, klen), RD_KAFKA_V_VALUE(vptr, vlen),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(kptr, klen),
+                          RD_KAFKA_V_VALUE(vptr, vlen), RD_KAFKA_V_HEADERS(hdrs),
+                          RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk_, 10);
       continue;
@@ -98,8 +105,10 @@ Status Producer::Produce(const std::string& topic, int32_t partition, const std:
 
 Status Producer::Flush(int timeout_ms) {
   rd_kafka_resp_err_t e = rd_kafka_flush(rk_, timeout_ms);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Kafka(std::string("flush: ") + rd_kafka_err2str(e));
-  if (failed_ > 0) return Status::Kafka(std::to_string(failed_) + " records failed delivery: " + first_error_);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::Kafka(std::string("flush: ") + rd_kafka_err2str(e));
+  if (failed_ > 0)
+    return Status::Kafka(std::to_string(failed_) + " records failed delivery: " + first_error_);
   return Status::Ok();
 }
 

@@ -47,7 +47,8 @@ class Producer {
  public:
   ~Producer();
   // extra: more librdkafka properties (for example transactional.id).
-  Status Connect(const std::string& brokers, const std::vector<std::pair<std::string, std::string>>& extra = {});
+  Status Connect(const std::string& brokers,
+                 const std::vector<std::pair<std::string, std::string>>& extra = {});
   Status Produce(const std::string& topic, int32_t partition, const std::optional<std::string>& key,
                  const std::optional<std::string>& value, const std::vector<ProduceHeader>& headers,
                  int64_t timestamp_ms);

@@ -15,7 +15,8 @@ bool BlockBuilder::TryAppend(const RecordView& r) {
   if (used_ + need > target_) {
     if (!empty()) return false;
     // An oversized record alone in its block: grow the staging buffer once for it.
-    if (kBlockHeaderSize + need > raw_.capacity()) raw_ = io::AlignedBuffer(kBlockHeaderSize + need);
+    if (kBlockHeaderSize + need > raw_.capacity())
+      raw_ = io::AlignedBuffer(kBlockHeaderSize + need);
   }
   EncodeRecord(r, raw_.data() + kBlockHeaderSize + used_);
   used_ += need;
@@ -58,8 +59,9 @@ BlockCodec::BlockCodec(format::Codec codec, int level) : codec_(codec), level_(l
 BlockCodec::~BlockCodec() { ZSTD_freeCCtx(zstd_); }
 
 size_t BlockCodec::MaxBlockSize(size_t raw_bytes) {
-  const size_t bound = std::max({raw_bytes, ZSTD_compressBound(raw_bytes),
-                                 static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw_bytes)))});
+  const size_t bound =
+      std::max({raw_bytes, ZSTD_compressBound(raw_bytes),
+                static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw_bytes)))});
   return format::AlignUp(kBlockHeaderSize + bound);
 }
 
@@ -80,10 +82,10 @@ Result<format::BlockHeader> BlockCodec::Finish(const BlockBuilder& b, io::Aligne
       return Status::Invalid(std::string("zstd compression failed: ") + ZSTD_getErrorName(stored));
     }
   } else if (codec_ == format::Codec::kLz4) {
-    const int n = LZ4_compress_fast_extState(lz4_state_.data(), reinterpret_cast<const char*>(b.payload()),
-                                             reinterpret_cast<char*>(dst), static_cast<int>(raw),
-                                             static_cast<int>(std::min<size_t>(dst_cap, INT32_MAX)),
-                                             std::max(1, level_));
+    const int n = LZ4_compress_fast_extState(
+        lz4_state_.data(), reinterpret_cast<const char*>(b.payload()), reinterpret_cast<char*>(dst),
+        static_cast<int>(raw), static_cast<int>(std::min<size_t>(dst_cap, INT32_MAX)),
+        std::max(1, level_));
     if (n <= 0) return Status::Invalid("lz4 compression failed");
     stored = static_cast<size_t>(n);
   }
@@ -130,9 +132,10 @@ Status DecodeBlockWith(const uint8_t* block, size_t avail, format::BlockHeader* 
       return Status::Ok();
     case format::Codec::kZstd: {
       scratch->resize(header->raw_size);
-      size_t n = dctx ? ZSTD_decompressDCtx(dctx, scratch->data(), header->raw_size, stored,
-                                            header->stored_size)
-                      : ZSTD_decompress(scratch->data(), header->raw_size, stored, header->stored_size);
+      size_t n =
+          dctx ? ZSTD_decompressDCtx(dctx, scratch->data(), header->raw_size, stored,
+                                     header->stored_size)
+               : ZSTD_decompress(scratch->data(), header->raw_size, stored, header->stored_size);
       if (ZSTD_isError(n) || n != header->raw_size) {
         return Status::Corrupt("zstd payload does not decompress to its recorded size");
       }
@@ -140,9 +143,9 @@ Status DecodeBlockWith(const uint8_t* block, size_t avail, format::BlockHeader* 
     }
     case format::Codec::kLz4: {
       scratch->resize(header->raw_size);
-      int n = LZ4_decompress_safe(reinterpret_cast<const char*>(stored),
-                                  reinterpret_cast<char*>(scratch->data()),
-                                  static_cast<int>(header->stored_size), static_cast<int>(header->raw_size));
+      int n = LZ4_decompress_safe(
+          reinterpret_cast<const char*>(stored), reinterpret_cast<char*>(scratch->data()),
+          static_cast<int>(header->stored_size), static_cast<int>(header->raw_size));
       if (n < 0 || static_cast<uint32_t>(n) != header->raw_size) {
         return Status::Corrupt("lz4 payload does not decompress to its recorded size");
       }

@@ -9,18 +9,25 @@ namespace tidemark::format {
 
 const char* CodecName(Codec c) {
   switch (c) {
-    case Codec::kNone: return "none";
-    case Codec::kZstd: return "zstd";
-    case Codec::kLz4: return "lz4";
+    case Codec::kNone:
+      return "none";
+    case Codec::kZstd:
+      return "zstd";
+    case Codec::kLz4:
+      return "lz4";
   }
   return "unknown";
 }
 
 bool ParseCodec(std::string_view s, Codec* out) {
-  if (s == "none") *out = Codec::kNone;
-  else if (s == "zstd") *out = Codec::kZstd;
-  else if (s == "lz4") *out = Codec::kLz4;
-  else return false;
+  if (s == "none")
+    *out = Codec::kNone;
+  else if (s == "zstd")
+    *out = Codec::kZstd;
+  else if (s == "lz4")
+    *out = Codec::kLz4;
+  else
+    return false;
   return true;
 }
 
@@ -46,14 +53,16 @@ void EncodeFileHeader(const FileHeader& h, uint8_t* dst) {
 
 Status DecodeFileHeader(const uint8_t* src, size_t len, FileHeader* out) {
   if (len < kFileHeaderSize) return Status::Corrupt("file header: file shorter than one page");
-  if (Get32(src) != kFileMagic) return Status::Corrupt("file header: bad magic (not a tidemark segment)");
+  if (Get32(src) != kFileMagic)
+    return Status::Corrupt("file header: bad magic (not a tidemark segment)");
   if (Get16(src + 4) != kVersion) return Status::Corrupt("file header: unsupported version");
   if (Get64(src + kFileHeaderSize - 8) != Xxh3(src, kFileHeaderSize - 8)) {
     return Status::Corrupt("file header: checksum mismatch");
   }
   const size_t topic_len = Get16(src + 6);
   const size_t id_len = Get16(src + 32);
-  if (34 + topic_len + id_len > kFileHeaderSize - 8) return Status::Corrupt("file header: lengths out of range");
+  if (34 + topic_len + id_len > kFileHeaderSize - 8)
+    return Status::Corrupt("file header: lengths out of range");
   out->topic.assign(reinterpret_cast<const char*>(src + 34), topic_len);
   out->partition = static_cast<int32_t>(Get32(src + 8));
   out->first_offset = static_cast<int64_t>(Get64(src + 16));
@@ -89,7 +98,8 @@ Status DecodeBlockHeader(const uint8_t* src, BlockHeader* out) {
   if (Get64(src + 72) != Xxh3(src, 72)) return Status::Corrupt("block header: checksum mismatch");
   if (Get16(src + 4) != kVersion) return Status::Corrupt("block header: unsupported version");
   const uint8_t codec = src[6];
-  if (codec > static_cast<uint8_t>(Codec::kLz4)) return Status::Corrupt("block header: unknown codec");
+  if (codec > static_cast<uint8_t>(Codec::kLz4))
+    return Status::Corrupt("block header: unknown codec");
   out->codec = static_cast<Codec>(codec);
   out->record_count = Get32(src + 8);
   out->raw_size = Get32(src + 12);
@@ -100,7 +110,8 @@ Status DecodeBlockHeader(const uint8_t* src, BlockHeader* out) {
   out->min_timestamp = static_cast<int64_t>(Get64(src + 40));
   out->max_timestamp = static_cast<int64_t>(Get64(src + 48));
   out->payload_xxh3 = Get64(src + 56);
-  if (!IsAligned(out->block_size) || out->block_size < AlignUp(kBlockHeaderSize + out->stored_size)) {
+  if (!IsAligned(out->block_size) ||
+      out->block_size < AlignUp(kBlockHeaderSize + out->stored_size)) {
     return Status::Corrupt("block header: block size inconsistent with stored size");
   }
   if (out->record_count == 0 || out->last_offset < out->first_offset) {
@@ -161,7 +172,8 @@ uint64_t EncodeFooterRegion(const Footer& f, uint64_t footer_offset, uint8_t* ds
 }
 
 Status DecodeTrailer(const uint8_t* src, Trailer* out) {
-  if (Get32(src) != kTrailerMagic) return Status::Corrupt("trailer: bad magic (segment not sealed or truncated)");
+  if (Get32(src) != kTrailerMagic)
+    return Status::Corrupt("trailer: bad magic (segment not sealed or truncated)");
   if (Get64(src + 24) != Xxh3(src, 24)) return Status::Corrupt("trailer: checksum mismatch");
   out->footer_offset = Get64(src + 8);
   out->footer_size = Get64(src + 16);
@@ -174,9 +186,11 @@ Status DecodeTrailer(const uint8_t* src, Trailer* out) {
 Status DecodeFooter(const uint8_t* src, size_t len, Footer* out, uint64_t* checksum) {
   if (len < kFooterHeaderSize + 8) return Status::Corrupt("footer: too short");
   if (Get32(src) != kFooterMagic) return Status::Corrupt("footer: bad magic");
-  if (Get64(src + len - 8) != Xxh3(src, len - 8)) return Status::Corrupt("footer: checksum mismatch");
+  if (Get64(src + len - 8) != Xxh3(src, len - 8))
+    return Status::Corrupt("footer: checksum mismatch");
   const size_t count = Get32(src + 8);
-  if (FooterBodySize(count) != len) return Status::Corrupt("footer: block count disagrees with size");
+  if (FooterBodySize(count) != len)
+    return Status::Corrupt("footer: block count disagrees with size");
   *checksum = Get64(src + len - 8);
   out->first_offset = static_cast<int64_t>(Get64(src + 16));
   out->last_offset = static_cast<int64_t>(Get64(src + 24));

@@ -75,8 +75,8 @@ bool RecordDecoder::Next(RecordView* out) {
   if (!status_.ok() || pos_ >= data_.size()) return false;
   const uint8_t* base = data_.data();
   auto corrupt = [&](const char* what) {
-    status_ = Status::Corrupt(std::string("record at payload byte ") + std::to_string(pos_) +
-                              ": " + what);
+    status_ = Status::Corrupt(std::string("record at payload byte ") + std::to_string(pos_) + ": " +
+                              what);
     return false;
   };
   if (data_.size() - pos_ < 4) return corrupt("truncated length prefix");
@@ -109,7 +109,8 @@ bool RecordDecoder::Next(RecordView* out) {
     if (nlen > end - p) return corrupt("header name overruns the record");
     hs[i].name = std::string_view(reinterpret_cast<const char*>(base + p), nlen);
     p += nlen;
-    if (!ReadNullable(base, end, &p, &hs[i].value)) return corrupt("header value overruns the record");
+    if (!ReadNullable(base, end, &p, &hs[i].value))
+      return corrupt("header value overruns the record");
   }
   if (p != end) return corrupt("record length disagrees with its fields");
   out->headers = std::span<const HeaderView>(hs, count);

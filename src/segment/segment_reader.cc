@@ -34,7 +34,8 @@ Status SegmentReader::Open(const std::string& path) {
   if (::fstat(fd_, &st) != 0) return Status::Errno(errno, "stat " + path);
   file_size_ = static_cast<uint64_t>(st.st_size);
   if (file_size_ < format::kFileHeaderSize) {
-    return Status::Corrupt("file is " + std::to_string(file_size_) + " bytes, shorter than its header page");
+    return Status::Corrupt("file is " + std::to_string(file_size_) +
+                           " bytes, shorter than its header page");
   }
   buf_.resize(format::kFileHeaderSize);
   TM_RETURN_IF_ERROR(ReadExact(0, format::kFileHeaderSize, buf_.data()));
@@ -42,13 +43,15 @@ Status SegmentReader::Open(const std::string& path) {
 
   blocks_end_ = file_size_;
   footer_status_ = Status::Ok();
-  if (file_size_ < format::kFileHeaderSize + format::kTrailerSize || !format::IsAligned(file_size_)) {
+  if (file_size_ < format::kFileHeaderSize + format::kTrailerSize ||
+      !format::IsAligned(file_size_)) {
     footer_status_ = Status::Corrupt("no footer: file size " + std::to_string(file_size_) +
                                      " is not page-aligned (truncated, or never sealed)");
     return Status::Ok();
   }
   uint8_t trailer_bytes[format::kTrailerSize];
-  TM_RETURN_IF_ERROR(ReadExact(file_size_ - format::kTrailerSize, format::kTrailerSize, trailer_bytes));
+  TM_RETURN_IF_ERROR(
+      ReadExact(file_size_ - format::kTrailerSize, format::kTrailerSize, trailer_bytes));
   format::Trailer trailer;
   footer_status_ = format::DecodeTrailer(trailer_bytes, &trailer);
   if (!footer_status_.ok()) return Status::Ok();

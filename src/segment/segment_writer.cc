@@ -78,8 +78,8 @@ Status SegmentWriter::AppendBlock(const BlockBuilder& b) {
     --in_flight_;
     return error_ = st;
   }
-  footer_.blocks.push_back({write_pos_, h.block_size, h.record_count, h.first_offset,
-                            h.last_offset, h.min_timestamp, h.max_timestamp, h.payload_xxh3});
+  footer_.blocks.push_back({write_pos_, h.block_size, h.record_count, h.first_offset, h.last_offset,
+                            h.min_timestamp, h.max_timestamp, h.payload_xxh3});
   if (footer_.record_count == 0) {
     footer_.min_timestamp = h.min_timestamp;
     footer_.max_timestamp = h.max_timestamp;
@@ -130,7 +130,8 @@ Status SegmentWriter::Seal(SealedSegment* out) {
   if (Status s = io->Fdatasync(fd_); !s.ok()) return error_ = s.WithContext(dir + "/" + open_name_);
   if (Status s = io->Close(fd_); !s.ok()) return error_ = s;
   fd_ = -1;
-  if (Status s = io->Rename(dir + "/" + open_name_, dir + "/" + sealed_name_); !s.ok()) return error_ = s;
+  if (Status s = io->Rename(dir + "/" + open_name_, dir + "/" + sealed_name_); !s.ok())
+    return error_ = s;
   if (Status s = io->SyncDir(dir); !s.ok()) return error_ = s;
 
   out->path = format::PartitionDir(opts_.topic, opts_.partition) + "/" + sealed_name_;

@@ -29,7 +29,7 @@ struct SealedSegment {
   uint64_t bytes_raw = 0;     // encoded record bytes before compression
   uint64_t bytes_stored = 0;  // file size
   uint32_t blocks = 0;
-  uint64_t checksum = 0;      // XXH3 of the footer body
+  uint64_t checksum = 0;  // XXH3 of the footer body
 };
 
 class SegmentWriter final : public WriteSink {

@@ -70,7 +70,8 @@ void PartitionPipeline::OnEof(int64_t next_offset) {
 
 Status PartitionPipeline::FlushBlock() {
   if (builder_.empty()) return Status::Ok();
-  if (!writer_.is_open()) TM_RETURN_IF_ERROR(writer_.Open(builder_.stats().first_offset, WallClockMs()));
+  if (!writer_.is_open())
+    TM_RETURN_IF_ERROR(writer_.Open(builder_.stats().first_offset, WallClockMs()));
   TM_RETURN_IF_ERROR(writer_.AppendBlock(builder_));
   builder_.Reset();
   if (writer_.size() >= opts_.segment_max_bytes) {

@@ -17,7 +17,8 @@ constexpr int kPollTimeoutMs = 100;
 constexpr size_t kMinBlockBytes = 64 * 1024;
 }  // namespace
 
-Shard::Shard(ShardOptions o, rd_kafka_t* rk, std::vector<PartitionTask> tasks, std::atomic<bool>* stop)
+Shard::Shard(ShardOptions o, rd_kafka_t* rk, std::vector<PartitionTask> tasks,
+             std::atomic<bool>* stop)
     : opts_(std::move(o)), rk_(rk), tasks_(std::move(tasks)), stop_(stop) {}
 
 Shard::~Shard() {
@@ -35,7 +36,8 @@ Status Shard::Init() {
   // builds smaller blocks instead of growing without bound.
   block_bytes_ = opts_.pipeline.block_bytes;
   if (!tasks_.empty()) {
-    block_bytes_ = std::clamp<size_t>(opts_.memory_bytes / tasks_.size(), kMinBlockBytes, block_bytes_);
+    block_bytes_ =
+        std::clamp<size_t>(opts_.memory_bytes / tasks_.size(), kMinBlockBytes, block_bytes_);
   }
   pool_ = std::make_unique<segment::WritePool>(io_.get(), opts_.io_depth,
                                                segment::BlockCodec::MaxBlockSize(block_bytes_));
@@ -53,7 +55,9 @@ Status Shard::Init() {
     // Forward before assign: librdkafka creates the partition on demand and keeps an
     // application-set forward, so no message can reach the consumer's main queue instead.
     rd_kafka_queue_t* pq = rd_kafka_queue_get_partition(rk_, t.topic.c_str(), t.partition);
-    if (pq == nullptr) return Status::Kafka("cannot get the queue of " + t.topic + "/" + std::to_string(t.partition));
+    if (pq == nullptr)
+      return Status::Kafka("cannot get the queue of " + t.topic + "/" +
+                           std::to_string(t.partition));
     rd_kafka_queue_forward(pq, queue_);
     rd_kafka_queue_destroy(pq);
   }
@@ -71,7 +75,8 @@ void Shard::Join() {
 
 PartitionPipeline* Shard::Find(rd_kafka_message_t* m) {
   for (size_t i = 0; i < pipelines_.size(); ++i) {
-    if (rkts_[i] == m->rkt && pipelines_[i]->task().partition == m->partition) return pipelines_[i].get();
+    if (rkts_[i] == m->rkt && pipelines_[i]->task().partition == m->partition)
+      return pipelines_[i].get();
   }
   const char* name = rd_kafka_topic_name(m->rkt);
   for (size_t i = 0; i < pipelines_.size(); ++i) {
@@ -101,8 +106,9 @@ Status Shard::Handle(rd_kafka_message_t* m) {
   if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     p->OnEof(m->offset);
   } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::Kafka(p->task().topic + "/" + std::to_string(p->task().partition) + " at offset " +
-                         std::to_string(p->next_offset()) + ": " + rd_kafka_message_errstr(m));
+    return Status::Kafka(p->task().topic + "/" + std::to_string(p->task().partition) +
+                         " at offset " + std::to_string(p->next_offset()) + ": " +
+                         rd_kafka_message_errstr(m));
   } else {
     RecordView r;
     r.offset = m->offset;
@@ -120,13 +126,15 @@ Status Shard::Handle(rd_kafka_message_t* m) {
         const char* name;
         const void* val;
         size_t size;
-        if (rd_kafka_header_get_all(hdrs, i, &name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (rd_kafka_header_get_all(hdrs, i, &name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+          break;
         header_scratch_.push_back({name, val ? Bytes::Of(val, size) : Bytes::Null()});
         bytes += std::char_traits<char>::length(name) + size;
       }
     }
     r.headers = header_scratch_;
-    TM_RETURN_IF_ERROR(p->Append(r).WithContext(p->task().topic + "/" + std::to_string(p->task().partition)));
+    TM_RETURN_IF_ERROR(
+        p->Append(r).WithContext(p->task().topic + "/" + std::to_string(p->task().partition)));
     progress_.records.fetch_add(1, std::memory_order_relaxed);
     progress_.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
   }
@@ -189,7 +197,8 @@ std::vector<std::string> Shard::Incomplete() const {
   for (const auto& p : pipelines_) {
     if (!p->done()) {
       out.push_back(p->task().topic + "/" + std::to_string(p->task().partition) + " (at offset " +
-                    std::to_string(p->next_offset()) + " of " + std::to_string(p->task().end_offset) + ")");
+                    std::to_string(p->next_offset()) + " of " +
+                    std::to_string(p->task().end_offset) + ")");
     }
   }
   return out;

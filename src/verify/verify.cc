@@ -20,7 +20,8 @@ std::vector<std::string> BackupIds(const std::string& path) {
   std::vector<std::string> ids;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(path, ec)) {
-    if (e.is_directory() && fs::exists(e.path() / backup::kManifestName)) ids.push_back(e.path().filename());
+    if (e.is_directory() && fs::exists(e.path() / backup::kManifestName))
+      ids.push_back(e.path().filename());
   }
   std::sort(ids.begin(), ids.end());
   return ids;
@@ -31,7 +32,8 @@ std::vector<std::string> BackupIds(const std::string& path) {
 class Continuity {
  public:
   Continuity(const backup::PartitionManifest& p) : gaps_(p.gaps), expected_(p.start_offset) {
-    std::sort(gaps_.begin(), gaps_.end(), [](const auto& a, const auto& b) { return a.from < b.from; });
+    std::sort(gaps_.begin(), gaps_.end(),
+              [](const auto& a, const auto& b) { return a.from < b.from; });
   }
   // Moves to `target`, through recorded gaps only. Returns an empty string or the damage.
   std::string AdvanceTo(int64_t target) {
@@ -40,15 +42,16 @@ class Continuity {
         expected_ = gaps_[gi_++].to;
         continue;
       }
-      std::string what = "offsets " + std::to_string(expected_) + ".." + std::to_string(target - 1) +
-                         " are missing and not recorded as a gap";
+      std::string what = "offsets " + std::to_string(expected_) + ".." +
+                         std::to_string(target - 1) + " are missing and not recorded as a gap";
       expected_ = target;
       while (gi_ < gaps_.size() && gaps_[gi_].to <= target) ++gi_;
       return what;
     }
     if (expected_ > target) {
-      return "offset " + std::to_string(target) + " is out of order or inside a recorded gap (expected " +
-             std::to_string(expected_) + ")";
+      return "offset " + std::to_string(target) +
+             " is out of order or inside a recorded gap (expected " + std::to_string(expected_) +
+             ")";
     }
     return "";
   }
@@ -61,8 +64,9 @@ class Continuity {
   int64_t expected_;
 };
 
-void VerifySegment(const std::string& dir, const std::string& topic, const backup::PartitionManifest& p,
-                   const segment::SealedSegment& s, Continuity* cont, Report* r) {
+void VerifySegment(const std::string& dir, const std::string& topic,
+                   const backup::PartitionManifest& p, const segment::SealedSegment& s,
+                   Continuity* cont, Report* r) {
   auto damage = [&](int64_t block, uint64_t at, int64_t offset, const std::string& what) {
     r->damage.push_back({s.path, block, at, offset, what});
   };
@@ -77,19 +81,23 @@ void VerifySegment(const std::string& dir, const std::string& topic, const backu
   r->bytes += reader.file_size();
   const auto& fh = reader.file_header();
   if (fh.topic != topic || fh.partition != p.partition || fh.first_offset != s.first_offset) {
-    damage(-1, 0, s.first_offset, "file header says " + fh.topic + "/" + std::to_string(fh.partition) + " from offset " +
-                                      std::to_string(fh.first_offset) + ", manifest expects " + topic + "/" +
-                                      std::to_string(p.partition) + " from " + std::to_string(s.first_offset));
+    damage(-1, 0, s.first_offset,
+           "file header says " + fh.topic + "/" + std::to_string(fh.partition) + " from offset " +
+               std::to_string(fh.first_offset) + ", manifest expects " + topic + "/" +
+               std::to_string(p.partition) + " from " + std::to_string(s.first_offset));
   }
   const bool sealed = reader.footer_status().ok();
   if (!sealed) {
     damage(-1, reader.file_size(), -1, reader.footer_status().message());
   } else {
-    if (reader.footer_checksum() != s.checksum) damage(-1, reader.blocks_end(), -1, "footer checksum differs from the manifest's");
-    if (reader.footer().record_count != s.records) damage(-1, reader.blocks_end(), -1, "footer record count differs from the manifest's");
+    if (reader.footer_checksum() != s.checksum)
+      damage(-1, reader.blocks_end(), -1, "footer checksum differs from the manifest's");
+    if (reader.footer().record_count != s.records)
+      damage(-1, reader.blocks_end(), -1, "footer record count differs from the manifest's");
     if (reader.file_size() != s.bytes_stored) {
-      damage(-1, reader.file_size(), -1, "file is " + std::to_string(reader.file_size()) + " bytes, manifest says " +
-                                             std::to_string(s.bytes_stored));
+      damage(-1, reader.file_size(), -1,
+             "file is " + std::to_string(reader.file_size()) + " bytes, manifest says " +
+                 std::to_string(s.bytes_stored));
     }
   }
   const auto& index = reader.footer().blocks;
@@ -103,8 +111,9 @@ void VerifySegment(const std::string& dir, const std::string& topic, const backu
     const bool indexed = sealed && static_cast<size_t>(b) < index.size();
     if (st.ok() && indexed) {
       const auto& e = index[static_cast<size_t>(b)];
-      if (e.file_offset != off || e.first_offset != h.first_offset || e.last_offset != h.last_offset ||
-          e.record_count != h.record_count || e.payload_xxh3 != h.payload_xxh3) {
+      if (e.file_offset != off || e.first_offset != h.first_offset ||
+          e.last_offset != h.last_offset || e.record_count != h.record_count ||
+          e.payload_xxh3 != h.payload_xxh3) {
         st = Status::Corrupt("block disagrees with the footer's index entry");
       }
     }
@@ -116,17 +125,20 @@ void VerifySegment(const std::string& dir, const std::string& topic, const backu
       while (dec.Next(&v)) {
         if (v.offset < h.first_offset || v.offset > h.last_offset || v.offset <= prev ||
             v.timestamp < h.min_timestamp || v.timestamp > h.max_timestamp) {
-          st = Status::Corrupt("record at offset " + std::to_string(v.offset) + " outside the block header's ranges");
+          st = Status::Corrupt("record at offset " + std::to_string(v.offset) +
+                               " outside the block header's ranges");
           break;
         }
-        if (std::string hole = cont->AdvanceTo(v.offset); !hole.empty()) damage(b, off, v.offset, hole);
+        if (std::string hole = cont->AdvanceTo(v.offset); !hole.empty())
+          damage(b, off, v.offset, hole);
         cont->Consumed(v.offset);
         prev = v.offset;
         ++n;
       }
       if (st.ok()) st = dec.status();
       if (st.ok() && n != h.record_count) {
-        st = Status::Corrupt("block holds " + std::to_string(n) + " records, header says " + std::to_string(h.record_count));
+        st = Status::Corrupt("block holds " + std::to_string(n) + " records, header says " +
+                             std::to_string(h.record_count));
       }
     }
     if (!st.ok()) {
@@ -148,7 +160,9 @@ void VerifySegment(const std::string& dir, const std::string& topic, const backu
     ++b;
   }
   if (records != s.records && r->damage.empty()) {
-    damage(-1, 0, s.first_offset, "segment holds " + std::to_string(records) + " records, manifest says " + std::to_string(s.records));
+    damage(-1, 0, s.first_offset,
+           "segment holds " + std::to_string(records) + " records, manifest says " +
+               std::to_string(s.records));
   }
 }
 
@@ -161,8 +175,9 @@ Result<backup::Manifest> LoadBackup(const std::string& path, const std::string& 
     auto ids = BackupIds(path);
     std::string list;
     for (const auto& i : ids) list += (list.empty() ? "" : ", ") + i;
-    return Status::Config("no backup '" + id + "' in " + path +
-                          (ids.empty() ? " (it holds no backups)" : " (backups there: " + list + ")"));
+    return Status::Config(
+        "no backup '" + id + "' in " + path +
+        (ids.empty() ? " (it holds no backups)" : " (backups there: " + list + ")"));
   }
   return m;
 }
@@ -182,19 +197,23 @@ Result<Report> VerifyBackup(const std::string& path, const std::string& id) {
         records += s.records;
       }
       if (std::string hole = cont.AdvanceTo(p.end_offset); !hole.empty()) {
-        r.damage.push_back({format::PartitionDir(topic, p.partition), -1, 0, cont.expected(), hole});
+        r.damage.push_back(
+            {format::PartitionDir(topic, p.partition), -1, 0, cont.expected(), hole});
       }
       if (records != p.records) {
         r.damage.push_back({format::PartitionDir(topic, p.partition), -1, 0, -1,
-                            "segments hold " + std::to_string(records) + " records, manifest says " + std::to_string(p.records)});
+                            "segments hold " + std::to_string(records) +
+                                " records, manifest says " + std::to_string(p.records)});
       }
     }
   }
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(r.backup_dir + "/topics", ec); !ec && it != fs::recursive_directory_iterator(); ++it) {
+  for (auto it = fs::recursive_directory_iterator(r.backup_dir + "/topics", ec);
+       !ec && it != fs::recursive_directory_iterator(); ++it) {
     if (!it->is_regular_file()) continue;
     const std::string rel = fs::relative(it->path(), r.backup_dir).string();
-    if (known.count(rel) == 0) r.warnings.push_back(rel + " is not in the manifest (left by an interrupted run?)");
+    if (known.count(rel) == 0)
+      r.warnings.push_back(rel + " is not in the manifest (left by an interrupted run?)");
   }
   return r;
 }
@@ -203,13 +222,15 @@ std::string ReportToText(const Report& r) {
   std::string out;
   char buf[512];
   if (r.ok()) {
-    std::snprintf(buf, sizeof(buf), "verify OK: %s: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64 " records, %" PRIu64 " bytes checked\n",
+    std::snprintf(buf, sizeof(buf),
+                  "verify OK: %s: %" PRIu64 " segments, %" PRIu64 " blocks, %" PRIu64
+                  " records, %" PRIu64 " bytes checked\n",
                   r.backup_dir.c_str(), r.segments, r.blocks, r.records, r.bytes);
     out = buf;
   } else {
     const Damage& d = r.damage.front();
-    std::snprintf(buf, sizeof(buf), "verify FAILED: %s: %zu damage(s); first: %s", r.backup_dir.c_str(), r.damage.size(),
-                  d.file.c_str());
+    std::snprintf(buf, sizeof(buf), "verify FAILED: %s: %zu damage(s); first: %s",
+                  r.backup_dir.c_str(), r.damage.size(), d.file.c_str());
     out = buf;
     if (d.block >= 0) out += ", block " + std::to_string(d.block);
     out += ", byte " + std::to_string(d.file_offset);
@@ -231,7 +252,11 @@ std::string ReportToJson(const Report& r) {
   j["bytes"] = r.bytes;
   json d = json::array();
   for (const auto& x : r.damage) {
-    d.push_back({{"file", x.file}, {"block", x.block}, {"file_offset", x.file_offset}, {"offset", x.offset}, {"what", x.what}});
+    d.push_back({{"file", x.file},
+                 {"block", x.block},
+                 {"file_offset", x.file_offset},
+                 {"offset", x.offset},
+                 {"what", x.what}});
   }
   j["damage"] = std::move(d);
   j["warnings"] = r.warnings;
@@ -244,8 +269,8 @@ Result<std::string> ListBackups(const std::string& path, bool as_json) {
   json arr = json::array();
   std::string text;
   char buf[512];
-  std::snprintf(buf, sizeof(buf), "%-24s %-9s %-24s %7s %10s %14s %14s\n", "ID", "KIND", "STARTED", "TOPICS", "PARTITIONS",
-                "RECORDS", "BYTES");
+  std::snprintf(buf, sizeof(buf), "%-24s %-9s %-24s %7s %10s %14s %14s\n", "ID", "KIND", "STARTED",
+                "TOPICS", "PARTITIONS", "RECORDS", "BYTES");
   text = buf;
   for (const auto& id : BackupIds(path)) {
     auto m = backup::ReadManifest(path + "/" + id);
@@ -254,9 +279,9 @@ Result<std::string> ListBackups(const std::string& path, bool as_json) {
       arr.push_back({{"id", id}, {"error", m.status().message()}});
       continue;
     }
-    std::snprintf(buf, sizeof(buf), "%-24s %-9s %-24s %7zu %10zu %14" PRIu64 " %14" PRIu64 "\n", id.c_str(), m->kind.c_str(),
-                  FormatRfc3339(m->started_ms).c_str(), m->topics.size(), m->TotalPartitions(), m->TotalRecords(),
-                  m->TotalBytesStored());
+    std::snprintf(buf, sizeof(buf), "%-24s %-9s %-24s %7zu %10zu %14" PRIu64 " %14" PRIu64 "\n",
+                  id.c_str(), m->kind.c_str(), FormatRfc3339(m->started_ms).c_str(),
+                  m->topics.size(), m->TotalPartitions(), m->TotalRecords(), m->TotalBytesStored());
     text += buf;
     arr.push_back({{"id", id},
                    {"kind", m->kind},
@@ -279,20 +304,26 @@ Result<std::string> DescribeBackup(const std::string& path, const std::string& i
   char buf[512];
   std::snprintf(buf, sizeof(buf),
                 "backup %s (%s) of cluster %s\n  started %s, finished %s, compression %s level %d\n"
-                "  %zu topics, %zu partitions, %zu segments, %" PRIu64 " records, %" PRIu64 " bytes stored (%" PRIu64 " raw)\n",
+                "  %zu topics, %zu partitions, %zu segments, %" PRIu64 " records, %" PRIu64
+                " bytes stored (%" PRIu64 " raw)\n",
                 m.id.c_str(), m.kind.c_str(), m.cluster_id.empty() ? "?" : m.cluster_id.c_str(),
-                FormatRfc3339(m.started_ms).c_str(), FormatRfc3339(m.finished_ms).c_str(), m.compression.c_str(), m.level,
-                m.topics.size(), m.TotalPartitions(), m.TotalSegments(), m.TotalRecords(), m.TotalBytesStored(),
-                m.TotalBytesRaw());
+                FormatRfc3339(m.started_ms).c_str(), FormatRfc3339(m.finished_ms).c_str(),
+                m.compression.c_str(), m.level, m.topics.size(), m.TotalPartitions(),
+                m.TotalSegments(), m.TotalRecords(), m.TotalBytesStored(), m.TotalBytesRaw());
   out += buf;
   for (const auto& [name, t] : m.topics) {
     out += "topic " + name + ": " + std::to_string(t.partition_count) + " partitions";
-    if (t.configs) out += ", " + std::to_string(t.configs->size()) + " non-default configs";
-    else out += ", configs not captured (" + t.configs_note + ")";
+    if (t.configs)
+      out += ", " + std::to_string(t.configs->size()) + " non-default configs";
+    else
+      out += ", configs not captured (" + t.configs_note + ")";
     out += "\n";
     for (const auto& p : t.partitions) {
-      std::snprintf(buf, sizeof(buf), "  partition %d: offsets [%" PRId64 ", %" PRId64 "), %" PRIu64 " records, %zu segments, %" PRIu64 " bytes",
-                    p.partition, p.start_offset, p.end_offset, p.records, p.segments.size(), p.bytes_stored);
+      std::snprintf(buf, sizeof(buf),
+                    "  partition %d: offsets [%" PRId64 ", %" PRId64 "), %" PRIu64
+                    " records, %zu segments, %" PRIu64 " bytes",
+                    p.partition, p.start_offset, p.end_offset, p.records, p.segments.size(),
+                    p.bytes_stored);
       out += buf;
       if (!p.segments.empty()) {
         out += ", time " + FormatRfc3339(p.segments.front().min_timestamp) + " .. " +
@@ -300,7 +331,8 @@ Result<std::string> DescribeBackup(const std::string& path, const std::string& i
       }
       out += "\n";
       for (const auto& g : p.gaps) {
-        out += "    gap [" + std::to_string(g.from) + ", " + std::to_string(g.to) + "): " + g.reason + "\n";
+        out += "    gap [" + std::to_string(g.from) + ", " + std::to_string(g.to) +
+               "): " + g.reason + "\n";
       }
     }
   }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds tidemark. Usage: tools/build.sh [release|asan]  (default: release)
+#   release: optimised, warnings are errors        -> build/release
+#   asan:    AddressSanitizer + UBSan, debug info  -> build/asan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind="${1:-release}"
+case "$kind" in
+  release) opts=(--buildtype=release) ;;
+  asan) opts=(--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false) ;;
+  *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
+esac
+dir="build/$kind"
+if [ ! -f "$dir/build.ninja" ]; then
+  meson setup "$dir" "${opts[@]}" -Dwerror=true >/dev/null
+fi
+ninja -C "$dir" -j2 >&2

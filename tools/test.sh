@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The tests: installs what tidemark needs, then builds and runs every test suite twice, once with
+# AddressSanitizer + UndefinedBehaviorSanitizer and once optimised; warnings are errors.
+# Also checks formatting of the C++ sources against .clang-format.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+bash tools/check-format.sh
+for kind in asan release; do
+  echo "=== tests: $kind build ===" >&2
+  bash tools/build.sh "$kind"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C "build/$kind" --print-errorlogs --num-processes 2
+done
