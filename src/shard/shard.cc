@@ -172,10 +172,15 @@ void Shard::Run() {
   }
   // Seal what was written, even when stopping early: a sealed segment is always true to its
   // contents; whether the run as a whole succeeded is decided by the caller.
-  for (auto& p : pipelines_) {
+  failed_.assign(pipelines_.size(), false);
+  for (size_t i = 0; i < pipelines_.size(); ++i) {
+    auto& p = pipelines_[i];
     Status fs = p->Finish();
-    if (!fs.ok() && st.ok()) {
-      st = fs.WithContext(p->task().topic + "/" + std::to_string(p->task().partition));
+    TM_LOG_DEBUG("shard %d: finish %s/%d: %s", opts_.index, p->task().topic.c_str(),
+                 p->task().partition, fs.ok() ? "ok" : fs.message().c_str());
+    if (!fs.ok()) {
+      failed_[i] = true;
+      if (st.ok()) st = fs.WithContext(p->task().topic + "/" + std::to_string(p->task().partition));
     }
   }
   Status ds = pool_->Drain();
@@ -194,10 +199,13 @@ std::vector<backup::PartitionManifest> Shard::results() const {
 
 std::vector<std::string> Shard::Incomplete() const {
   std::vector<std::string> out;
-  for (const auto& p : pipelines_) {
-    if (!p->done()) {
-      out.push_back(p->task().topic + "/" + std::to_string(p->task().partition) + " (at offset " +
-                    std::to_string(p->next_offset()) + " of " +
+  for (size_t i = 0; i < pipelines_.size(); ++i) {
+    const auto& p = pipelines_[i];
+    const std::string name = p->task().topic + "/" + std::to_string(p->task().partition);
+    if (i < failed_.size() && failed_[i]) {
+      out.push_back(name + " (its segments could not be written)");
+    } else if (!p->done()) {
+      out.push_back(name + " (at offset " + std::to_string(p->next_offset()) + " of " +
                     std::to_string(p->task().end_offset) + ")");
     }
   }

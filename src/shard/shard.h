@@ -78,6 +78,7 @@ class Shard {
   std::unique_ptr<segment::BlockCodec> codec_;
   std::vector<std::unique_ptr<PartitionPipeline>> pipelines_;
   std::vector<rd_kafka_topic_t*> rkts_;  // cached per pipeline after the first message
+  std::vector<bool> failed_;             // per pipeline: Finish() failed (set on the shard thread)
   std::vector<HeaderView> header_scratch_;
   size_t block_bytes_ = 0;
   size_t remaining_ = 0;
