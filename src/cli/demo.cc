@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <random>
 
+#include <unistd.h>
+
 #include "backup/snapshot.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -108,6 +110,47 @@ Status RunDemo(const DemoOptions& o) {
   TM_ASSIGN_OR_RETURN(std::string desc, verify::DescribeBackup(o.path, c.backup.id, false));
   std::printf("%s", desc.c_str());
   std::printf("\ndemo: done. Try: tidemark ls --path %s\n", o.path.c_str());
+  return Status::Ok();
+}
+
+Status RunMock(const MockOptions& o, const std::atomic<bool>* stop) {
+  kafka::MockCluster cluster;
+  TM_RETURN_IF_ERROR(cluster.Start(o.brokers));
+  std::vector<std::pair<std::string, int>> topics;
+  for (const auto& spec : o.topics) {
+    const auto colon = spec.rfind(':');
+    int parts = 1;
+    std::string name = spec;
+    if (colon != std::string::npos) {
+      name = spec.substr(0, colon);
+      parts = std::atoi(spec.c_str() + colon + 1);
+    }
+    if (name.empty() || parts <= 0)
+      return Status::Config("--topics: '" + spec + "' is not NAME:PARTITIONS");
+    TM_RETURN_IF_ERROR(cluster.CreateTopic(name, parts));
+    topics.emplace_back(name, parts);
+  }
+  if (o.records_per_partition > 0) {
+    kafka::Producer producer;
+    TM_RETURN_IF_ERROR(producer.Connect(cluster.bootstraps()));
+    std::mt19937_64 rng(7);
+    std::string value(o.value_bytes, 'x');
+    for (const auto& [name, parts] : topics) {
+      for (int32_t p = 0; p < parts; ++p) {
+        for (int i = 0; i < o.records_per_partition; ++i) {
+          for (size_t k = 0; k < value.size(); k += 8)
+            value[k] = static_cast<char>('a' + rng() % 26);
+          TM_RETURN_IF_ERROR(producer.Produce(name, p, "key-" + std::to_string(rng() % 10000),
+                                              value, {{"source", std::string("mock")}},
+                                              WallClockMs()));
+        }
+      }
+    }
+    TM_RETURN_IF_ERROR(producer.Flush());
+  }
+  std::printf("bootstrap.servers=%s\n", cluster.bootstraps().c_str());
+  std::fflush(stdout);
+  while (!stop->load()) ::usleep(100 * 1000);
   return Status::Ok();
 }
 

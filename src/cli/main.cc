@@ -92,6 +92,16 @@ int Main(int argc, char** argv) {
   demo->add_option("--records", demo_opts.records_per_partition, "records per partition");
   demo->add_option("--shards", demo_opts.shards, "shard threads (0: one per core)");
 
+  MockOptions mock_opts;
+  auto* mock = app.add_subcommand("mock",
+                                  "serve an embedded Kafka (librdkafka mock cluster) until "
+                                  "interrupted, for tests and baselines");
+  mock->add_option("--topics", mock_opts.topics, "NAME:PARTITIONS, repeatable")->delimiter(',');
+  mock->add_option("--records", mock_opts.records_per_partition,
+                   "records to produce per partition");
+  mock->add_option("--value-bytes", mock_opts.value_bytes, "value size of the produced records");
+  mock->add_option("--brokers", mock_opts.brokers, "number of brokers");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -127,6 +137,11 @@ int Main(int argc, char** argv) {
     auto r = verify::DescribeBackup(path, id, as_json);
     if (!r.ok()) return Fail(r.status());
     std::printf("%s", r->c_str());
+    return 0;
+  }
+  if (*mock) {
+    Status s = RunMock(mock_opts, &g_stop);
+    if (!s.ok()) return Fail(s);
     return 0;
   }
   if (*demo) {
