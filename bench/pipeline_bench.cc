@@ -37,6 +37,7 @@ struct Options {
   uint64_t segment_max_bytes = 128ull << 20;
   uint32_t io_depth = 8;
   std::string direct_io = "auto";
+  bool pin = true;
 };
 
 double CpuSeconds() {
@@ -59,7 +60,16 @@ struct ShardResult {
   uint64_t bytes_stored = 0;
   Histogram latency;
   std::string io;
+  double full_wait_s = 0;  // time blocked waiting for a free write buffer
+  double seconds = 0;      // this shard's wall time
+  double cpu_seconds = 0;  // this shard's thread CPU time
 };
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 // One shard: its own backend, pool, codec and pipelines; records spread round-robin over its
 // partitions in runs of 64 (as a fetch batch would deliver them).
@@ -114,6 +124,7 @@ void RunShard(const Options& o, int index, uint64_t bytes_target,
   Status ds = pool.Drain();
   if (st.ok()) st = ds;
   out->latency = pool.write_latency();
+  out->full_wait_s = static_cast<double>(pool.full_wait_ns()) / 1e9;
   out->status = st;
 }
 
@@ -161,6 +172,7 @@ int Main(int argc, char** argv) {
   app.add_option("--io-depth", o.io_depth);
   app.add_option("--direct-io", o.direct_io)->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_flag("--json", json);
+  app.add_flag("!--no-pin", o.pin, "do not pin shard threads to cores");
   CLI11_PARSE(app, argc, argv);
 
   const auto data = MakeRecords(8192, o.value_bytes);
@@ -171,10 +183,14 @@ int Main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int i = 0; i < o.shards; ++i) {
     threads.emplace_back([&, i] {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(static_cast<unsigned>(i) % std::max(1u, std::thread::hardware_concurrency()), &set);
-      pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      if (o.pin) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(static_cast<unsigned>(i) % std::max(1u, std::thread::hardware_concurrency()), &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      }
+      const int64_t start = MonotonicNs();
+      const double cpu_start = ThreadCpuSeconds();
       if (o.mode == "pipeline") {
         RunShard(o, i, total / static_cast<uint64_t>(o.shards), data,
                  &results[static_cast<size_t>(i)]);
@@ -182,6 +198,8 @@ int Main(int argc, char** argv) {
         RunCompressOnly(o, i, total / static_cast<uint64_t>(o.shards), data,
                         &results[static_cast<size_t>(i)]);
       }
+      results[static_cast<size_t>(i)].seconds = static_cast<double>(MonotonicNs() - start) / 1e9;
+      results[static_cast<size_t>(i)].cpu_seconds = ThreadCpuSeconds() - cpu_start;
     });
   }
   for (auto& t : threads) t.join();
@@ -230,6 +248,10 @@ int Main(int argc, char** argv) {
                 stored ? static_cast<double>(bytes) / static_cast<double>(stored) : 0.0);
     std::printf("  CPU           %.2f s per GB\n", cpu / (static_cast<double>(bytes) / 1e9));
     std::printf("  peak RSS      %.1f MB\n", static_cast<double>(PeakRssKb()) / 1024);
+    for (size_t i = 0; i < results.size(); ++i) {
+      std::printf("  shard %zu       %.2f s wall, %.2f s CPU, %.2f s waiting for a write buffer\n",
+                  i, results[i].seconds, results[i].cpu_seconds, results[i].full_wait_s);
+    }
     if (lat.count() > 0) {
       std::printf("  block write   p50 %llu us, p99 %llu us\n",
                   static_cast<unsigned long long>(lat.Quantile(0.5)),

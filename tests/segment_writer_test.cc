@@ -157,6 +157,71 @@ TEST_F(SegmentWriterTest, CrashBeforeSealKeepsOnlySyncedData) {
   EXPECT_TRUE(mem.List().empty());
 }
 
+// An unsealed segment (a crash before its footer) recovers to its last complete block by
+// scanning: the zeroed preallocation past the data and a torn last block both end the scan.
+TEST_F(SegmentWriterTest, UnsealedSegmentRecoversToItsLastCompleteBlock) {
+  auto io_or = io::MakeUringBackend(tmp_.string(), {io::DirectIoMode::kAuto, 32});
+  ASSERT_TRUE(io_or.ok());
+  const std::string dir = (tmp_ / "crash").string();
+  std::vector<OwnedRecord> written;
+  uint64_t file_blocks_end = 0;
+  {
+    Harness h(io_or.value().get(), dir);
+    ASSERT_TRUE(h.Write(4000, 21).ok());
+    ASSERT_TRUE(h.pool.Drain().ok());
+    written = h.written;
+    file_blocks_end = h.writer.size();
+  }  // never sealed
+  const std::string path = dir + "/topics/orders/3/00000000000000000100.tmseg.open";
+  ASSERT_TRUE(std::filesystem::exists(path));
+  // Preallocation leaves zeros past the data; the file is larger than what was written.
+  EXPECT_GT(std::filesystem::file_size(path), file_blocks_end);
+  auto scan = [&](std::vector<OwnedRecord>* out) {
+    segment::SegmentReader reader;
+    EXPECT_TRUE(reader.Open(path).ok());
+    EXPECT_FALSE(reader.footer_status().ok());
+    uint64_t off = format::kFileHeaderSize;
+    uint64_t good_end = off;
+    while (off < reader.blocks_end()) {
+      format::BlockHeader h;
+      std::span<const uint8_t> payload;
+      if (!reader.ReadBlockAt(off, &h, &payload).ok()) break;
+      RecordDecoder dec(payload);
+      RecordView v;
+      while (dec.Next(&v)) out->push_back(OwnedRecord::From(v));
+      off += h.block_size;
+      good_end = off;
+    }
+    return good_end;
+  };
+  std::vector<OwnedRecord> recovered;
+  EXPECT_EQ(scan(&recovered), file_blocks_end);
+  EXPECT_EQ(recovered, written);
+
+  // Tear the last block: cut the file in the middle of it.
+  segment::SegmentReader reader;
+  ASSERT_TRUE(reader.Open(path).ok());
+  uint64_t off = format::kFileHeaderSize, last = off;
+  size_t before_last = 0;
+  std::vector<OwnedRecord> all;
+  while (off < file_blocks_end) {
+    format::BlockHeader h;
+    std::span<const uint8_t> payload;
+    ASSERT_TRUE(reader.ReadBlockAt(off, &h, &payload).ok());
+    last = off;
+    before_last = all.size();
+    RecordDecoder dec(payload);
+    RecordView v;
+    while (dec.Next(&v)) all.push_back(OwnedRecord::From(v));
+    off += h.block_size;
+  }
+  std::filesystem::resize_file(path, last + format::kBlockHeaderSize + 10);
+  std::vector<OwnedRecord> torn;
+  EXPECT_EQ(scan(&torn), last);
+  EXPECT_EQ(torn.size(), before_last);
+  EXPECT_TRUE(std::equal(torn.begin(), torn.end(), written.begin()));
+}
+
 TEST_F(SegmentWriterTest, MisalignedDirectWriteIsRefused) {
   io::MemBackend mem(true);
   io::AlignedBuffer buf(8192);

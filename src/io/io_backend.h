@@ -72,6 +72,12 @@ class IoBackend {
   // flight). Returns the number of ops completed.
   virtual Result<int> Reap(bool wait) = 0;
   virtual Status Fdatasync(int fd) = 0;
+  // Reserves [offset, offset + len) and extends the file size to cover it, so that later writes
+  // there are not size-extending (those are punted to io_uring's worker threads). Optional: a
+  // filesystem without fallocate is not an error.
+  virtual Status Preallocate(int fd, uint64_t offset, uint64_t len) = 0;
+  // Sets the file size (drops preallocated space past the data).
+  virtual Status Truncate(int fd, uint64_t size) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status SyncDir(const std::string& dir) = 0;
   // Optional: register buffers for fixed writes. Returns false (and says why) when not possible.

@@ -119,6 +119,28 @@ Status MemBackend::Fdatasync(int fd) {
   return Status::Ok();
 }
 
+Status MemBackend::Preallocate(int fd, uint64_t offset, uint64_t len) {
+  const std::string path = PathOf(fd);
+  if (path.empty()) return Status::Errno(EBADF, "fallocate");
+  File& f = files_[path];
+  const uint64_t end = offset + len;
+  if (end <= f.data.size()) return Status::Ok();
+  if (used_ + (end - f.data.size()) > plan_.capacity_bytes)
+    return Status::Errno(ENOSPC, "fallocate");
+  used_ += end - f.data.size();
+  f.data.resize(end);
+  return Status::Ok();
+}
+
+Status MemBackend::Truncate(int fd, uint64_t size) {
+  const std::string path = PathOf(fd);
+  if (path.empty()) return Status::Errno(EBADF, "ftruncate");
+  File& f = files_[path];
+  used_ = used_ - f.data.size() + size;
+  f.data.resize(size);
+  return Status::Ok();
+}
+
 Status MemBackend::Rename(const std::string& from, const std::string& to) {
   auto it = files_.find(from);
   if (it == files_.end()) return Status::Errno(ENOENT, "rename " + from);

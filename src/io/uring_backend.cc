@@ -132,6 +132,19 @@ class UringBackend final : public IoBackend {
     return Status::Ok();
   }
 
+  Status Preallocate(int fd, uint64_t offset, uint64_t len) override {
+    if (::fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(len)) != 0) {
+      if (errno == EOPNOTSUPP || errno == ENOSYS) return Status::Ok();
+      return Status::Errno(errno, "fallocate");
+    }
+    return Status::Ok();
+  }
+
+  Status Truncate(int fd, uint64_t size) override {
+    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return Status::Errno(errno, "ftruncate");
+    return Status::Ok();
+  }
+
   Status Rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return Status::Errno(errno, "rename " + from);
     return Status::Ok();

@@ -63,6 +63,7 @@ class SegmentWriter final : public WriteSink {
 
  private:
   Status WaitInFlight();
+  Status Reserve(uint64_t end);
   std::string DirPath() const;
 
   Options opts_;
@@ -72,6 +73,7 @@ class SegmentWriter final : public WriteSink {
   std::string open_name_;
   std::string sealed_name_;
   uint64_t write_pos_ = 0;
+  uint64_t allocated_ = 0;  // file size reserved by Preallocate
   size_t in_flight_ = 0;
   Status error_;
   format::Footer footer_;

@@ -33,9 +33,15 @@ std::string WritePool::TryRegisterBuffers() {
 }
 
 Result<WritePool::Slot*> WritePool::Acquire() {
-  while (free_.empty()) {
-    auto r = io_->Reap(true);
-    if (!r.ok()) return r.status();
+  if (free_.empty()) {
+    // Back-pressure: every buffer is in flight. Time spent here is the shard waiting on the disk.
+    const int64_t t = MonotonicNs();
+    ++full_waits_;
+    while (free_.empty()) {
+      auto r = io_->Reap(true);
+      if (!r.ok()) return r.status();
+    }
+    full_wait_ns_ += static_cast<uint64_t>(MonotonicNs() - t);
   }
   Slot* s = free_.back();
   free_.pop_back();

@@ -63,6 +63,9 @@ class WritePool {
   size_t buffer_bytes() const { return buffer_bytes_; }
   // Completion latency of block writes, submit to completion.
   const Histogram& write_latency() const { return latency_; }
+  // How often, and how long in total, Acquire() waited for a buffer (all were in flight).
+  uint64_t full_waits() const { return full_waits_; }
+  uint64_t full_wait_ns() const { return full_wait_ns_; }
 
  private:
   static void OnDone(io::IoOp* op, void* ctx);
@@ -72,6 +75,8 @@ class WritePool {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
   Histogram latency_;
+  uint64_t full_waits_ = 0;
+  uint64_t full_wait_ns_ = 0;
 };
 
 }  // namespace tidemark::segment
