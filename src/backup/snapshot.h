@@ -21,7 +21,8 @@ struct SnapshotSummary {
   uint64_t bytes_in = 0;      // key + value + header bytes consumed
   uint64_t bytes_raw = 0;     // encoded bytes before compression
   uint64_t bytes_stored = 0;  // segment bytes on disk
-  double seconds = 0;
+  double seconds = 0;         // the whole run
+  double data_seconds = 0;    // shards started to every segment sealed
   double cpu_seconds = 0;
   Histogram write_latency_us;
 };

@@ -149,6 +149,26 @@ std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk,
                                                          int timeout_ms) {
   std::map<std::string, TopicConfigs> out;
   if (topics.empty()) return out;
+  // librdkafka sends DescribeConfigs to the controller and waits for it to come up; a cluster
+  // whose metadata names a controller that is not one of its brokers (librdkafka's mock cluster
+  // says 0, its brokers are 1..N) would only make us wait out the timeout.
+  {
+    const int32_t controller = rd_kafka_controllerid(rk, timeout_ms);
+    const rd_kafka_metadata_t* md = nullptr;
+    bool known = false;
+    if (rd_kafka_metadata(rk, 0, nullptr, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < md->broker_cnt; ++i) known = known || md->brokers[i].id == controller;
+      rd_kafka_metadata_destroy(md);
+    }
+    if (!known) {
+      for (const auto& t : topics) {
+        out[t] = TopicConfigs{std::nullopt, "the cluster names no usable controller (id " +
+                                                std::to_string(controller) +
+                                                "), so DescribeConfigs was not asked"};
+      }
+      return out;
+    }
+  }
   std::vector<rd_kafka_ConfigResource_t*> res;
   for (const auto& t : topics)
     res.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
