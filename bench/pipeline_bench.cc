@@ -88,7 +88,7 @@ void RunShard(const Options& o, int index, uint64_t bytes_target,
     return;
   }
   segment::WritePool pool(io.value().get(), o.io_depth,
-                          segment::BlockCodec::MaxBlockSize(o.block_bytes));
+                          segment::SegmentWriter::BatchBufferBytes(o.block_bytes));
   out->io = io.value()->Describe() + ", " + pool.TryRegisterBuffers();
   segment::BlockCodec bc(codec, o.level);
   std::vector<std::unique_ptr<shard::PartitionPipeline>> parts;

@@ -152,7 +152,9 @@ TEST_F(SegmentWriterTest, CrashBeforeSealKeepsOnlySyncedData) {
   io::MemBackend mem(true);
   Harness h(&mem, "/b");
   ASSERT_TRUE(h.Write(500, 5).ok());
+  ASSERT_TRUE(h.writer.Flush().ok());
   ASSERT_TRUE(h.pool.Drain().ok());
+  EXPECT_FALSE(mem.List().empty());
   mem.Crash();  // never fsynced, never renamed into a synced directory: gone
   EXPECT_TRUE(mem.List().empty());
 }
@@ -168,6 +170,7 @@ TEST_F(SegmentWriterTest, UnsealedSegmentRecoversToItsLastCompleteBlock) {
   {
     Harness h(io_or.value().get(), dir);
     ASSERT_TRUE(h.Write(4000, 21).ok());
+    ASSERT_TRUE(h.writer.Flush().ok());  // what a shard does when idle
     ASSERT_TRUE(h.pool.Drain().ok());
     written = h.written;
     file_blocks_end = h.writer.size();
@@ -220,6 +223,54 @@ TEST_F(SegmentWriterTest, UnsealedSegmentRecoversToItsLastCompleteBlock) {
   EXPECT_EQ(scan(&torn), last);
   EXPECT_EQ(torn.size(), before_last);
   EXPECT_TRUE(std::equal(torn.begin(), torn.end(), written.begin()));
+}
+
+// More writers than pool buffers, each holding a half-filled batch: the pool has the holders
+// submit instead of deadlocking, and every writer's data comes out whole and in order.
+TEST_F(SegmentWriterTest, MoreWritersThanBuffersDoNotDeadlock) {
+  io::FaultPlan plan;
+  plan.seed = 77;
+  plan.short_write_probability = 0.2;
+  io::MemBackend mem(true, plan);
+  segment::WritePool pool(&mem, 2, segment::SegmentWriter::BatchBufferBytes(16 * 1024));
+  segment::BlockCodec codec(format::Codec::kLz4, 1);
+  constexpr int kWriters = 6;
+  std::vector<std::unique_ptr<segment::SegmentWriter>> writers;
+  std::vector<segment::BlockBuilder> builders;
+  std::vector<std::vector<OwnedRecord>> written(kWriters);
+  for (int w = 0; w < kWriters; ++w) {
+    writers.push_back(std::make_unique<segment::SegmentWriter>(
+        segment::SegmentWriter::Options{"/m", "b", "t", w}, &pool, &codec));
+    builders.emplace_back(16 * 1024);
+  }
+  std::mt19937_64 rng(3);
+  std::vector<HeaderView> scratch;
+  for (int64_t off = 0; off < 3000; ++off) {
+    const int w = static_cast<int>(rng() % kWriters);
+    OwnedRecord r = MakeRecord(rng, off);
+    if (!builders[w].TryAppend(r.View(&scratch))) {
+      if (!writers[w]->is_open()) {
+        ASSERT_TRUE(writers[w]->Open(builders[w].stats().first_offset, 1).ok());
+      }
+      ASSERT_TRUE(writers[w]->AppendBlock(builders[w]).ok());
+      builders[w].Reset();
+      ASSERT_TRUE(builders[w].TryAppend(r.View(&scratch)));
+    }
+    written[w].push_back(r);
+  }
+  for (int w = 0; w < kWriters; ++w) {
+    if (!builders[w].empty()) {
+      if (!writers[w]->is_open()) {
+        ASSERT_TRUE(writers[w]->Open(builders[w].stats().first_offset, 1).ok());
+      }
+      ASSERT_TRUE(writers[w]->AppendBlock(builders[w]).ok());
+    }
+    segment::SealedSegment s;
+    ASSERT_TRUE(writers[w]->Seal(&s).ok());
+    EXPECT_EQ(ScanImage(mem.Contents("/m/" + s.path), tmp_.string()), written[w]) << "writer " << w;
+  }
+  EXPECT_GT(pool.held_flushes(), 0u);
+  ASSERT_TRUE(pool.Drain().ok());
 }
 
 TEST_F(SegmentWriterTest, MisalignedDirectWriteIsRefused) {

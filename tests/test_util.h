@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,6 +58,14 @@ struct OwnedRecord {
     return o;
   }
 };
+
+// Short failure messages: offset, sizes and header count instead of a byte dump.
+inline void PrintTo(const OwnedRecord& r, std::ostream* os) {
+  *os << "{offset " << r.offset << ", ts " << r.timestamp << ", key "
+      << (r.key ? std::to_string(r.key->size()) + "B" : "null") << ", value "
+      << (r.value ? std::to_string(r.value->size()) + "B" : "null") << ", " << r.headers.size()
+      << " headers}";
+}
 
 // A varied record: null and empty keys and values, duplicate header names, null header values.
 inline OwnedRecord MakeRecord(std::mt19937_64& rng, int64_t offset) {

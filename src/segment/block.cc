@@ -66,12 +66,19 @@ size_t BlockCodec::MaxBlockSize(size_t raw_bytes) {
 }
 
 Result<format::BlockHeader> BlockCodec::Finish(const BlockBuilder& b, io::AlignedBuffer* out) {
+  const size_t need = MaxBlockSize(b.raw_size());
+  if (out->capacity() < need) *out = io::AlignedBuffer(need);  // oversized block only
+  return FinishInto(b, out->data(), out->capacity());
+}
+
+Result<format::BlockHeader> BlockCodec::FinishInto(const BlockBuilder& b, uint8_t* block,
+                                                   size_t capacity) {
   TM_CHECK(!b.empty());
   const size_t raw = b.raw_size();
-  const size_t need = MaxBlockSize(raw);
-  if (out->capacity() < need) *out = io::AlignedBuffer(need);  // oversized block only
-  uint8_t* dst = out->data() + kBlockHeaderSize;
-  const size_t dst_cap = out->capacity() - kBlockHeaderSize;
+  TM_CHECK_MSG(capacity >= MaxBlockSize(raw), "block output smaller than the worst case");
+  TM_DCHECK(format::IsAligned(reinterpret_cast<uintptr_t>(block)));
+  uint8_t* dst = block + kBlockHeaderSize;
+  const size_t dst_cap = capacity - kBlockHeaderSize;
 
   format::BlockHeader h;
   h.codec = codec_;
@@ -105,11 +112,11 @@ Result<format::BlockHeader> BlockCodec::Finish(const BlockBuilder& b, io::Aligne
   h.min_timestamp = s.min_timestamp;
   h.max_timestamp = s.max_timestamp;
   h.payload_xxh3 = format::Xxh3(dst, stored);
-  format::EncodeBlockHeader(h, out->data());
+  format::EncodeBlockHeader(h, block);
   // Tail page: the bytes between the payload's end and the page boundary are zeroed so that the
   // file holds no stale memory. Example: header 80 + payload 10000 = 10080 bytes; the block is
   // 12288 bytes (3 pages) and bytes 10080..12287 are zero.
-  std::memset(out->data() + kBlockHeaderSize + stored, 0, h.block_size - kBlockHeaderSize - stored);
+  std::memset(block + kBlockHeaderSize + stored, 0, h.block_size - kBlockHeaderSize - stored);
   return h;
 }
 

@@ -70,6 +70,9 @@ class BlockCodec {
   // when compression does not shrink it. Returns the header written (block_size is the bytes to
   // write, a multiple of the page size).
   Result<format::BlockHeader> Finish(const BlockBuilder& b, io::AlignedBuffer* out);
+  // The same into `capacity` bytes at a page-aligned `block`, which must hold
+  // MaxBlockSize(b.raw_size()) bytes (used to pack several blocks into one write).
+  Result<format::BlockHeader> FinishInto(const BlockBuilder& b, uint8_t* block, size_t capacity);
 
   format::Codec codec() const { return codec_; }
 

@@ -15,6 +15,7 @@ SegmentWriter::~SegmentWriter() {
   // Writes still in flight point at this object; a writer is destroyed only after its shard
   // drained the pool. An unsealed file is left as it is (".open") for recovery.
   TM_CHECK_MSG(in_flight_ == 0, "segment writer destroyed with writes in flight");
+  if (batch_ != nullptr) pool_->Release(batch_);  // never written: as if the process had died
   if (fd_ >= 0) pool_->io()->Close(fd_).IgnoreError();
 }
 
@@ -33,7 +34,7 @@ void SegmentWriter::OnWriteDone(int error, uint32_t len) {
 }
 
 Status SegmentWriter::Open(int64_t first_offset, int64_t now_ms) {
-  TM_CHECK(fd_ < 0);
+  TM_CHECK(fd_ < 0 && batch_ == nullptr);
   TM_RETURN_IF_ERROR(error_);
   const std::string dir = DirPath();
   TM_RETURN_IF_ERROR(pool_->io()->MakeDirs(dir));
@@ -44,46 +45,74 @@ Status SegmentWriter::Open(int64_t first_offset, int64_t now_ms) {
   footer_.first_offset = first_offset;
   write_pos_ = 0;
   allocated_ = 0;
-  if (Status st = Reserve(format::kFileHeaderSize); !st.ok()) return error_ = st;
-
-  TM_ASSIGN_OR_RETURN(WritePool::Slot * slot, pool_->Acquire());
+  // The header page goes out with the first blocks, in the same write.
+  TM_RETURN_IF_ERROR(StartBatch(format::kFileHeaderSize));
   format::FileHeader fh{opts_.topic, opts_.partition, first_offset, now_ms, opts_.backup_id};
-  format::EncodeFileHeader(fh, slot->buf.data());
+  format::EncodeFileHeader(fh, batch_->buf.data());
+  batch_len_ = format::kFileHeaderSize;
+  write_pos_ = format::kFileHeaderSize;
+  return Status::Ok();
+}
+
+Status SegmentWriter::StartBatch(size_t need) {
+  TM_CHECK(batch_ == nullptr);
+  auto slot_or = pool_->Acquire();
+  if (!slot_or.ok()) return error_ = slot_or.status();
+  batch_ = slot_or.value();
+  // An oversized block gets a buffer of its own size (unregistered, returned after its write).
+  if (batch_->buf.capacity() < need) batch_->buf = io::AlignedBuffer(need);
+  pool_->Hold(batch_, this);
+  batch_offset_ = write_pos_;
+  batch_len_ = 0;
+  return Status::Ok();
+}
+
+Status SegmentWriter::SubmitBatch() {
+  if (batch_ == nullptr) return error_;
+  WritePool::Slot* slot = std::exchange(batch_, nullptr);
+  if (batch_len_ == 0 || !error_.ok()) {
+    pool_->Release(slot);
+    return error_;
+  }
+  if (Status st = Reserve(batch_offset_ + batch_len_); !st.ok()) {
+    pool_->Release(slot);
+    return error_ = st;
+  }
   ++in_flight_;
-  Status st = pool_->Submit(slot, fd_, 0, format::kFileHeaderSize, this);
+  Status st = pool_->Submit(slot, fd_, batch_offset_, static_cast<uint32_t>(batch_len_), this);
   if (!st.ok()) {
     --in_flight_;
     return error_ = st;
   }
-  write_pos_ = format::kFileHeaderSize;
   return Status::Ok();
+}
+
+void SegmentWriter::SubmitHeld() { SubmitBatch().IgnoreError(); }  // the error stays sticky
+
+Status SegmentWriter::Flush() {
+  TM_RETURN_IF_ERROR(SubmitBatch());
+  return error_;
 }
 
 Status SegmentWriter::AppendBlock(const BlockBuilder& b) {
   TM_CHECK(fd_ >= 0);
   TM_RETURN_IF_ERROR(error_);
-  auto slot_or = pool_->Acquire();
-  if (!slot_or.ok()) return error_ = slot_or.status();
-  WritePool::Slot* slot = slot_or.value();
-  auto header_or = codec_->Finish(b, &slot->buf);
-  if (!header_or.ok()) {
-    pool_->Release(slot);
-    return error_ = header_or.status();
+  // Blocks are packed into the held buffer while the worst case of the next one fits; then the
+  // buffer is written as one I/O. Fewer, larger writes cost less CPU per byte than one per block.
+  const size_t need = BlockCodec::MaxBlockSize(b.raw_size());
+  if (batch_ != nullptr && batch_->buf.capacity() - batch_len_ < need) {
+    TM_RETURN_IF_ERROR(SubmitBatch());
   }
+  if (batch_ == nullptr) TM_RETURN_IF_ERROR(StartBatch(need));
+  auto header_or =
+      codec_->FinishInto(b, batch_->buf.data() + batch_len_, batch_->buf.capacity() - batch_len_);
+  if (!header_or.ok()) return error_ = header_or.status();
   const format::BlockHeader& h = header_or.value();
-  if (Status st = Reserve(write_pos_ + h.block_size); !st.ok()) {
-    pool_->Release(slot);
-    return error_ = st;
-  }
   // Offsets only go up within a partition; a block that went back would make the backup lie.
   TM_CHECK_MSG(footer_.record_count == 0 || h.first_offset > footer_.last_offset,
                "block offsets not increasing");
-  ++in_flight_;
-  Status st = pool_->Submit(slot, fd_, write_pos_, h.block_size, this);
-  if (!st.ok()) {
-    --in_flight_;
-    return error_ = st;
-  }
+  TM_CHECK(write_pos_ == batch_offset_ + batch_len_);
+  batch_len_ += h.block_size;
   footer_.blocks.push_back({write_pos_, h.block_size, h.record_count, h.first_offset, h.last_offset,
                             h.min_timestamp, h.max_timestamp, h.payload_xxh3});
   if (footer_.record_count == 0) {
@@ -134,31 +163,27 @@ Status SegmentWriter::WaitInFlight() {
 Status SegmentWriter::Seal(SealedSegment* out) {
   TM_CHECK(fd_ >= 0);
   *out = SealedSegment{};
-  TM_RETURN_IF_ERROR(WaitInFlight());
+  TM_RETURN_IF_ERROR(error_);
   const std::string dir = DirPath();
   io::IoBackend* io = pool_->io();
   if (footer_.blocks.empty()) {
+    if (batch_ != nullptr) pool_->Release(std::exchange(batch_, nullptr));
+    TM_RETURN_IF_ERROR(WaitInFlight());
     TM_RETURN_IF_ERROR(io->Close(fd_));
     fd_ = -1;
     std::remove((dir + "/" + open_name_).c_str());
     return Status::Ok();
   }
+  // The footer region goes out with the last blocks when it fits in the held buffer.
   const size_t region = format::FooterRegionSize(footer_.blocks.size());
-  auto slot_or = pool_->Acquire();
-  if (!slot_or.ok()) return error_ = slot_or.status();
-  WritePool::Slot* slot = slot_or.value();
-  if (slot->buf.capacity() < region) slot->buf = io::AlignedBuffer(region);
-  const uint64_t checksum = format::EncodeFooterRegion(footer_, write_pos_, slot->buf.data());
-  if (Status st = Reserve(write_pos_ + region); !st.ok()) {
-    pool_->Release(slot);
-    return error_ = st;
+  if (batch_ != nullptr && batch_->buf.capacity() - batch_len_ < region) {
+    TM_RETURN_IF_ERROR(SubmitBatch());
   }
-  ++in_flight_;
-  Status st = pool_->Submit(slot, fd_, write_pos_, static_cast<uint32_t>(region), this);
-  if (!st.ok()) {
-    --in_flight_;
-    return error_ = st;
-  }
+  if (batch_ == nullptr) TM_RETURN_IF_ERROR(StartBatch(region));
+  const uint64_t checksum =
+      format::EncodeFooterRegion(footer_, write_pos_, batch_->buf.data() + batch_len_);
+  batch_len_ += region;
+  TM_RETURN_IF_ERROR(SubmitBatch());
   TM_RETURN_IF_ERROR(WaitInFlight());
   // Drop the reservation past the footer: a sealed segment ends with its trailer.
   if (allocated_ > write_pos_ + region) {

@@ -1,7 +1,7 @@
 // SegmentWriter: writes one partition's segments.
 //
-// Lifecycle: Open(first_offset) -> AppendBlock()* -> Seal() -> Open(next) ... A segment is
-// written under its open name ("...tmseg.open"); Seal() waits for its blocks, writes the footer,
+// Lifecycle: Open(first_offset) -> AppendBlock()* [Flush()] -> Seal() -> Open(next) ... A segment
+// is written under its open name ("...tmseg.open"); Seal() waits for its blocks, writes the footer,
 // fdatasyncs, renames it to its sealed name and fsyncs the directory. Only then is it reported
 // as sealed, so a sealed segment never lies. A failed write leaves a sticky error: every later
 // call returns it, and the segment stays unsealed.
@@ -42,27 +42,38 @@ class SegmentWriter final : public WriteSink {
   };
 
   SegmentWriter(Options o, WritePool* pool, BlockCodec* codec);
+  // Pool buffer size for blocks of up to block_bytes raw: room for the worst case of one block
+  // plus as much again, so several compressed blocks usually share one write.
+  static size_t BatchBufferBytes(size_t block_bytes) {
+    return 2 * BlockCodec::MaxBlockSize(block_bytes);
+  }
   ~SegmentWriter();
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
 
   bool is_open() const { return fd_ >= 0; }
   Status Open(int64_t first_offset, int64_t now_ms);
-  // Compresses the builder's block into a pooled buffer and submits its write. The builder may
-  // be reset as soon as this returns.
+  // Compresses the builder's block into the writer's held pool buffer; the buffer is written
+  // (one I/O for several blocks) once the next block might not fit, on Flush() and on Seal().
+  // The builder may be reset as soon as this returns.
   Status AppendBlock(const BlockBuilder& b);
+  // Submits the held buffer now (when the shard is idle, so data does not wait for more).
+  Status Flush();
   // Seals the open segment (see the class comment). An open segment without blocks is removed
   // instead and nothing is returned in *out (out->records == 0).
   Status Seal(SealedSegment* out);
-  // File bytes written or in flight, header page included: what the segment will measure
-  // before its footer. Used to roll at segment_max_bytes.
+  // File bytes appended (written, in flight or held), header page included: what the segment
+  // will measure before its footer. Used to roll at segment_max_bytes.
   uint64_t size() const { return write_pos_; }
   const Status& sticky_error() const { return error_; }
 
   void OnWriteDone(int error, uint32_t len) override;
+  void SubmitHeld() override;
 
  private:
   Status WaitInFlight();
+  Status StartBatch(size_t need);
+  Status SubmitBatch();
   Status Reserve(uint64_t end);
   std::string DirPath() const;
 
@@ -74,6 +85,10 @@ class SegmentWriter final : public WriteSink {
   std::string sealed_name_;
   uint64_t write_pos_ = 0;
   uint64_t allocated_ = 0;  // file size reserved by Preallocate
+  // The pool buffer being filled: bytes [batch_offset_, batch_offset_ + batch_len_) of the file.
+  WritePool::Slot* batch_ = nullptr;
+  uint64_t batch_offset_ = 0;
+  size_t batch_len_ = 0;
   size_t in_flight_ = 0;
   Status error_;
   format::Footer footer_;

@@ -38,6 +38,17 @@ Result<WritePool::Slot*> WritePool::Acquire() {
     const int64_t t = MonotonicNs();
     ++full_waits_;
     while (free_.empty()) {
+      if (io_->in_flight() == 0) {
+        // Every buffer is held half-filled by a writer: have them written.
+        std::vector<WriteSink*> holders;
+        for (auto& slot : slots_) {
+          if (slot->holder != nullptr) holders.push_back(slot->holder);
+        }
+        TM_CHECK_MSG(!holders.empty(), "write pool empty with nothing in flight or held");
+        ++held_flushes_;
+        for (WriteSink* h : holders) h->SubmitHeld();
+        continue;  // a failed submit releases its slot
+      }
       auto r = io_->Reap(true);
       if (!r.ok()) return r.status();
     }
@@ -50,14 +61,21 @@ Result<WritePool::Slot*> WritePool::Acquire() {
   return s;
 }
 
+void WritePool::Hold(Slot* slot, WriteSink* sink) {
+  TM_CHECK(slot->busy && slot->holder == nullptr);
+  slot->holder = sink;
+}
+
 void WritePool::Release(Slot* slot) {
   TM_CHECK(slot->busy);
   slot->busy = false;
+  slot->holder = nullptr;
   free_.push_back(slot);
 }
 
 Status WritePool::Submit(Slot* slot, int fd, uint64_t offset, uint32_t len, WriteSink* sink) {
   TM_CHECK(slot->busy && len <= slot->buf.capacity());
+  slot->holder = nullptr;
   // A buffer grown for an oversized block is no longer the registered one.
   if (slot->buf.capacity() != buffer_bytes_) slot->registered = false;
   slot->sink = sink;

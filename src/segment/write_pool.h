@@ -18,10 +18,13 @@
 
 namespace tidemark::segment {
 
-// Told when a write it submitted completes. error is 0 or an errno.
+// Told when a write it submitted completes (error is 0 or an errno), and asked to submit a
+// buffer it holds half-filled when the pool has nothing else to give.
 class WriteSink {
  public:
   virtual void OnWriteDone(int error, uint32_t len) = 0;
+  // Submit the held buffer now (errors stay sticky in the sink).
+  virtual void SubmitHeld() = 0;
 
  protected:
   ~WriteSink() = default;
@@ -37,6 +40,7 @@ class WritePool {
     int index = -1;
     bool registered = false;
     bool busy = false;
+    WriteSink* holder = nullptr;  // acquired and being filled by this sink, not yet submitted
     int64_t submit_ns = 0;
   };
 
@@ -47,12 +51,16 @@ class WritePool {
   // Registers the buffers with the backend; returns a line saying which path runs.
   std::string TryRegisterBuffers();
 
-  // A free slot; reaps (waiting) while all are in flight.
+  // A free slot; reaps (waiting) while all are in flight; asks holders to submit when nothing is.
   Result<Slot*> Acquire();
   // Writes slot->buf[0, len) at offset of fd; the sink hears of it on completion.
   Status Submit(Slot* slot, int fd, uint64_t offset, uint32_t len, WriteSink* sink);
   // Returns an acquired slot unused.
   void Release(Slot* slot);
+  // Marks an acquired slot as being filled by `sink` over several calls. If the pool runs dry
+  // with nothing in flight, Acquire() asks the holders to submit, so a shard whose partitions
+  // each hold a half-filled buffer cannot deadlock.
+  void Hold(Slot* slot, WriteSink* sink);
   // Reaps without waiting (call between poll batches).
   Status Poll();
   Status Drain() { return io_->DrainAll(); }
@@ -66,6 +74,8 @@ class WritePool {
   // How often, and how long in total, Acquire() waited for a buffer (all were in flight).
   uint64_t full_waits() const { return full_waits_; }
   uint64_t full_wait_ns() const { return full_wait_ns_; }
+  // How often a dry pool had held buffers submitted early.
+  uint64_t held_flushes() const { return held_flushes_; }
 
  private:
   static void OnDone(io::IoOp* op, void* ctx);
@@ -77,6 +87,7 @@ class WritePool {
   Histogram latency_;
   uint64_t full_waits_ = 0;
   uint64_t full_wait_ns_ = 0;
+  uint64_t held_flushes_ = 0;
 };
 
 }  // namespace tidemark::segment

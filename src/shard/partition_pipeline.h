@@ -48,6 +48,8 @@ class PartitionPipeline {
   Status Append(const RecordView& r);
   // The broker says the partition ends at `next_offset` for now (librdkafka's partition EOF).
   void OnEof(int64_t next_offset);
+  // Submits the blocks held for writing (the open block stays open). For idle moments.
+  Status FlushWrites() { return writer_.is_open() ? writer_.Flush() : Status::Ok(); }
   // Flushes the open block and seals the open segment. Call once, at the end.
   Status Finish();
   // What the manifest records for this partition (after Finish).

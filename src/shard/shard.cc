@@ -39,8 +39,8 @@ Status Shard::Init() {
     block_bytes_ =
         std::clamp<size_t>(opts_.memory_bytes / tasks_.size(), kMinBlockBytes, block_bytes_);
   }
-  pool_ = std::make_unique<segment::WritePool>(io_.get(), opts_.io_depth,
-                                               segment::BlockCodec::MaxBlockSize(block_bytes_));
+  pool_ = std::make_unique<segment::WritePool>(
+      io_.get(), opts_.io_depth, segment::SegmentWriter::BatchBufferBytes(block_bytes_));
   const std::string reg = pool_->TryRegisterBuffers();
   io_description_ = io_->Describe() + ", " + reg;
   codec_ = std::make_unique<segment::BlockCodec>(opts_.codec, opts_.level);
@@ -167,6 +167,12 @@ void Shard::Run() {
     for (ssize_t i = 0; i < n; ++i) {
       if (st.ok()) st = Handle(msgs[i]);
       rd_kafka_message_destroy(msgs[i]);
+    }
+    if (st.ok() && n == 0) {
+      // Idle: nothing fetched for a poll interval. Write out what is held rather than wait.
+      for (auto& p : pipelines_) {
+        if (st.ok()) st = p->FlushWrites();
+      }
     }
     if (st.ok()) st = pool_->Poll();
   }
