@@ -41,15 +41,16 @@ void BM_EncodeRecord(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeRecord)->Arg(100)->Arg(1024)->Arg(10240);
 
-// A full block of synthetic records, ready to compress.
-segment::BlockBuilder FullBlock(size_t value_bytes) {
-  const auto records = MakeRecords(4096, value_bytes);
+// A full block of synthetic records from offset `first`, ready to compress.
+segment::BlockBuilder FullBlock(size_t value_bytes, int64_t first = 0) {
+  static const auto records = MakeRecords(4096, value_bytes);
   segment::BlockBuilder builder(kBlockBytes);
   std::vector<HeaderView> scratch;
-  for (int64_t o = 0;; ++o) {
+  for (int64_t o = first;; ++o) {
     if (!builder.TryAppend(
-            ViewOf(records[static_cast<size_t>(o) % records.size()], o, o, &scratch)))
+            ViewOf(records[static_cast<size_t>(o) % records.size()], o, o, &scratch))) {
       break;
+    }
   }
   return builder;
 }
@@ -120,10 +121,12 @@ void BM_WriteBlocks(benchmark::State& state, io::DirectIoMode mode) {
     return;
   }
   if (mode == io::DirectIoMode::kOn && !io.value()->direct()) state.SkipWithError("no O_DIRECT");
-  segment::BlockBuilder block = FullBlock(1024);
+  // 64 blocks with increasing offsets: a writer refuses offsets that go back.
+  std::vector<segment::BlockBuilder> blocks;
+  for (int b = 0; b < 64; ++b) blocks.push_back(FullBlock(1024, b * 100000));
   segment::BlockCodec codec(format::Codec::kNone, 0);
   segment::WritePool pool(io.value().get(), static_cast<size_t>(state.range(0)),
-                          segment::BlockCodec::MaxBlockSize(kBlockBytes));
+                          segment::SegmentWriter::BatchBufferBytes(kBlockBytes));
   pool.TryRegisterBuffers();
   uint64_t bytes = 0;
   int64_t seg = 0;
@@ -131,7 +134,7 @@ void BM_WriteBlocks(benchmark::State& state, io::DirectIoMode mode) {
     // A 64 MiB segment per iteration: 64 blocks, then seal (footer, fdatasync, rename).
     segment::SegmentWriter w({sub, "bm", "bench", 0}, &pool, &codec);
     if (!w.Open(seg++, 0).ok()) state.SkipWithError("open failed");
-    for (int b = 0; b < 64; ++b) {
+    for (const auto& block : blocks) {
       if (!w.AppendBlock(block).ok()) state.SkipWithError("write failed");
     }
     segment::SealedSegment s;

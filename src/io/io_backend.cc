@@ -7,6 +7,11 @@
 namespace tidemark::io {
 
 IoBackend::Next IoBackend::OnWriteResult(IoOp* op, int res) {
+  if (op->kind == IoKind::kFallocate) {
+    if (res == -EINTR || res == -EAGAIN) return Next::kResubmit;
+    op->error = res < 0 ? -res : 0;
+    return Next::kComplete;
+  }
   if (res == -EINTR || res == -EAGAIN) {
     ++stats_.retries;
     return Next::kResubmit;

@@ -28,8 +28,14 @@ namespace tidemark::io {
 struct IoOp;
 using IoDoneFn = void (*)(IoOp* op, void* ctx);
 
+enum class IoKind : uint8_t {
+  kWrite,      // write buf[0, len) at offset (WriteAll semantics)
+  kFallocate,  // allocate [offset, offset + len) and extend the file size over it
+};
+
 struct IoOp {
   // Set by the caller.
+  IoKind kind = IoKind::kWrite;
   int fd = -1;
   const uint8_t* buf = nullptr;
   uint32_t len = 0;
@@ -66,16 +72,12 @@ class IoBackend {
   virtual Status MakeDirs(const std::string& dir) = 0;
   virtual Result<int> OpenForWrite(const std::string& path) = 0;  // create or truncate
   virtual Status Close(int fd) = 0;
-  // Queue a write. The op must stay alive and untouched until on_done runs.
+  // Queue a write or an fallocate. The op must stay alive and untouched until on_done runs.
   virtual Status Submit(IoOp* op) = 0;
   // Complete what has finished; with wait, block until at least one op completes (if any is in
   // flight). Returns the number of ops completed.
   virtual Result<int> Reap(bool wait) = 0;
   virtual Status Fdatasync(int fd) = 0;
-  // Reserves [offset, offset + len) and extends the file size to cover it, so that later writes
-  // there are not size-extending (those are punted to io_uring's worker threads). Optional: a
-  // filesystem without fallocate is not an error.
-  virtual Status Preallocate(int fd, uint64_t offset, uint64_t len) = 0;
   // Sets the file size (drops preallocated space past the data).
   virtual Status Truncate(int fd, uint64_t size) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
@@ -96,8 +98,8 @@ class IoBackend {
   }
 
  protected:
-  // Shared WriteAll policy. Given the result of one write attempt (bytes or -errno), updates the
-  // op and says whether to resubmit the remainder.
+  // Shared WriteAll policy. Given the result of one attempt (bytes written, 0 for a successful
+  // fallocate, or -errno), updates the op and says whether to resubmit the remainder.
   enum class Next { kComplete, kResubmit };
   Next OnWriteResult(IoOp* op, int res);
 

@@ -44,8 +44,9 @@ std::string MemBackend::PathOf(int fd) const {
 }
 
 Status MemBackend::Submit(IoOp* op) {
-  if (direct_ && (!format::IsAligned(reinterpret_cast<uintptr_t>(op->buf)) ||
-                  !format::IsAligned(op->offset) || !format::IsAligned(op->len))) {
+  if (direct_ && op->kind == IoKind::kWrite &&
+      (!format::IsAligned(reinterpret_cast<uintptr_t>(op->buf)) || !format::IsAligned(op->offset) ||
+       !format::IsAligned(op->len))) {
     // The kernel answers EINVAL; we do too, so tests see what production would.
     return Status::Errno(EINVAL, "O_DIRECT write not page-aligned");
   }
@@ -61,6 +62,18 @@ Status MemBackend::Submit(IoOp* op) {
 // One write attempt for the remainder of op: returns bytes written or -errno.
 int MemBackend::Attempt(IoOp* op) {
   std::uniform_real_distribution<double> u(0, 1);
+  if (op->kind == IoKind::kFallocate) {
+    // Not subject to the write faults: a failed fallocate is never fatal to the writer.
+    const std::string fpath = PathOf(op->fd);
+    if (fpath.empty()) return -EBADF;
+    File& f = files_[fpath];
+    const uint64_t end = op->offset + op->len;
+    if (end <= f.data.size()) return 0;
+    if (used_ + (end - f.data.size()) > plan_.capacity_bytes) return -ENOSPC;
+    used_ += end - f.data.size();
+    f.data.resize(end);
+    return 0;
+  }
   if (plan_.eintr_probability > 0 && u(rng_) < plan_.eintr_probability) return -EINTR;
   if (writes_until_failure_ == 0) {
     writes_until_failure_ = -1;
@@ -116,19 +129,6 @@ Status MemBackend::Fdatasync(int fd) {
   if (path.empty()) return Status::Errno(EBADF, "fdatasync");
   File& f = files_[path];
   f.synced = f.data;
-  return Status::Ok();
-}
-
-Status MemBackend::Preallocate(int fd, uint64_t offset, uint64_t len) {
-  const std::string path = PathOf(fd);
-  if (path.empty()) return Status::Errno(EBADF, "fallocate");
-  File& f = files_[path];
-  const uint64_t end = offset + len;
-  if (end <= f.data.size()) return Status::Ok();
-  if (used_ + (end - f.data.size()) > plan_.capacity_bytes)
-    return Status::Errno(ENOSPC, "fallocate");
-  used_ += end - f.data.size();
-  f.data.resize(end);
   return Status::Ok();
 }
 

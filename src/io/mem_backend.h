@@ -45,7 +45,6 @@ class MemBackend final : public IoBackend {
   Status Submit(IoOp* op) override;
   Result<int> Reap(bool wait) override;
   Status Fdatasync(int fd) override;
-  Status Preallocate(int fd, uint64_t offset, uint64_t len) override;
   Status Truncate(int fd, uint64_t size) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& dir) override;

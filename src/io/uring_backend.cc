@@ -39,9 +39,12 @@ class UringBackend final : public IoBackend {
     io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
     if (probe == nullptr) return Status::Unsupported("io_uring: cannot probe supported operations");
     const bool ok = io_uring_opcode_supported(probe, IORING_OP_WRITE) &&
-                    io_uring_opcode_supported(probe, IORING_OP_WRITE_FIXED);
+                    io_uring_opcode_supported(probe, IORING_OP_WRITE_FIXED) &&
+                    io_uring_opcode_supported(probe, IORING_OP_FALLOCATE);
     io_uring_free_probe(probe);
-    if (!ok) return Status::Unsupported("io_uring: kernel lacks IORING_OP_WRITE (need Linux 5.6+)");
+    if (!ok)
+      return Status::Unsupported(
+          "io_uring: kernel lacks IORING_OP_WRITE or FALLOCATE (need Linux 5.6+)");
     return Status::Ok();
   }
 
@@ -73,7 +76,7 @@ class UringBackend final : public IoBackend {
   }
 
   Status Submit(IoOp* op) override {
-    if (direct_) {
+    if (direct_ && op->kind == IoKind::kWrite) {
       TM_CHECK_MSG(format::IsAligned(reinterpret_cast<uintptr_t>(op->buf)) &&
                        format::IsAligned(op->offset) && format::IsAligned(op->len),
                    "O_DIRECT write not page-aligned");
@@ -132,14 +135,6 @@ class UringBackend final : public IoBackend {
     return Status::Ok();
   }
 
-  Status Preallocate(int fd, uint64_t offset, uint64_t len) override {
-    if (::fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(len)) != 0) {
-      if (errno == EOPNOTSUPP || errno == ENOSYS) return Status::Ok();
-      return Status::Errno(errno, "fallocate");
-    }
-    return Status::Ok();
-  }
-
   Status Truncate(int fd, uint64_t size) override {
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return Status::Errno(errno, "ftruncate");
     return Status::Ok();
@@ -187,7 +182,10 @@ class UringBackend final : public IoBackend {
     const uint8_t* p = op->buf + op->done;
     const unsigned len = op->len - op->done;
     const uint64_t off = op->offset + op->done;
-    if (registered_ && op->buf_index >= 0) {
+    if (op->kind == IoKind::kFallocate) {
+      io_uring_prep_fallocate(sqe, op->fd, 0, static_cast<off_t>(op->offset),
+                              static_cast<off_t>(op->len));
+    } else if (registered_ && op->buf_index >= 0) {
       io_uring_prep_write_fixed(sqe, op->fd, p, len, off, op->buf_index);
     } else {
       io_uring_prep_write(sqe, op->fd, p, len, off);

@@ -45,6 +45,7 @@ Status SegmentWriter::Open(int64_t first_offset, int64_t now_ms) {
   footer_.first_offset = first_offset;
   write_pos_ = 0;
   allocated_ = 0;
+  prealloc_ = true;
   // The header page goes out with the first blocks, in the same write.
   TM_RETURN_IF_ERROR(StartBatch(format::kFileHeaderSize));
   format::FileHeader fh{opts_.topic, opts_.partition, first_offset, now_ms, opts_.backup_id};
@@ -74,10 +75,7 @@ Status SegmentWriter::SubmitBatch() {
     pool_->Release(slot);
     return error_;
   }
-  if (Status st = Reserve(batch_offset_ + batch_len_); !st.ok()) {
-    pool_->Release(slot);
-    return error_ = st;
-  }
+  Preallocate(batch_offset_ + batch_len_);
   ++in_flight_;
   Status st = pool_->Submit(slot, fd_, batch_offset_, static_cast<uint32_t>(batch_len_), this);
   if (!st.ok()) {
@@ -129,27 +127,35 @@ Status SegmentWriter::AppendBlock(const BlockBuilder& b) {
   return Status::Ok();
 }
 
-// Space is reserved ahead of the writes in steps, so that block writes land inside the file's
-// size: a size-extending O_DIRECT write cannot be issued without blocking and io_uring punts it
-// to a worker thread, costing a context switch per block. The step bounds what a crash leaves
-// behind as zeros past the last block (a reader stops at the first page without a block magic).
-Status SegmentWriter::Reserve(uint64_t end) {
-  if (end <= allocated_) return Status::Ok();
+// Space is reserved ahead of the writes in steps, through the ring: a size-extending O_DIRECT
+// write cannot be issued without blocking, so io_uring punts it to a worker thread, a context
+// switch per write; writes inside the reserved size are issued inline. The fallocate runs
+// asynchronously and its order against the writes does not matter for correctness: fallocate
+// never changes bytes already written, and a write that overtakes it is merely an extending
+// write. A failed fallocate only stops preallocation for this segment; a full disk still surfaces
+// through the writes. The step bounds what a crash leaves as zeros past the last block.
+void SegmentWriter::Preallocate(uint64_t end) {
   constexpr uint64_t kStep = 8ull << 20;
-  io::IoBackend* io = pool_->io();
-  uint64_t new_end = std::max(end, allocated_ + kStep);
-  Status st = io->Preallocate(fd_, allocated_, new_end - allocated_);
-  if (st.IsErrno(ENOSPC) && new_end > end) {
-    // Nearly full: reserve only what this write needs rather than fail early.
-    new_end = end;
-    st = io->Preallocate(fd_, allocated_, new_end - allocated_);
+  if (!prealloc_ || falloc_op_.in_flight || end + kStep / 2 <= allocated_) return;
+  const uint64_t from = std::max(allocated_, end);
+  falloc_op_ = io::IoOp{};
+  falloc_op_.kind = io::IoKind::kFallocate;
+  falloc_op_.fd = fd_;
+  falloc_op_.offset = from;
+  falloc_op_.len = kStep;
+  falloc_op_.ctx = this;
+  falloc_op_.on_done = [](io::IoOp* op, void* ctx) {
+    auto* w = static_cast<SegmentWriter*>(ctx);
+    --w->in_flight_;
+    if (op->error != 0) w->prealloc_ = false;
+  };
+  ++in_flight_;
+  if (!pool_->io()->Submit(&falloc_op_).ok()) {
+    --in_flight_;
+    prealloc_ = false;
+    return;
   }
-  if (!st.ok()) {
-    return st.WithContext(DirPath() + "/" + open_name_)
-        .WithContext(st.IsErrno(ENOSPC) ? "disk full" : "I/O error");
-  }
-  allocated_ = new_end;
-  return Status::Ok();
+  allocated_ = from + kStep;
 }
 
 Status SegmentWriter::WaitInFlight() {
@@ -185,7 +191,8 @@ Status SegmentWriter::Seal(SealedSegment* out) {
   batch_len_ += region;
   TM_RETURN_IF_ERROR(SubmitBatch());
   TM_RETURN_IF_ERROR(WaitInFlight());
-  // Drop the reservation past the footer: a sealed segment ends with its trailer.
+  // Drop the reservation past the footer (every fallocate has completed: it counts as in
+  // flight): a sealed segment ends with its trailer.
   if (allocated_ > write_pos_ + region) {
     if (Status s = io->Truncate(fd_, write_pos_ + region); !s.ok()) return error_ = s;
   }

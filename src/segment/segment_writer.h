@@ -74,7 +74,7 @@ class SegmentWriter final : public WriteSink {
   Status WaitInFlight();
   Status StartBatch(size_t need);
   Status SubmitBatch();
-  Status Reserve(uint64_t end);
+  void Preallocate(uint64_t end);
   std::string DirPath() const;
 
   Options opts_;
@@ -84,7 +84,9 @@ class SegmentWriter final : public WriteSink {
   std::string open_name_;
   std::string sealed_name_;
   uint64_t write_pos_ = 0;
-  uint64_t allocated_ = 0;  // file size reserved by Preallocate
+  uint64_t allocated_ = 0;  // file size asked for by Preallocate
+  bool prealloc_ = true;    // false once an fallocate failed for this segment
+  io::IoOp falloc_op_;      // at most one fallocate in flight
   // The pool buffer being filled: bytes [batch_offset_, batch_offset_ + batch_len_) of the file.
   WritePool::Slot* batch_ = nullptr;
   uint64_t batch_offset_ = 0;
