@@ -138,6 +138,7 @@ void SegmentWriter::Preallocate(uint64_t end) {
   constexpr uint64_t kStep = 8ull << 20;
   if (!prealloc_ || falloc_op_.in_flight || end + kStep / 2 <= allocated_) return;
   const uint64_t from = std::max(allocated_, end);
+  if (opts_.preallocate_limit != 0 && from >= opts_.preallocate_limit) return;
   falloc_op_ = io::IoOp{};
   falloc_op_.kind = io::IoKind::kFallocate;
   falloc_op_.fd = fd_;

@@ -39,6 +39,10 @@ class SegmentWriter final : public WriteSink {
     std::string backup_id;
     std::string topic;
     int32_t partition = 0;
+    // Preallocation stops here (the size at which the segment will roll), so that sealing a
+    // full segment has little reserved space to give back (on filesystems mounted with
+    // `discard`, giving it back is a synchronous discard). 0: no limit.
+    uint64_t preallocate_limit = 0;
   };
 
   SegmentWriter(Options o, WritePool* pool, BlockCodec* codec);

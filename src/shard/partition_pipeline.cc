@@ -11,7 +11,8 @@ PartitionPipeline::PartitionPipeline(PartitionTask task, const PipelineOptions& 
     : task_(std::move(task)),
       opts_(o),
       builder_(o.block_bytes),
-      writer_({o.backup_dir, o.backup_id, task_.topic, task_.partition}, pool, codec),
+      writer_({o.backup_dir, o.backup_id, task_.topic, task_.partition, o.segment_max_bytes}, pool,
+              codec),
       next_(task_.log_start) {
   result_.partition = task_.partition;
   result_.start_offset = 0;
