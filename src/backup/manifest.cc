@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/time.h"
+#include "io/io_backend.h"
 
 namespace tidemark::backup {
 
@@ -205,13 +206,7 @@ Status WriteFileAtomic(const std::string& dir, const std::string& name, const st
   }
   ::close(fd);
   if (::rename(tmp.c_str(), dst.c_str()) != 0) return Status::Errno(errno, "rename " + tmp);
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Status::Errno(errno, "open directory " + dir);
-  int rc = ::fsync(dfd);
-  int err = errno;
-  ::close(dfd);
-  if (rc != 0) return Status::Errno(err, "fsync directory " + dir);
-  return Status::Ok();
+  return io::SyncDirectory(dir);
 }
 
 Status WriteManifest(const std::string& dir, const Manifest& m) {

@@ -1,5 +1,8 @@
 #include "io/io_backend.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "tidemark/format.h"
@@ -37,6 +40,16 @@ IoBackend::Next IoBackend::OnWriteResult(IoOp* op, int res) {
     return Next::kComplete;
   }
   return Next::kResubmit;
+}
+
+Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::Errno(errno, "open directory " + dir);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::Errno(err, "fsync directory " + dir);
+  return Status::Ok();
 }
 
 }  // namespace tidemark::io

@@ -111,6 +111,9 @@ struct UringOptions {
   unsigned queue_depth = 64;
 };
 
+// fsync(2) of a directory, so that entries created or renamed in it are durable.
+Status SyncDirectory(const std::string& dir);
+
 // Probes io_uring and O_DIRECT in `dir` and returns a ready backend, or an error with a hint
 // (for example, io_uring disabled by a sysctl or a seccomp profile).
 Result<std::unique_ptr<IoBackend>> MakeUringBackend(const std::string& dir, const UringOptions& o);

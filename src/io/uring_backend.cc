@@ -145,15 +145,7 @@ class UringBackend final : public IoBackend {
     return Status::Ok();
   }
 
-  Status SyncDir(const std::string& dir) override {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Status::Errno(errno, "open directory " + dir);
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) return Status::Errno(err, "fsync directory " + dir);
-    return Status::Ok();
-  }
+  Status SyncDir(const std::string& dir) override { return SyncDirectory(dir); }
 
   bool RegisterBuffers(std::span<const iovec> bufs, std::string* why) override {
     int rc = io_uring_register_buffers(&ring_, bufs.data(), static_cast<unsigned>(bufs.size()));
