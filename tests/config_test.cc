@@ -1,0 +1,172 @@
+// Unit tests: configuration parsing and validation, time parsing, the latency histogram.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "common/histogram.h"
+#include "common/time.h"
+#include "config/config.h"
+#include "kafka/kafka.h"
+
+namespace tidemark {
+namespace {
+
+constexpr const char* kFull = R"(
+[kafka]
+bootstrap_servers = "10.0.0.1:9092,10.0.0.2:9092"
+timeout_ms = 5000
+[kafka.properties]
+"security.protocol" = "SASL_SSL"
+"fetch.wait.max.ms" = 250
+"enable.ssl.certificate.verification" = false
+[backup]
+id = "prod"
+topics = ["orders", "payments.*"]
+exclude = ["__*", "tmp.*"]
+compression = "lz4"
+level = 3
+segment_max_bytes = 134217728
+segment_max_interval_ms = 60000
+shards = 0
+[storage]
+path = "/var/lib/tidemark"
+direct_io = "on"
+[upload]
+endpoint = "http://minio.local:9000"
+bucket = "kafka-backups"
+prefix = "site-a"
+region = "us-east-1"
+[metrics]
+listen = "127.0.0.1:9464"
+)";
+
+TEST(Config, ParsesEveryDocumentedKey) {
+  auto c = config::ParseConfig(kFull, "full.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->kafka.bootstrap_servers, "10.0.0.1:9092,10.0.0.2:9092");
+  EXPECT_EQ(c->kafka.timeout_ms, 5000);
+  ASSERT_EQ(c->kafka.properties.size(), 3u);
+  std::map<std::string, std::string> props(c->kafka.properties.begin(), c->kafka.properties.end());
+  EXPECT_EQ(props["security.protocol"], "SASL_SSL");
+  EXPECT_EQ(props["fetch.wait.max.ms"], "250");
+  EXPECT_EQ(props["enable.ssl.certificate.verification"], "false");
+  EXPECT_EQ(c->backup.id, "prod");
+  EXPECT_EQ(c->backup.topics, (std::vector<std::string>{"orders", "payments.*"}));
+  EXPECT_EQ(c->backup.exclude.size(), 2u);
+  EXPECT_EQ(c->backup.compression, format::Codec::kLz4);
+  EXPECT_EQ(c->backup.level, 3);
+  EXPECT_EQ(c->storage.direct_io, io::DirectIoMode::kOn);
+  EXPECT_EQ(c->upload.bucket, "kafka-backups");
+  EXPECT_EQ(c->metrics.listen, "127.0.0.1:9464");
+  EXPECT_TRUE(config::ValidateForBackup(*c).ok());
+}
+
+TEST(Config, ErrorsNameTheKeyAndLine) {
+  struct Case {
+    const char* toml;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"[backup]\nshards = -1\n", "t.toml:2: 'backup.shards' = -1 is out of range"},
+      {"[backup]\ntopics = \"orders\"\n", "t.toml:2: 'backup.topics' must be an array of strings"},
+      {"[backup]\ncompression = \"brotli\"\n", "'backup.compression': 'brotli' is not one of"},
+      {"[storage]\npath = 7\n", "t.toml:2: 'storage.path' must be a string"},
+      {"[kafka]\n\nbootstrap = \"x\"\n", "t.toml:3: unknown key 'kafka.bootstrap'"},
+      {"[kafka.properties]\n\"a\" = [1]\n",
+       "'kafka.properties.a' must be a string, integer or boolean"},
+      {"[backups]\n", "unknown key '<top level>.backups'"},
+      {"[backup\n", "t.toml:1:"},
+  };
+  for (const auto& tc : cases) {
+    auto c = config::ParseConfig(tc.toml, "t.toml");
+    ASSERT_FALSE(c.ok()) << tc.toml;
+    EXPECT_TRUE(c.status().Is(Errc::kConfig));
+    EXPECT_NE(c.status().message().find(tc.expect), std::string::npos) << c.status().message();
+    EXPECT_EQ(ExitCodeFor(c.status()), 2);
+  }
+}
+
+TEST(Config, ValidateForBackupSaysWhatIsMissing) {
+  config::Config c;
+  EXPECT_NE(config::ValidateForBackup(c).message().find("--brokers"), std::string::npos);
+  c.kafka.bootstrap_servers = "b:1";
+  EXPECT_NE(config::ValidateForBackup(c).message().find("--topics"), std::string::npos);
+  c.backup.topics = {"t"};
+  EXPECT_NE(config::ValidateForBackup(c).message().find("--id"), std::string::npos);
+  c.backup.id = "../etc";
+  EXPECT_NE(config::ValidateForBackup(c).message().find("may hold only"), std::string::npos);
+  c.backup.id = "nightly-2026.11.22";
+  EXPECT_TRUE(config::ValidateForBackup(c).ok());
+}
+
+TEST(Config, KafkaPropertiesGoToLibrdkafkaVerbatim) {
+  config::Config c;
+  c.kafka.bootstrap_servers = "127.0.0.1:1";
+  c.backup.id = "x";
+  c.kafka.properties = {{"fetch.wait.max.ms", "250"}};
+  kafka::ErrorState errors;
+  auto ok = kafka::MakeBackupConsumer(c, &errors);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  c.kafka.properties = {{"no.such.property", "1"}};
+  auto bad = kafka::MakeBackupConsumer(c, &errors);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().Is(Errc::kConfig));
+  EXPECT_NE(bad.status().message().find("no.such.property"), std::string::npos)
+      << bad.status().message();
+}
+
+TEST(Config, SplitList) {
+  EXPECT_EQ(config::SplitList(" a, b ,,c "), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(config::SplitList("").empty());
+}
+
+TEST(Topics, GlobsIncludeAndExclude) {
+  std::vector<kafka::TopicInfo> all = {{"orders", 3},
+                                       {"payments.eu", 2},
+                                       {"payments.us", 2},
+                                       {"__consumer_offsets", 50},
+                                       {"tmp.x", 1}};
+  auto m = kafka::MatchTopics(all, {"*"}, {"__*", "tmp.*"});
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].name, "orders");
+  auto p = kafka::MatchTopics(all, {"payments.?s", "orders"}, {});
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[1].name, "payments.us");
+  EXPECT_TRUE(kafka::MatchTopics(all, {"nope*"}, {}).empty());
+}
+
+TEST(Time, ParsesRfc3339AndEpochMillis) {
+  EXPECT_EQ(*ParseTime("2026-11-20T14:03:00Z"), 1795183380000);
+  EXPECT_EQ(*ParseTime("2026-11-20T14:03:00.5Z"), 1795183380500);
+  EXPECT_EQ(*ParseTime("2026-11-20T15:03:00.123+01:00"), 1795183380123);
+  EXPECT_EQ(*ParseTime("1795183380000"), 1795183380000);
+  EXPECT_EQ(FormatRfc3339(1795183380123), "2026-11-20T14:03:00.123Z");
+  for (const char* bad : {"", "yesterday", "2026-13-01T00:00:00Z", "2026-11-20T14:03:00",
+                          "2026-11-20T14:03:00Zjunk"}) {
+    auto r = ParseTime(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(ExitCodeFor(r.status()), 2);
+    }
+  }
+}
+
+TEST(Histogram, QuantilesWithinABucket) {
+  Histogram h;
+  for (uint64_t v = 1; v <= 1000; ++v) h.Record(v);
+  EXPECT_EQ(h.count(), 1000u);
+  const uint64_t p50 = h.Quantile(0.5), p99 = h.Quantile(0.99);
+  EXPECT_GE(p50, 500u);
+  EXPECT_LE(p50, 500u * 9 / 8 + 1);
+  EXPECT_GE(p99, 990u);
+  EXPECT_LE(p99, 1000u);
+  Histogram other;
+  other.Record(1'000'000);
+  h.Merge(other);
+  EXPECT_EQ(h.max(), 1'000'000u);
+  EXPECT_EQ(h.Quantile(1.0), 1'000'000u);
+  EXPECT_EQ(Histogram().Quantile(0.5), 0u);
+}
+
+}  // namespace
+}  // namespace tidemark
