@@ -206,6 +206,51 @@ TEST_F(MockClusterTest, PartitionPastRetentionRecordsAGapFromZero) {
   EXPECT_TRUE(report->ok()) << verify::ReportToText(*report);
 }
 
+// A broker that stops serving fetches: the snapshot does not hang and does not pretend; it
+// fails after the configured timeout, naming every partition it could not finish.
+TEST_F(MockClusterTest, StalledFetchesFailLoudlyNamingWhatIsMissing) {
+  ASSERT_TRUE(cluster_.CreateTopic("stuck", 2).ok());
+  kafka::Producer producer;
+  ASSERT_TRUE(producer.Connect(cluster_.bootstraps()).ok());
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(producer.Produce("stuck", i % 2, "k", std::string("v"), {}, 1 + i).ok());
+  }
+  ASSERT_TRUE(producer.Flush().ok());
+  // Every Fetch from now on fails (librdkafka backs off and retries, forever).
+  std::vector<rd_kafka_resp_err_t> errors(5000, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  rd_kafka_mock_push_request_errors_array(cluster_.handle(), 1 /* Fetch */, errors.size(),
+                                          errors.data());
+  config::Config c = BackupConfig("stall", {"stuck"});
+  c.kafka.timeout_ms = 2000;
+  auto sum = backup::RunSnapshot(c, nullptr);
+  ASSERT_FALSE(sum.ok());
+  EXPECT_TRUE(sum.status().Is(Errc::kIncomplete)) << sum.status().message();
+  EXPECT_EQ(ExitCodeFor(sum.status()), 1);
+  const std::string& msg = sum.status().message();
+  EXPECT_NE(msg.find("no progress for 2000 ms"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("stuck/0 (at offset 0 of 50)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("stuck/1 (at offset 0 of 50)"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(dir_ / "stall" / "manifest.json"));
+  rd_kafka_mock_clear_request_errors(cluster_.handle(), 1);
+}
+
+// A stop request (SIGINT/SIGTERM in the CLI) ends the snapshot promptly as a failure.
+TEST_F(MockClusterTest, StopRequestEndsTheSnapshotAsAFailure) {
+  ASSERT_TRUE(cluster_.CreateTopic("s", 1).ok());
+  kafka::Producer producer;
+  ASSERT_TRUE(producer.Connect(cluster_.bootstraps()).ok());
+  ASSERT_TRUE(producer.Produce("s", 0, "k", std::string("v"), {}, 1).ok());
+  ASSERT_TRUE(producer.Flush().ok());
+  std::vector<rd_kafka_resp_err_t> errors(5000, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  rd_kafka_mock_push_request_errors_array(cluster_.handle(), 1, errors.size(), errors.data());
+  std::atomic<bool> stop{true};  // asked to stop before any record arrives
+  auto sum = backup::RunSnapshot(BackupConfig("stop", {"s"}), &stop);
+  ASSERT_FALSE(sum.ok());
+  EXPECT_TRUE(sum.status().Is(Errc::kAborted)) << sum.status().message();
+  EXPECT_NE(sum.status().message().find("s/0"), std::string::npos) << sum.status().message();
+  rd_kafka_mock_clear_request_errors(cluster_.handle(), 1);
+}
+
 // --- non-contiguous offsets, as a real broker leaves them for transaction markers, aborted data
 // and compaction (the mock cluster writes no control records, so this is fed directly) --------
 
