@@ -1,6 +1,9 @@
 // Unit tests: the segment writer over the fault-injecting in-memory backend and over io_uring.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <filesystem>
 #include <random>
@@ -271,6 +274,37 @@ TEST_F(SegmentWriterTest, MoreWritersThanBuffersDoNotDeadlock) {
   }
   EXPECT_GT(pool.held_flushes(), 0u);
   ASSERT_TRUE(pool.Drain().ok());
+}
+
+// ramfs refuses O_DIRECT (EINVAL at open): "auto" falls back to buffered writes and says why,
+// "on" is a clear error, and a segment written the buffered way is whole.
+TEST_F(SegmentWriterTest, DirectIoProbeFallsBackWhereTheFilesystemRefusesIt) {
+  const std::filesystem::path mnt = tmp_ / "ramfs";
+  std::filesystem::create_directories(mnt);
+  if (::mount("ramfs", mnt.c_str(), "ramfs", 0, nullptr) != 0) {
+    GTEST_SKIP() << "cannot mount ramfs here (needs root): " << std::strerror(errno);
+  }
+  {
+    auto on = io::MakeUringBackend(mnt.string(), {io::DirectIoMode::kOn, 16});
+    ASSERT_FALSE(on.ok());
+    EXPECT_TRUE(on.status().Is(Errc::kUnsupported));
+    EXPECT_NE(on.status().message().find("direct_io = \"on\""), std::string::npos)
+        << on.status().message();
+    auto io = io::MakeUringBackend(mnt.string(), {io::DirectIoMode::kAuto, 16});
+    ASSERT_TRUE(io.ok()) << io.status().message();
+    EXPECT_FALSE(io.value()->direct());
+    EXPECT_NE(io.value()->Describe().find("O_DIRECT refused here"), std::string::npos)
+        << io.value()->Describe();
+    Harness h(io.value().get(), mnt.string());
+    ASSERT_TRUE(h.Write(2000, 8).ok());
+    segment::SealedSegment sealed;
+    ASSERT_TRUE(h.writer.Seal(&sealed).ok());
+    segment::SegmentReader reader;
+    ASSERT_TRUE(reader.Open(mnt.string() + "/" + sealed.path).ok());
+    EXPECT_TRUE(reader.footer_status().ok());
+    EXPECT_EQ(reader.footer().record_count, 2000u);
+  }
+  ::umount(mnt.c_str());
 }
 
 TEST_F(SegmentWriterTest, MisalignedDirectWriteIsRefused) {

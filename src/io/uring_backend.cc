@@ -20,7 +20,8 @@ namespace {
 
 class UringBackend final : public IoBackend {
  public:
-  UringBackend(bool direct, unsigned depth) : direct_(direct), depth_(depth) {}
+  UringBackend(bool direct, unsigned depth, std::string why_buffered)
+      : direct_(direct), depth_(depth), why_buffered_(std::move(why_buffered)) {}
   ~UringBackend() override {
     if (ring_ready_) io_uring_queue_exit(&ring_);
   }
@@ -51,6 +52,7 @@ class UringBackend final : public IoBackend {
   std::string Describe() const override {
     std::string s = direct_ ? "io_uring+O_DIRECT" : "io_uring+buffered";
     if (registered_) s += "+registered-buffers";
+    if (!why_buffered_.empty()) s += " (" + why_buffered_ + ")";
     return s;
   }
   bool direct() const override { return direct_; }
@@ -193,6 +195,7 @@ class UringBackend final : public IoBackend {
 
   bool direct_;
   unsigned depth_;
+  std::string why_buffered_;  // empty when direct, or when buffered was asked for
   io_uring ring_{};
   bool ring_ready_ = false;
   bool registered_ = false;
@@ -208,6 +211,7 @@ bool ProbeDirect(const std::string& dir, std::string* why) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
   if (fd < 0) {
     *why = std::string("open with O_DIRECT: ") + std::strerror(errno);
+    ::unlink(path.c_str());  // the file can be created before the open is refused
     return false;
   }
   AlignedBuffer page(format::kPageSize);
@@ -227,9 +231,11 @@ bool ProbeDirect(const std::string& dir, std::string* why) {
 
 Result<std::unique_ptr<IoBackend>> MakeUringBackend(const std::string& dir, const UringOptions& o) {
   bool direct = false;
+  std::string why_buffered;
   if (o.direct_io != DirectIoMode::kOff) {
     std::string why;
     direct = ProbeDirect(dir, &why);
+    if (!direct) why_buffered = "O_DIRECT refused here: " + why + "; fdatasync at seal";
     if (!direct && o.direct_io == DirectIoMode::kOn) {
       return Status::Unsupported("storage.direct_io = \"on\" but " + dir + " refuses O_DIRECT (" +
                                  why + "); use direct_io = \"auto\" or a filesystem such as XFS");
@@ -237,7 +243,7 @@ Result<std::unique_ptr<IoBackend>> MakeUringBackend(const std::string& dir, cons
     if (!direct)
       TM_LOG_DEBUG("O_DIRECT refused in %s (%s); using buffered writes", dir.c_str(), why.c_str());
   }
-  auto backend = std::make_unique<UringBackend>(direct, o.queue_depth);
+  auto backend = std::make_unique<UringBackend>(direct, o.queue_depth, why_buffered);
   TM_RETURN_IF_ERROR(backend->Init());
   return std::unique_ptr<IoBackend>(std::move(backend));
 }
