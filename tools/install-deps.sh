@@ -10,7 +10,7 @@ PACKAGES=(
   liburing-dev librdkafka-dev libzstd-dev liblz4-dev libxxhash-dev libmimalloc-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio
+  libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio python3 time
   # sanitizers for gcc
   libasan8 libubsan1
 )
