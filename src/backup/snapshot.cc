@@ -61,11 +61,11 @@ Result<std::string> PrepareBackupDir(const config::Config& c) {
 }
 
 // The stable rule that spreads partitions over shards: a topic's partitions go round-robin from
-// a start chosen by the topic name's hash, so a partition lands on the same shard whatever else
-// is being backed up.
+// a start chosen by the topic name's XXH3 (fixed across builds and platforms, unlike std::hash),
+// so a partition lands on the same shard whatever else is being backed up.
 int ShardOf(const std::string& topic, int32_t partition, int shards) {
-  const size_t h = std::hash<std::string>{}(topic);
-  return static_cast<int>((h + static_cast<size_t>(partition)) % static_cast<size_t>(shards));
+  const uint64_t h = format::Xxh3(topic.data(), topic.size());
+  return static_cast<int>((h + static_cast<uint64_t>(partition)) % static_cast<uint64_t>(shards));
 }
 
 }  // namespace
