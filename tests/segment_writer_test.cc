@@ -59,15 +59,11 @@ struct Harness {
   }
 };
 
-// Decodes a whole segment image (from memory) by scanning blocks, as a recovering reader would.
-std::vector<OwnedRecord> ScanImage(const std::vector<uint8_t>& img, const std::string& tmpdir) {
-  const std::string p = tmpdir + "/scan.tmseg";
-  FILE* f = std::fopen(p.c_str(), "wb");
-  std::fwrite(img.data(), 1, img.size(), f);
-  std::fclose(f);
+// Scans a segment file block by block from the first block, as a recovering reader would,
+// appending the records of every intact block. Returns where the last intact block ends.
+uint64_t ScanFile(const std::string& path, std::vector<OwnedRecord>* out) {
   segment::SegmentReader reader;
-  EXPECT_TRUE(reader.Open(p).ok());
-  std::vector<OwnedRecord> out;
+  EXPECT_TRUE(reader.Open(path).ok());
   uint64_t off = format::kFileHeaderSize;
   while (off < reader.blocks_end()) {
     format::BlockHeader h;
@@ -75,9 +71,20 @@ std::vector<OwnedRecord> ScanImage(const std::vector<uint8_t>& img, const std::s
     if (!reader.ReadBlockAt(off, &h, &payload).ok()) break;
     RecordDecoder dec(payload);
     RecordView v;
-    while (dec.Next(&v)) out.push_back(OwnedRecord::From(v));
+    while (dec.Next(&v)) out->push_back(OwnedRecord::From(v));
     off += h.block_size;
   }
+  return off;
+}
+
+// The same for a segment image held in memory.
+std::vector<OwnedRecord> ScanImage(const std::vector<uint8_t>& img, const std::string& tmpdir) {
+  const std::string p = tmpdir + "/scan.tmseg";
+  FILE* f = std::fopen(p.c_str(), "wb");
+  std::fwrite(img.data(), 1, img.size(), f);
+  std::fclose(f);
+  std::vector<OwnedRecord> out;
+  ScanFile(p, &out);
   return out;
 }
 
@@ -185,20 +192,8 @@ TEST_F(SegmentWriterTest, UnsealedSegmentRecoversToItsLastCompleteBlock) {
   auto scan = [&](std::vector<OwnedRecord>* out) {
     segment::SegmentReader reader;
     EXPECT_TRUE(reader.Open(path).ok());
-    EXPECT_FALSE(reader.footer_status().ok());
-    uint64_t off = format::kFileHeaderSize;
-    uint64_t good_end = off;
-    while (off < reader.blocks_end()) {
-      format::BlockHeader h;
-      std::span<const uint8_t> payload;
-      if (!reader.ReadBlockAt(off, &h, &payload).ok()) break;
-      RecordDecoder dec(payload);
-      RecordView v;
-      while (dec.Next(&v)) out->push_back(OwnedRecord::From(v));
-      off += h.block_size;
-      good_end = off;
-    }
-    return good_end;
+    EXPECT_FALSE(reader.footer_status().ok());  // never sealed: no footer to trust
+    return ScanFile(path, out);
   };
   std::vector<OwnedRecord> recovered;
   EXPECT_EQ(scan(&recovered), file_blocks_end);
