@@ -106,17 +106,18 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::vector<shard::PartitionTask>> per_shard(static_cast<size_t>(shard_count));
   std::vector<std::string> topic_names;
-  size_t total_partitions = 0;
+  std::vector<std::pair<std::string, int32_t>> partitions;
   for (const auto& t : topics) {
     topic_names.push_back(t.name);
     m.topics[t.name].partition_count = t.partition_count;
-    for (int32_t p = 0; p < t.partition_count; ++p) {
-      TM_ASSIGN_OR_RETURN(kafka::Watermarks w,
-                          kafka::QueryWatermarks(rk.get(), t.name, p, timeout_ms));
-      per_shard[static_cast<size_t>(ShardOf(t.name, p, shard_count))].push_back(
-          {t.name, p, w.low, w.high});
-      ++total_partitions;
-    }
+    for (int32_t p = 0; p < t.partition_count; ++p) partitions.emplace_back(t.name, p);
+  }
+  TM_ASSIGN_OR_RETURN(auto marks, kafka::QueryWatermarksAll(rk.get(), partitions, timeout_ms));
+  const size_t total_partitions = partitions.size();
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    const auto& [topic, p] = partitions[i];
+    per_shard[static_cast<size_t>(ShardOf(topic, p, shard_count))].push_back(
+        {topic, p, marks[i].low, marks[i].high});
   }
   // Topic configs are asked for in parallel with the backup: a broker without DescribeConfigs
   // (the mock cluster) only answers with a timeout, which must not delay the data.

@@ -3,6 +3,8 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "common/log.h"
 
@@ -142,6 +144,33 @@ Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int
                          ": " + rd_kafka_err2str(err));
   }
   return w;
+}
+
+Result<std::vector<Watermarks>> QueryWatermarksAll(
+    rd_kafka_t* rk, const std::vector<std::pair<std::string, int32_t>>& partitions, int timeout_ms,
+    int parallelism) {
+  std::vector<Watermarks> out(partitions.size());
+  std::vector<Status> errors(partitions.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < partitions.size(); i = next.fetch_add(1)) {
+      auto w = QueryWatermarks(rk, partitions[i].first, partitions[i].second, timeout_ms);
+      if (w.ok())
+        out[i] = *w;
+      else
+        errors[i] = w.status();
+    }
+  };
+  std::vector<std::thread> threads;
+  const size_t n =
+      std::min<size_t>(static_cast<size_t>(std::max(1, parallelism)), partitions.size());
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) {
+    if (!e.ok()) return e;
+  }
+  return out;
 }
 
 std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk,

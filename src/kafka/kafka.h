@@ -61,6 +61,11 @@ struct Watermarks {
 };
 Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
                                    int timeout_ms);
+// The watermarks of many partitions, up to `parallelism` queries in flight (each is one round trip
+// to the partition's leader). Fails with the first partition that could not be read.
+Result<std::vector<Watermarks>> QueryWatermarksAll(
+    rd_kafka_t* rk, const std::vector<std::pair<std::string, int32_t>>& partitions, int timeout_ms,
+    int parallelism = 8);
 
 struct TopicConfigs {
   std::optional<std::map<std::string, std::string>> configs;
