@@ -67,7 +67,6 @@ class RecordDecoder {
   // (check status()). Header views point into the payload and stay valid while it does.
   bool Next(RecordView* out);
   const Status& status() const { return status_; }
-  size_t position() const { return pos_; }
 
  private:
   std::span<const uint8_t> data_;

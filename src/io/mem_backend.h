@@ -58,7 +58,6 @@ class MemBackend final : public IoBackend {
     return files_.at(path).data;
   }
   std::vector<std::string> List() const;
-  uint64_t used_bytes() const { return used_; }
   void Crash();
 
  private:

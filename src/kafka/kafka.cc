@@ -16,24 +16,18 @@ void RdKafkaDeleter::operator()(rd_kafka_t* rk) const {
   rd_kafka_destroy(rk);
 }
 
-void ErrorState::Set(rd_kafka_resp_err_t err, const std::string& reason) {
+void ErrorState::Set(const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   last_ = reason;
-  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) all_down_ = true;
 }
 std::string ErrorState::Last() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_;
 }
-bool ErrorState::all_brokers_down() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return all_down_;
-}
-
 namespace {
 void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
   auto* state = static_cast<ErrorState*>(opaque);
-  state->Set(static_cast<rd_kafka_resp_err_t>(err), reason);
+  state->Set(reason);
   TM_LOG_DEBUG("kafka: %s: %s", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)), reason);
 }
 

@@ -26,14 +26,12 @@ using KafkaHandle = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
 // from librdkafka's threads through the error callback, read by the main thread.
 class ErrorState {
  public:
-  void Set(rd_kafka_resp_err_t err, const std::string& reason);
+  void Set(const std::string& reason);
   std::string Last() const;
-  bool all_brokers_down() const;
 
  private:
   mutable std::mutex mu_;
   std::string last_;
-  bool all_down_ = false;
 };
 
 // A consumer for snapshot backups: read_committed, partition EOF events on, no offset commits,

@@ -36,7 +36,6 @@ Result<WritePool::Slot*> WritePool::Acquire() {
   if (free_.empty()) {
     // Back-pressure: every buffer is in flight. Time spent here is the shard waiting on the disk.
     const int64_t t = MonotonicNs();
-    ++full_waits_;
     while (free_.empty()) {
       if (io_->in_flight() == 0) {
         // Every buffer is held half-filled by a writer: have them written.

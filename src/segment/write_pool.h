@@ -66,13 +66,9 @@ class WritePool {
   Status Drain() { return io_->DrainAll(); }
 
   io::IoBackend* io() { return io_; }
-  size_t depth() const { return slots_.size(); }
-  size_t busy() const { return slots_.size() - free_.size(); }
-  size_t buffer_bytes() const { return buffer_bytes_; }
   // Completion latency of block writes, submit to completion.
   const Histogram& write_latency() const { return latency_; }
-  // How often, and how long in total, Acquire() waited for a buffer (all were in flight).
-  uint64_t full_waits() const { return full_waits_; }
+  // How long in total Acquire() waited for a buffer (all were in flight).
   uint64_t full_wait_ns() const { return full_wait_ns_; }
   // How often a dry pool had held buffers submitted early.
   uint64_t held_flushes() const { return held_flushes_; }
@@ -85,7 +81,6 @@ class WritePool {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
   Histogram latency_;
-  uint64_t full_waits_ = 0;
   uint64_t full_wait_ns_ = 0;
   uint64_t held_flushes_ = 0;
 };

@@ -41,7 +41,6 @@ class PartitionPipeline {
   const PartitionTask& task() const { return task_; }
   bool done() const { return done_; }
   int64_t next_offset() const { return next_; }
-  uint64_t records() const { return records_; }
   uint64_t duplicates_dropped() const { return duplicates_; }
 
   // Adds one record (see the class comment for the offset rules).

@@ -192,7 +192,6 @@ void Shard::Run() {
   Status ds = pool_->Drain();
   if (!ds.ok() && st.ok()) st = ds;
   latency_ = pool_->write_latency();
-  io_stats_ = io_->stats();
   status_ = st;
   progress_.finished.store(true, std::memory_order_release);
 }

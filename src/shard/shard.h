@@ -58,9 +58,6 @@ class Shard {
   std::vector<std::string> Incomplete() const;
   std::string io_description() const { return io_description_; }
   const Histogram& write_latency() const { return latency_; }
-  const io::IoStats& io_stats() const { return io_stats_; }
-  size_t partition_count() const { return tasks_.size(); }
-  size_t block_bytes() const { return block_bytes_; }
 
  private:
   void Run();
@@ -87,7 +84,6 @@ class Shard {
   Status status_;
   std::string io_description_;
   Histogram latency_;
-  io::IoStats io_stats_;
 };
 
 }  // namespace tidemark::shard
