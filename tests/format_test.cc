@@ -156,10 +156,10 @@ TEST_P(BlockTest, OversizedRecordGetsItsOwnBlock) {
   ASSERT_TRUE(builder.TryAppend(huge.View(&scratch)));  // alone, the buffer grows
   auto h = codec.Finish(builder, &out);
   ASSERT_TRUE(h.ok());
-  std::vector<uint8_t> scratch_bytes;
+  segment::BlockDecoder decoder;
   format::BlockHeader hdr;
   std::span<const uint8_t> payload;
-  ASSERT_TRUE(segment::DecodeBlock(out.data(), h->block_size, &hdr, &scratch_bytes, &payload).ok());
+  ASSERT_TRUE(decoder.Decode(out.data(), h->block_size, &hdr, &payload).ok());
   Status st;
   auto recs = DecodeAll(payload, &st);
   ASSERT_EQ(recs.size(), 1u);
@@ -179,13 +179,13 @@ TEST_P(BlockTest, AnyFlippedByteIsCaught) {
   auto h = codec.Finish(builder, &out);
   ASSERT_TRUE(h.ok());
   const size_t meaningful = format::kBlockHeaderSize + h->stored_size;
-  std::vector<uint8_t> scratch_bytes;
+  segment::BlockDecoder decoder;
   for (size_t i = 0; i < meaningful; i += 1 + i / 64) {  // every header byte, a spread of payload
     std::vector<uint8_t> bad(out.data(), out.data() + h->block_size);
     bad[i] ^= 0x10;
     format::BlockHeader hdr;
     std::span<const uint8_t> payload;
-    Status st = segment::DecodeBlock(bad.data(), bad.size(), &hdr, &scratch_bytes, &payload);
+    Status st = decoder.Decode(bad.data(), bad.size(), &hdr, &payload);
     EXPECT_TRUE(st.Is(Errc::kCorrupt)) << "flip at byte " << i << " not caught";
   }
 }

@@ -120,10 +120,12 @@ Result<format::BlockHeader> BlockCodec::FinishInto(const BlockBuilder& b, uint8_
   return h;
 }
 
-namespace {
-Status DecodeBlockWith(const uint8_t* block, size_t avail, format::BlockHeader* header,
-                       std::vector<uint8_t>* scratch, std::span<const uint8_t>* payload,
-                       ZSTD_DCtx* dctx) {
+BlockDecoder::BlockDecoder() : dctx_(ZSTD_createDCtx()) { TM_CHECK(dctx_ != nullptr); }
+BlockDecoder::~BlockDecoder() { ZSTD_freeDCtx(dctx_); }
+
+Status BlockDecoder::Decode(const uint8_t* block, size_t avail, format::BlockHeader* header,
+                            std::span<const uint8_t>* payload) {
+  std::vector<uint8_t>* scratch = &scratch_;
   if (avail < kBlockHeaderSize) return Status::Corrupt("block truncated inside its header");
   TM_RETURN_IF_ERROR(format::DecodeBlockHeader(block, header));
   if (format::kBlockHeaderSize + header->stored_size > avail) {
@@ -139,10 +141,8 @@ Status DecodeBlockWith(const uint8_t* block, size_t avail, format::BlockHeader* 
       return Status::Ok();
     case format::Codec::kZstd: {
       scratch->resize(header->raw_size);
-      size_t n =
-          dctx ? ZSTD_decompressDCtx(dctx, scratch->data(), header->raw_size, stored,
-                                     header->stored_size)
-               : ZSTD_decompress(scratch->data(), header->raw_size, stored, header->stored_size);
+      const size_t n = ZSTD_decompressDCtx(dctx_, scratch->data(), header->raw_size, stored,
+                                           header->stored_size);
       if (ZSTD_isError(n) || n != header->raw_size) {
         return Status::Corrupt("zstd payload does not decompress to its recorded size");
       }
@@ -161,20 +161,6 @@ Status DecodeBlockWith(const uint8_t* block, size_t avail, format::BlockHeader* 
   }
   *payload = std::span<const uint8_t>(scratch->data(), header->raw_size);
   return Status::Ok();
-}
-}  // namespace
-
-Status DecodeBlock(const uint8_t* block, size_t avail, format::BlockHeader* header,
-                   std::vector<uint8_t>* scratch, std::span<const uint8_t>* payload) {
-  return DecodeBlockWith(block, avail, header, scratch, payload, nullptr);
-}
-
-BlockDecoder::BlockDecoder() : dctx_(ZSTD_createDCtx()) { TM_CHECK(dctx_ != nullptr); }
-BlockDecoder::~BlockDecoder() { ZSTD_freeDCtx(dctx_); }
-
-Status BlockDecoder::Decode(const uint8_t* block, size_t avail, format::BlockHeader* header,
-                            std::span<const uint8_t>* payload) {
-  return DecodeBlockWith(block, avail, header, &scratch_, payload, dctx_);
 }
 
 }  // namespace tidemark::segment

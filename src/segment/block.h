@@ -4,7 +4,7 @@
 // room for the block header in front so that the layout matches the on-disk block.
 // BlockCodec (one per shard) compresses a finished raw block into a pooled, page-aligned output
 // buffer, writes the header with the payload's XXH3 and zero-pads to the page boundary.
-// DecodeBlock is the reader's inverse and checks everything before trusting anything.
+// BlockDecoder is the reader's inverse and checks everything before trusting anything.
 //
 // Thread contract: all of these are owned by one shard thread; none is shared.
 #pragma once
@@ -83,13 +83,11 @@ class BlockCodec {
   std::vector<char> lz4_state_;
 };
 
-// Decodes a block whose bytes (header, payload) start at `block` with `avail` bytes readable.
-// Checks the header checksum, the payload checksum, decompresses into scratch (reused), and
-// returns the raw payload span through *payload (it may point into block when uncompressed).
-Status DecodeBlock(const uint8_t* block, size_t avail, format::BlockHeader* header,
-                   std::vector<uint8_t>* scratch, std::span<const uint8_t>* payload);
-
-// Reusable decompression context for readers (verify, restore).
+// The reader's inverse of BlockCodec, with a reusable decompression context and scratch buffer
+// (verify, restore). Decode() takes a block whose bytes (header, payload) start at `block` with
+// `avail` bytes readable; it checks the header checksum, the payload checksum, decompresses, and
+// returns the raw payload through *payload (pointing into `block` when stored uncompressed, into
+// the decoder's scratch otherwise, valid until the next call).
 class BlockDecoder {
  public:
   BlockDecoder();
