@@ -75,29 +75,24 @@ Status PartitionPipeline::FlushBlock() {
     TM_RETURN_IF_ERROR(writer_.Open(builder_.stats().first_offset, WallClockMs()));
   TM_RETURN_IF_ERROR(writer_.AppendBlock(builder_));
   builder_.Reset();
-  if (writer_.size() >= opts_.segment_max_bytes) {
-    segment::SealedSegment s;
-    TM_RETURN_IF_ERROR(writer_.Seal(&s));
-    result_.bytes_raw += s.bytes_raw;
-    result_.bytes_stored += s.bytes_stored;
-    result_.records += s.records;
-    result_.segments.push_back(std::move(s));
-  }
+  if (writer_.size() >= opts_.segment_max_bytes) TM_RETURN_IF_ERROR(SealSegment());
+  return Status::Ok();
+}
+
+Status PartitionPipeline::SealSegment() {
+  segment::SealedSegment s;
+  TM_RETURN_IF_ERROR(writer_.Seal(&s));
+  if (s.records == 0) return Status::Ok();  // an open segment without blocks is removed
+  result_.bytes_raw += s.bytes_raw;
+  result_.bytes_stored += s.bytes_stored;
+  result_.records += s.records;
+  result_.segments.push_back(std::move(s));
   return Status::Ok();
 }
 
 Status PartitionPipeline::Finish() {
   TM_RETURN_IF_ERROR(FlushBlock());
-  if (writer_.is_open()) {
-    segment::SealedSegment s;
-    TM_RETURN_IF_ERROR(writer_.Seal(&s));
-    if (s.records > 0) {
-      result_.bytes_raw += s.bytes_raw;
-      result_.bytes_stored += s.bytes_stored;
-      result_.records += s.records;
-      result_.segments.push_back(std::move(s));
-    }
-  }
+  if (writer_.is_open()) TM_RETURN_IF_ERROR(SealSegment());
   // Always-on: what the segments hold is exactly what was appended.
   TM_CHECK_MSG(result_.records == records_, "sealed record count differs from records appended");
   return Status::Ok();

@@ -56,6 +56,8 @@ class PartitionPipeline {
 
  private:
   Status FlushBlock();
+  // Seals the open segment and adds it to the manifest entry.
+  Status SealSegment();
   void AddGap(int64_t from, int64_t to, const char* reason);
   void MarkDone();
 
