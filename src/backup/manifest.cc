@@ -17,34 +17,32 @@ namespace tidemark::backup {
 
 using nlohmann::json;
 
-uint64_t Manifest::TotalRecords() const {
+namespace {
+// Sums f(partition) over every partition of the manifest.
+template <typename F>
+uint64_t SumPartitions(const Manifest& m, F f) {
   uint64_t n = 0;
-  for (const auto& [t, tm] : topics)
-    for (const auto& p : tm.partitions) n += p.records;
+  for (const auto& [name, t] : m.topics) {
+    for (const auto& p : t.partitions) n += f(p);
+  }
   return n;
+}
+}  // namespace
+
+uint64_t Manifest::TotalRecords() const {
+  return SumPartitions(*this, [](const PartitionManifest& p) { return p.records; });
 }
 uint64_t Manifest::TotalBytesRaw() const {
-  uint64_t n = 0;
-  for (const auto& [t, tm] : topics)
-    for (const auto& p : tm.partitions) n += p.bytes_raw;
-  return n;
+  return SumPartitions(*this, [](const PartitionManifest& p) { return p.bytes_raw; });
 }
 uint64_t Manifest::TotalBytesStored() const {
-  uint64_t n = 0;
-  for (const auto& [t, tm] : topics)
-    for (const auto& p : tm.partitions) n += p.bytes_stored;
-  return n;
+  return SumPartitions(*this, [](const PartitionManifest& p) { return p.bytes_stored; });
 }
 size_t Manifest::TotalPartitions() const {
-  size_t n = 0;
-  for (const auto& [t, tm] : topics) n += tm.partitions.size();
-  return n;
+  return SumPartitions(*this, [](const PartitionManifest&) { return 1; });
 }
 size_t Manifest::TotalSegments() const {
-  size_t n = 0;
-  for (const auto& [t, tm] : topics)
-    for (const auto& p : tm.partitions) n += p.segments.size();
-  return n;
+  return SumPartitions(*this, [](const PartitionManifest& p) { return p.segments.size(); });
 }
 
 namespace {
