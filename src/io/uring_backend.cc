@@ -94,11 +94,7 @@ class UringBackend final : public IoBackend {
 
   Result<int> Reap(bool wait) override {
     int completed = 0;
-    if (unsubmitted_ > 0) {
-      int rc = io_uring_submit(&ring_);
-      if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) return Status::Errno(-rc, "io_uring_submit");
-      if (rc > 0) unsubmitted_ -= std::min<unsigned>(unsubmitted_, static_cast<unsigned>(rc));
-    }
+    if (unsubmitted_ > 0) TM_RETURN_IF_ERROR(SubmitPending());
     if (wait && in_flight_ > 0) {
       io_uring_cqe* cqe = nullptr;
       int rc;
@@ -163,14 +159,21 @@ class UringBackend final : public IoBackend {
   size_t in_flight() const override { return in_flight_; }
 
  private:
+  // Hands the queued SQEs to the kernel. EBUSY/EAGAIN (completion queue backed up) are not
+  // errors: the SQEs stay queued and go with the next submit.
+  Status SubmitPending() {
+    int rc = io_uring_submit(&ring_);
+    if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) return Status::Errno(-rc, "io_uring_submit");
+    if (rc > 0) unsubmitted_ -= std::min<unsigned>(unsubmitted_, static_cast<unsigned>(rc));
+    return Status::Ok();
+  }
+
   Status Queue(IoOp* op) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     while (sqe == nullptr) {
       // Submission queue full: submit what is queued and try again; count it.
       ++stats_.sq_full;
-      int rc = io_uring_submit(&ring_);
-      if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) return Status::Errno(-rc, "io_uring_submit");
-      if (rc > 0) unsubmitted_ = 0;
+      TM_RETURN_IF_ERROR(SubmitPending());
       sqe = io_uring_get_sqe(&ring_);
     }
     const uint8_t* p = op->buf + op->done;
@@ -187,10 +190,7 @@ class UringBackend final : public IoBackend {
     io_uring_sqe_set_data(sqe, op);
     ++unsubmitted_;
     // Submit eagerly: the kernel starts the write while the shard encodes the next block.
-    int rc = io_uring_submit(&ring_);
-    if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) return Status::Errno(-rc, "io_uring_submit");
-    if (rc > 0) unsubmitted_ -= std::min<unsigned>(unsubmitted_, static_cast<unsigned>(rc));
-    return Status::Ok();
+    return SubmitPending();
   }
 
   bool direct_;
