@@ -15,6 +15,7 @@ namespace {
 constexpr int kBatch = 1024;
 constexpr int kPollTimeoutMs = 100;
 constexpr size_t kMinBlockBytes = 64 * 1024;
+constexpr size_t kMaxRingEntries = 32768;  // the kernel's IORING_MAX_ENTRIES
 }  // namespace
 
 Shard::Shard(ShardOptions o, rd_kafka_t* rk, std::vector<PartitionTask> tasks,
@@ -31,7 +32,13 @@ Shard::~Shard() {
 
 Status Shard::Init() {
   const std::string& dir = opts_.pipeline.backup_dir;
-  TM_ASSIGN_OR_RETURN(io_, io::MakeUringBackend(dir, {opts_.direct_io, opts_.io_depth * 2 + 8}));
+  // The ring holds every op that can be in flight at once: io_depth writes plus one fallocate per
+  // partition (each writer preallocates ahead of itself). Sized so, the submission queue never
+  // fills for long and the completion queue (twice the size) never overflows between reaps.
+  const size_t ring_entries =
+      std::min<size_t>(opts_.io_depth * 2 + 8 + tasks_.size(), kMaxRingEntries);
+  TM_ASSIGN_OR_RETURN(
+      io_, io::MakeUringBackend(dir, {opts_.direct_io, static_cast<unsigned>(ring_entries)}));
   // The staging memory budget is split over the partitions, so a shard with many partitions
   // builds smaller blocks instead of growing without bound.
   block_bytes_ = opts_.pipeline.block_bytes;
