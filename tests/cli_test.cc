@@ -13,6 +13,7 @@
 
 #include "kafka/mock.h"
 #include "segment/segment_reader.h"
+#include "test_util.h"
 
 namespace tidemark {
 namespace {
@@ -41,13 +42,7 @@ CmdResult Tidemark(const std::string& args, bool merge_stderr = true) {
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("tidemark-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = testing::FreshTestDir("cli"); }
   void TearDown() override { fs::remove_all(dir_); }
   std::string WriteFile(const std::string& name, const std::string& text) {
     const std::string p = (dir_ / name).string();

@@ -55,11 +55,7 @@ class MockClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(cluster_.Start(3).ok());
-    dir_ = fs::temp_directory_path() /
-           ("tidemark-it-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("it");
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -75,6 +71,15 @@ class MockClusterTest : public ::testing::Test {
     c.storage.path = dir_.string();
     return c;
   }
+
+  // Every Fetch from now on fails (librdkafka backs off and retries, forever) until cleared.
+  void FailFetches() {
+    std::vector<rd_kafka_resp_err_t> errors(5000, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    rd_kafka_mock_push_request_errors_array(cluster_.handle(), kFetchApiKey, errors.size(),
+                                            errors.data());
+  }
+  void ClearFetchFailures() { rd_kafka_mock_clear_request_errors(cluster_.handle(), kFetchApiKey); }
+  static constexpr int16_t kFetchApiKey = 1;
 
   kafka::MockCluster cluster_;
   fs::path dir_;
@@ -216,10 +221,7 @@ TEST_F(MockClusterTest, StalledFetchesFailLoudlyNamingWhatIsMissing) {
     ASSERT_TRUE(producer.Produce("stuck", i % 2, "k", std::string("v"), {}, 1 + i).ok());
   }
   ASSERT_TRUE(producer.Flush().ok());
-  // Every Fetch from now on fails (librdkafka backs off and retries, forever).
-  std::vector<rd_kafka_resp_err_t> errors(5000, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
-  rd_kafka_mock_push_request_errors_array(cluster_.handle(), 1 /* Fetch */, errors.size(),
-                                          errors.data());
+  FailFetches();
   config::Config c = BackupConfig("stall", {"stuck"});
   c.kafka.timeout_ms = 2000;
   auto sum = backup::RunSnapshot(c, nullptr);
@@ -231,7 +233,7 @@ TEST_F(MockClusterTest, StalledFetchesFailLoudlyNamingWhatIsMissing) {
   EXPECT_NE(msg.find("stuck/0 (at offset 0 of 50)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("stuck/1 (at offset 0 of 50)"), std::string::npos) << msg;
   EXPECT_FALSE(fs::exists(dir_ / "stall" / "manifest.json"));
-  rd_kafka_mock_clear_request_errors(cluster_.handle(), 1);
+  ClearFetchFailures();
 }
 
 // A stop request (SIGINT/SIGTERM in the CLI) ends the snapshot promptly as a failure.
@@ -241,14 +243,13 @@ TEST_F(MockClusterTest, StopRequestEndsTheSnapshotAsAFailure) {
   ASSERT_TRUE(producer.Connect(cluster_.bootstraps()).ok());
   ASSERT_TRUE(producer.Produce("s", 0, "k", std::string("v"), {}, 1).ok());
   ASSERT_TRUE(producer.Flush().ok());
-  std::vector<rd_kafka_resp_err_t> errors(5000, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
-  rd_kafka_mock_push_request_errors_array(cluster_.handle(), 1, errors.size(), errors.data());
+  FailFetches();
   std::atomic<bool> stop{true};  // asked to stop before any record arrives
   auto sum = backup::RunSnapshot(BackupConfig("stop", {"s"}), &stop);
   ASSERT_FALSE(sum.ok());
   EXPECT_TRUE(sum.status().Is(Errc::kAborted)) << sum.status().message();
   EXPECT_NE(sum.status().message().find("s/0"), std::string::npos) << sum.status().message();
-  rd_kafka_mock_clear_request_errors(cluster_.handle(), 1);
+  ClearFetchFailures();
 }
 
 // --- non-contiguous offsets, as a real broker leaves them for transaction markers, aborted data
@@ -261,8 +262,7 @@ struct PipelineFixture {
 };
 
 TEST(PartitionPipeline, OffsetGapsAreRecordedAndVerifyTellsThemFromHoles) {
-  fs::path dir = fs::temp_directory_path() / ("tidemark-gaps-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  fs::path dir = testing::FreshTestDir("gaps");
   fs::create_directories(dir / "g");
   PipelineFixture f;
   auto io = io::MakeUringBackend(dir.string(), {io::DirectIoMode::kAuto, 16});

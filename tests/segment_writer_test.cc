@@ -90,12 +90,7 @@ std::vector<OwnedRecord> ScanImage(const std::vector<uint8_t>& img, const std::s
 
 class SegmentWriterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    tmp_ = std::filesystem::temp_directory_path() /
-           ("tidemark-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(tmp_);
-  }
+  void SetUp() override { tmp_ = testing::FreshTestDir("test"); }
   void TearDown() override { std::filesystem::remove_all(tmp_); }
   std::filesystem::path tmp_;
 };

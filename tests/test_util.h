@@ -1,7 +1,11 @@
 // Helpers shared by the tests: owned records that can be compared field by field.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <ostream>
 #include <random>
@@ -58,6 +62,17 @@ struct OwnedRecord {
     return o;
   }
 };
+
+// A fresh, empty directory for the running test: <tmp>/tidemark-<kind>-<pid>-<test name>.
+inline std::filesystem::path FreshTestDir(const std::string& kind) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("tidemark-" + kind + "-" + std::to_string(::getpid()) + "-" +
+                               (info != nullptr ? info->name() : "none"));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
 
 // Short failure messages: offset, sizes and header count instead of a byte dump.
 inline void PrintTo(const OwnedRecord& r, std::ostream* os) {
