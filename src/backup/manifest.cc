@@ -108,6 +108,18 @@ std::string ManifestToJson(const Manifest& m) {
     topics[name] = std::move(jt);
   }
   j["topics"] = std::move(topics);
+  json groups = json::object();
+  for (const auto& [g, offsets] : m.groups) {
+    json jg = json::object();
+    for (const auto& [topic, parts] : offsets) {
+      json jt = json::object();
+      for (const auto& [p, o] : parts) jt[std::to_string(p)] = o;
+      jg[topic] = std::move(jt);
+    }
+    groups[g] = std::move(jg);
+  }
+  j["groups"] = std::move(groups);
+  if (!m.groups_note.empty()) j["groups_note"] = m.groups_note;
   return j.dump(2) + "\n";
 }
 
@@ -172,6 +184,16 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
       }
       m.topics.emplace(name, std::move(t));
     }
+    if (j.contains("groups")) {
+      for (const auto& [g, jg] : j.at("groups").items()) {
+        GroupOffsets offsets;
+        for (const auto& [topic, jt] : jg.items()) {
+          for (const auto& [p, o] : jt.items()) offsets[topic][std::stoi(p)] = o.get<int64_t>();
+        }
+        m.groups.emplace(g, std::move(offsets));
+      }
+    }
+    m.groups_note = j.value("groups_note", "");
     return m;
   } catch (const std::exception& e) {
     return Status::Corrupt(origin +

@@ -46,6 +46,9 @@ struct TopicManifest {
   std::vector<PartitionManifest> partitions;
 };
 
+// A consumer group's committed offsets at backup time: topic -> partition -> next offset to read.
+using GroupOffsets = std::map<std::string, std::map<int32_t, int64_t>>;
+
 struct Manifest {
   int version = kManifestVersion;
   std::string id;
@@ -57,6 +60,10 @@ struct Manifest {
   std::string compression;
   int level = 0;
   std::map<std::string, TopicManifest> topics;
+  // Committed offsets of the consumer groups on the backed-up topics, read at the start of the
+  // backup (so every offset is at most the partition's end_offset).
+  std::map<std::string, GroupOffsets> groups;
+  std::string groups_note;  // how groups were found, or why some could not be
 
   uint64_t TotalRecords() const;
   uint64_t TotalBytesRaw() const;

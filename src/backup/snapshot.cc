@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/time.h"
+#include "kafka/admin.h"
 #include "kafka/kafka.h"
 #include "shard/shard.h"
 
@@ -68,6 +69,46 @@ int ShardOf(const std::string& topic, int32_t partition, int shards) {
   return static_cast<int>((h + static_cast<uint64_t>(partition)) % static_cast<uint64_t>(shards));
 }
 
+// Committed offsets of the consumer groups matching `globs` on the backed-up partitions. Groups
+// come from ListGroups; a broker that cannot list them (the mock cluster) is asked for the
+// literal names among the globs. What could not be done goes into the note, not an error: the
+// records matter more than the group positions.
+void CaptureGroups(rd_kafka_t* rk, const std::vector<std::string>& globs,
+                   const std::vector<kafka::TopicPartition>& partitions, int timeout_ms,
+                   Manifest* m) {
+  if (globs.empty()) {
+    m->groups_note = "no groups asked for ([backup] groups is empty)";
+    return;
+  }
+  std::vector<std::string> names;
+  auto listed = kafka::ListGroups(rk, timeout_ms);
+  if (listed.ok()) {
+    for (const auto& g : *listed) {
+      if (kafka::MatchesAny(globs, g)) names.push_back(g);
+    }
+    m->groups_note = "listed by the broker; " + std::to_string(names.size()) + " of " +
+                     std::to_string(listed->size()) + " groups match";
+  } else {
+    for (const auto& g : globs) {
+      if (kafka::IsLiteralGlob(g)) names.push_back(g);
+    }
+    m->groups_note = "the broker cannot list groups (" + listed.status().message() +
+                     "), so only the literal names among [backup] groups / --groups were asked";
+  }
+  for (const auto& g : names) {
+    auto offsets = kafka::FetchGroupOffsets(rk, g, partitions, timeout_ms);
+    if (!offsets.ok()) {
+      TM_LOG_WARN("consumer group %s: %s; its offsets are not in the backup", g.c_str(),
+                  offsets.status().message().c_str());
+      m->groups_note += "; " + g + ": " + offsets.status().message();
+      continue;
+    }
+    if (offsets->empty()) continue;  // no commits on these topics
+    GroupOffsets& go = m->groups[g];
+    for (const auto& [tp, o] : *offsets) go[tp.first][tp.second] = o;
+  }
+}
+
 }  // namespace
 
 Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* external_stop) {
@@ -112,6 +153,9 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
     m.topics[t.name].partition_count = t.partition_count;
     for (int32_t p = 0; p < t.partition_count; ++p) partitions.emplace_back(t.name, p);
   }
+  // Group offsets first: read before the watermarks, each is at most its partition's end.
+  CaptureGroups(rk.get(), c.backup.groups, partitions,
+                std::min(timeout_ms, kDescribeConfigsTimeoutMs), &m);
   TM_ASSIGN_OR_RETURN(auto marks, kafka::QueryWatermarksAll(rk.get(), partitions, timeout_ms));
   const size_t total_partitions = partitions.size();
   for (size_t i = 0; i < partitions.size(); ++i) {

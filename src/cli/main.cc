@@ -9,7 +9,9 @@
 #include "backup/snapshot.h"
 #include "cli/demo.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "config/config.h"
+#include "restore/restore.h"
 #include "verify/verify.h"
 
 namespace tidemark::cli {
@@ -24,7 +26,7 @@ int Fail(const Status& s) {
 }
 
 struct BackupFlags {
-  std::string config, brokers, topics, exclude, path, id, compression;
+  std::string config, brokers, topics, exclude, groups, path, id, compression;
   int level = INT32_MIN, shards = -1;
 };
 
@@ -36,6 +38,7 @@ Result<config::Config> BuildBackupConfig(const BackupFlags& f) {
   if (!f.brokers.empty()) c.kafka.bootstrap_servers = f.brokers;
   if (!f.topics.empty()) c.backup.topics = config::SplitList(f.topics);
   if (!f.exclude.empty()) c.backup.exclude = config::SplitList(f.exclude);
+  if (!f.groups.empty()) c.backup.groups = config::SplitList(f.groups);
   if (!f.path.empty()) c.storage.path = f.path;
   if (!f.id.empty()) c.backup.id = f.id;
   if (!f.compression.empty() && !format::ParseCodec(f.compression, &c.backup.compression)) {
@@ -44,6 +47,72 @@ Result<config::Config> BuildBackupConfig(const BackupFlags& f) {
   if (f.level != INT32_MIN) c.backup.level = f.level;
   if (f.shards >= 0) c.backup.shards = f.shards;
   return c;
+}
+
+struct RestoreFlags {
+  std::string config, path, id, brokers, topics, topic_map, groups, from, to, from_offset,
+      to_offset, repartition, progress = "auto";
+  int64_t rate_bytes = -1, rate_records = -1;
+  int threads = -1;
+  bool dry_run = false, allow_nonempty = false, skip_damaged = false, json = false;
+};
+
+Result<restore::RestoreOptions> BuildRestoreOptions(const RestoreFlags& f) {
+  config::Config c;
+  if (!f.config.empty()) {
+    TM_ASSIGN_OR_RETURN(c, config::LoadConfigFile(f.config));
+  }
+  restore::RestoreOptions o;
+  o.path = f.path.empty() ? (f.config.empty() ? "" : c.storage.path) : f.path;
+  o.id = f.id;
+  o.brokers = f.brokers;
+  o.properties = c.kafka.properties;
+  o.properties.insert(o.properties.end(), c.restore.properties.begin(), c.restore.properties.end());
+  o.timeout_ms = static_cast<int>(c.kafka.timeout_ms);
+  o.topics = config::SplitList(f.topics);
+  o.groups = config::SplitList(f.groups);
+  TM_ASSIGN_OR_RETURN(o.topic_map, restore::ParseTopicMap(f.topic_map));
+  if (!f.from.empty()) {
+    auto t = ParseTime(f.from);
+    if (!t.ok()) return Status::Config("--from: " + t.status().message());
+    o.from_ms = *t;
+  }
+  if (!f.to.empty()) {
+    auto t = ParseTime(f.to);
+    if (!t.ok()) return Status::Config("--to: " + t.status().message());
+    o.to_ms = *t;
+  }
+  if (!f.from_offset.empty()) {
+    TM_ASSIGN_OR_RETURN(o.from_offset, restore::ParseOffsetBound("--from-offset", f.from_offset));
+  }
+  if (!f.to_offset.empty()) {
+    TM_ASSIGN_OR_RETURN(o.to_offset, restore::ParseOffsetBound("--to-offset", f.to_offset));
+  }
+  if (f.repartition == "murmur2") {
+    o.repartition = restore::Repartition::kMurmur2;
+  } else if (!f.repartition.empty() && f.repartition != "none") {
+    return Status::Config("--repartition '" + f.repartition + "' is not one of murmur2, none");
+  }
+  o.rate_limit_bytes =
+      f.rate_bytes >= 0 ? static_cast<uint64_t>(f.rate_bytes) : c.restore.rate_limit_bytes;
+  o.rate_limit_records =
+      f.rate_records >= 0 ? static_cast<uint64_t>(f.rate_records) : c.restore.rate_limit_records;
+  o.threads = f.threads >= 0 ? f.threads : c.restore.threads;
+  o.dry_run = f.dry_run;
+  o.allow_nonempty = f.allow_nonempty;
+  o.skip_damaged = f.skip_damaged;
+  if (f.progress == "auto")
+    o.progress = restore::Progress::kAuto;
+  else if (f.progress == "terminal")
+    o.progress = restore::Progress::kTerminal;
+  else if (f.progress == "lines")
+    o.progress = restore::Progress::kLines;
+  else if (f.progress == "off")
+    o.progress = restore::Progress::kOff;
+  else
+    return Status::Config("--progress '" + f.progress +
+                          "' is not one of auto, terminal, lines, off");
+  return o;
 }
 
 }  // namespace
@@ -62,11 +131,45 @@ int Main(int argc, char** argv) {
   backup->add_option("--brokers", bf.brokers, "bootstrap servers, host:port,...");
   backup->add_option("--topics", bf.topics, "topic globs, comma-separated");
   backup->add_option("--exclude", bf.exclude, "topic globs to leave out (default __*)");
+  backup->add_option("--groups", bf.groups,
+                     "consumer-group globs whose offsets are kept (default *; brokers that "
+                     "cannot list groups need literal names)");
   backup->add_option("--path", bf.path, "storage directory");
   backup->add_option("--id", bf.id, "backup id");
   backup->add_option("--compression", bf.compression, "zstd | lz4 | none");
   backup->add_option("--level", bf.level, "compression level");
   backup->add_option("--shards", bf.shards, "shard threads (0: one per core)");
+
+  RestoreFlags rf;
+  auto* restore_cmd = app.add_subcommand(
+      "restore", "produce a backup (or a window of it) into a cluster, exactly once");
+  restore_cmd->add_option("--config", rf.config,
+                          "TOML config file ([kafka.properties], [restore])");
+  restore_cmd->add_option("--path", rf.path, "storage directory holding the backup");
+  restore_cmd->add_option("--id", rf.id, "backup id")->required();
+  restore_cmd->add_option("--brokers", rf.brokers, "target cluster, host:port,...")->required();
+  restore_cmd->add_option("--topics", rf.topics, "backed-up topic globs to restore (default all)");
+  restore_cmd->add_option("--topic-map", rf.topic_map, "SRC=DST,...: restore SRC into DST");
+  restore_cmd->add_option("--groups", rf.groups,
+                          "consumer-group globs whose offsets are moved to the target");
+  restore_cmd->add_option("--from", rf.from, "first timestamp restored (RFC 3339 or epoch ms)");
+  restore_cmd->add_option("--to", rf.to, "timestamp restored up to, exclusive");
+  restore_cmd->add_option("--from-offset", rf.from_offset,
+                          "first offset: N, or TOPIC:PARTITION=N,...");
+  restore_cmd->add_option("--to-offset", rf.to_offset,
+                          "offset restored up to, exclusive: N, or TOPIC:PARTITION=N,...");
+  restore_cmd->add_option("--repartition", rf.repartition,
+                          "murmur2: route by key with Kafka's default partitioner");
+  restore_cmd->add_option("--rate-limit-bytes", rf.rate_bytes, "bytes/s (keys, values, headers)");
+  restore_cmd->add_option("--rate-limit-records", rf.rate_records, "records/s");
+  restore_cmd->add_option("--threads", rf.threads, "reader threads (0: one per core)");
+  restore_cmd->add_option("--progress", rf.progress, "auto | terminal | lines | off");
+  restore_cmd->add_flag("--dry-run", rf.dry_run, "print the plan, produce nothing");
+  restore_cmd->add_flag("--allow-nonempty", rf.allow_nonempty,
+                        "append to target partitions that already hold records");
+  restore_cmd->add_flag("--skip-damaged", rf.skip_damaged,
+                        "go on past damaged blocks, reporting what was skipped");
+  restore_cmd->add_flag("--json", rf.json, "one JSON document on stdout");
 
   std::string path, id;
   bool as_json = false;
@@ -119,6 +222,15 @@ int Main(int argc, char** argv) {
     if (!sum.ok()) return Fail(sum.status());
     std::printf("%s", backup::FormatSummary(*sum).c_str());
     return 0;
+  }
+  if (*restore_cmd) {
+    auto o = BuildRestoreOptions(rf);
+    if (!o.ok()) return Fail(o.status());
+    auto r = restore::RunRestore(*o, &g_stop);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s",
+                rf.json ? restore::ReportToJson(*r).c_str() : restore::ReportToText(*r).c_str());
+    return r->damaged() ? 1 : 0;
   }
   if (*verify) {
     auto r = verify::VerifyBackup(path, id);

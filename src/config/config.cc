@@ -81,6 +81,28 @@ class Reader {
     return Status::Ok();
   }
 
+  // A [<section>.properties] table of librdkafka settings: strings, integers or booleans.
+  Status Properties(const toml::table& t, const std::string& section,
+                    std::vector<std::pair<std::string, std::string>>* out) {
+    const toml::table* props = nullptr;
+    TM_RETURN_IF_ERROR(Table(t, "properties", &props));
+    if (props == nullptr) return Status::Ok();
+    for (const auto& [k, v] : *props) {
+      std::string value;
+      if (v.is_string())
+        value = v.as_string()->get();
+      else if (v.is_integer())
+        value = std::to_string(v.as_integer()->get());
+      else if (v.is_boolean())
+        value = v.as_boolean()->get() ? "true" : "false";
+      else
+        return Status::Config(Where(origin_, v) + ": '" + section + ".properties." +
+                              std::string(k.str()) + "' must be a string, integer or boolean");
+      out->emplace_back(std::string(k.str()), value);
+    }
+    return Status::Ok();
+  }
+
   Status BadValue(const toml::table& t, const std::string& section, const char* key,
                   const std::string& why) {
     return Status::Config(Where(origin_, *t.get(key)) + ": '" + section + "." + key + "': " + why);
@@ -128,35 +150,20 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "kafka", {"bootstrap_servers", "properties", "timeout_ms"}));
     TM_RETURN_IF_ERROR(r.String(*t, "kafka", "bootstrap_servers", &c.kafka.bootstrap_servers));
     TM_RETURN_IF_ERROR(r.Int(*t, "kafka", "timeout_ms", 100, 3600000, &c.kafka.timeout_ms));
-    const toml::table* props = nullptr;
-    TM_RETURN_IF_ERROR(r.Table(*t, "properties", &props));
-    if (props != nullptr) {
-      for (const auto& [k, v] : *props) {
-        std::string value;
-        if (v.is_string())
-          value = v.as_string()->get();
-        else if (v.is_integer())
-          value = std::to_string(v.as_integer()->get());
-        else if (v.is_boolean())
-          value = v.as_boolean()->get() ? "true" : "false";
-        else
-          return Status::Config(Where(origin, v) + ": 'kafka.properties." + std::string(k.str()) +
-                                "' must be a string, integer or boolean");
-        c.kafka.properties.emplace_back(std::string(k.str()), value);
-      }
-    }
+    TM_RETURN_IF_ERROR(r.Properties(*t, "kafka", &c.kafka.properties));
   }
 
   TM_RETURN_IF_ERROR(r.Table(root, "backup", &t));
   if (t != nullptr) {
     TM_RETURN_IF_ERROR(r.OnlyKnown(
         *t, "backup",
-        {"id", "topics", "exclude", "compression", "level", "segment_max_bytes",
+        {"id", "topics", "exclude", "groups", "compression", "level", "segment_max_bytes",
          "segment_max_interval_ms", "shards", "block_bytes", "io_depth", "shard_memory_bytes"}));
     auto& b = c.backup;
     TM_RETURN_IF_ERROR(r.String(*t, "backup", "id", &b.id));
     TM_RETURN_IF_ERROR(r.StringList(*t, "backup", "topics", &b.topics));
     TM_RETURN_IF_ERROR(r.StringList(*t, "backup", "exclude", &b.exclude));
+    TM_RETURN_IF_ERROR(r.StringList(*t, "backup", "groups", &b.groups));
     std::string codec;
     TM_RETURN_IF_ERROR(r.String(*t, "backup", "compression", &codec));
     if (!codec.empty() && !format::ParseCodec(codec, &b.compression)) {
@@ -210,7 +217,20 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     TM_RETURN_IF_ERROR(r.String(*t, "upload", "region", &c.upload.region));
   }
   TM_RETURN_IF_ERROR(r.Table(root, "restore", &t));
-  if (t != nullptr) TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "restore", {}));
+  if (t != nullptr) {
+    TM_RETURN_IF_ERROR(r.OnlyKnown(
+        *t, "restore", {"properties", "rate_limit_bytes", "rate_limit_records", "threads"}));
+    TM_RETURN_IF_ERROR(r.Properties(*t, "restore", &c.restore.properties));
+    int64_t v = 0;
+    TM_RETURN_IF_ERROR(r.Int(*t, "restore", "rate_limit_bytes", 0, INT64_MAX, &v));
+    c.restore.rate_limit_bytes = static_cast<uint64_t>(v);
+    v = 0;
+    TM_RETURN_IF_ERROR(r.Int(*t, "restore", "rate_limit_records", 0, INT64_MAX, &v));
+    c.restore.rate_limit_records = static_cast<uint64_t>(v);
+    v = 0;
+    TM_RETURN_IF_ERROR(r.Int(*t, "restore", "threads", 0, 1024, &v));
+    c.restore.threads = static_cast<int>(v);
+  }
   TM_RETURN_IF_ERROR(r.Table(root, "metrics", &t));
   if (t != nullptr) {
     TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "metrics", {"listen"}));

@@ -25,6 +25,9 @@ struct BackupConfig {
   std::string id;
   std::vector<std::string> topics;
   std::vector<std::string> exclude = {"__*"};
+  // Consumer groups whose committed offsets on the backed-up topics are kept (fnmatch globs).
+  // Where the broker cannot list groups, only literal names can be asked for.
+  std::vector<std::string> groups = {"*"};
   format::Codec compression = format::Codec::kZstd;
   int level = 1;
   uint64_t segment_max_bytes = 128ull << 20;
@@ -44,6 +47,14 @@ struct UploadConfig {
   std::string endpoint, bucket, prefix, region;
 };
 
+struct RestoreConfig {
+  // Properties for the target cluster's producer, over [kafka.properties].
+  std::vector<std::pair<std::string, std::string>> properties;
+  uint64_t rate_limit_bytes = 0;    // bytes/s, 0: unlimited
+  uint64_t rate_limit_records = 0;  // records/s, 0: unlimited
+  int threads = 0;                  // reader threads, 0: one per core
+};
+
 struct MetricsConfig {
   std::string listen;
 };
@@ -53,6 +64,7 @@ struct Config {
   BackupConfig backup;
   StorageConfig storage;
   UploadConfig upload;
+  RestoreConfig restore;
   MetricsConfig metrics;
   std::string source = "<defaults>";  // where it came from, for messages
 };

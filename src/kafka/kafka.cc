@@ -111,17 +111,22 @@ Result<std::vector<TopicInfo>> ListTopics(rd_kafka_t* rk, int timeout_ms,
   return out;
 }
 
+bool MatchesAny(const std::vector<std::string>& globs, const std::string& name) {
+  return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) {
+    return fnmatch(g.c_str(), name.c_str(), 0) == 0;
+  });
+}
+
+bool IsLiteralGlob(const std::string& glob) {
+  return glob.find_first_of("*?[\\") == std::string::npos;
+}
+
 std::vector<TopicInfo> MatchTopics(const std::vector<TopicInfo>& all,
                                    const std::vector<std::string>& include,
                                    const std::vector<std::string>& exclude) {
-  auto any = [](const std::vector<std::string>& globs, const std::string& name) {
-    return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) {
-      return fnmatch(g.c_str(), name.c_str(), 0) == 0;
-    });
-  };
   std::vector<TopicInfo> out;
   for (const auto& t : all) {
-    if (any(include, t.name) && !any(exclude, t.name)) out.push_back(t);
+    if (MatchesAny(include, t.name) && !MatchesAny(exclude, t.name)) out.push_back(t);
   }
   std::sort(out.begin(), out.end(),
             [](const TopicInfo& a, const TopicInfo& b) { return a.name < b.name; });

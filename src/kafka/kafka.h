@@ -47,6 +47,11 @@ struct TopicInfo {
 // All topics the cluster reports (internal ones included; patterns decide).
 Result<std::vector<TopicInfo>> ListTopics(rd_kafka_t* rk, int timeout_ms, const ErrorState& errors);
 
+// Whether `name` matches any of the fnmatch(3) globs.
+bool MatchesAny(const std::vector<std::string>& globs, const std::string& name);
+// Whether a glob has no wildcard, so it can only ever name itself.
+bool IsLiteralGlob(const std::string& glob);
+
 // Topics matching any include glob and no exclude glob, sorted by name. Globs are fnmatch(3)
 // patterns ("payments.*", "t?", "[ab]*").
 std::vector<TopicInfo> MatchTopics(const std::vector<TopicInfo>& all,

@@ -31,6 +31,7 @@ class SegmentReader {
 
   const format::FileHeader& file_header() const { return file_header_; }
   uint64_t file_size() const { return file_size_; }
+  int fd() const { return fd_; }  // for callers that read blocks themselves (restore)
   // Ok when the trailer and footer are present and intact.
   const Status& footer_status() const { return footer_status_; }
   const format::Footer& footer() const { return footer_; }

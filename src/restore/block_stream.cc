@@ -1,0 +1,269 @@
+#include "restore/block_stream.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace tidemark::restore {
+
+// --- ReadRing ------------------------------------------------------------------------------
+
+ReadRing::~ReadRing() {
+  if (ready_) io_uring_queue_exit(&ring_);
+}
+
+Status ReadRing::Init(unsigned entries) {
+  int rc = io_uring_queue_init(entries, &ring_, 0);
+  if (rc < 0) {
+    return Status::Errno(-rc,
+                         "io_uring_queue_init (io_uring disabled by kernel.io_uring_disabled or a "
+                         "seccomp profile?)");
+  }
+  ready_ = true;
+  return Status::Ok();
+}
+
+Status ReadRing::Push(Read* r) {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    int rc = io_uring_submit(&ring_);
+    if (rc < 0) return Status::Errno(-rc, "io_uring_submit");
+    pending_ = 0;
+    sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return Status::Errno(EBUSY, "io_uring: no submission entry");
+  }
+  io_uring_prep_read(sqe, r->fd, r->buf + r->done, r->len - r->done, r->offset + r->done);
+  io_uring_sqe_set_data(sqe, r);
+  r->in_flight = true;
+  ++pending_;
+  return Status::Ok();
+}
+
+Status ReadRing::Submit(Read* r) {
+  r->done = 0;
+  r->error = 0;
+  TM_RETURN_IF_ERROR(Push(r));
+  // Submitted at once: read-ahead only helps if the kernel starts on it now.
+  int rc = io_uring_submit(&ring_);
+  if (rc < 0) return Status::Errno(-rc, "io_uring_submit");
+  pending_ = 0;
+  return Status::Ok();
+}
+
+Status ReadRing::WaitFor(Read* r) {
+  while (r->in_flight) {
+    io_uring_cqe* cqe = nullptr;
+    int rc = io_uring_wait_cqe(&ring_, &cqe);
+    if (rc == -EINTR) continue;
+    if (rc < 0) return Status::Errno(-rc, "io_uring_wait_cqe");
+    auto* done = static_cast<Read*>(io_uring_cqe_get_data(cqe));
+    const int res = cqe->res;
+    io_uring_cqe_seen(&ring_, cqe);
+    if (res == -EINTR || res == -EAGAIN) {
+      TM_RETURN_IF_ERROR(Push(done));
+    } else if (res < 0) {
+      done->error = -res;
+      done->in_flight = false;
+    } else if (res == 0) {
+      done->error = EIO;  // the file ends before the range does
+      done->in_flight = false;
+    } else {
+      done->done += static_cast<uint32_t>(res);
+      if (done->done < done->len)
+        TM_RETURN_IF_ERROR(Push(done));
+      else
+        done->in_flight = false;
+    }
+    if (pending_ > 0) {
+      rc = io_uring_submit(&ring_);
+      if (rc < 0) return Status::Errno(-rc, "io_uring_submit");
+      pending_ = 0;
+    }
+  }
+  return Status::Ok();
+}
+
+// --- BlockStream ---------------------------------------------------------------------------
+
+BlockStream::BlockStream(ReadRing* ring, std::string backup_dir, std::string topic,
+                         const backup::PartitionManifest* part, RecordFilter filter,
+                         bool skip_damaged, unsigned depth)
+    : ring_(ring),
+      dir_(std::move(backup_dir)),
+      topic_(std::move(topic)),
+      part_(part),
+      filter_(filter),
+      skip_damaged_(skip_damaged),
+      depth_(depth < 1 ? 1 : depth),
+      slots_(depth_) {}
+
+BlockStream::~BlockStream() { CloseSegment(); }
+
+void BlockStream::Damage(int64_t block, uint64_t at, int64_t first, int64_t last,
+                         const std::string& what) {
+  damage_.push_back({cur_ != nullptr ? cur_->path : "", block, at, first, last, what});
+  if (!skip_damaged_) stopped_ = true;
+}
+
+void BlockStream::CloseSegment() {
+  // Reads in flight point into our slots and the file: let them land before either goes.
+  for (size_t i = 0; i < in_ring_; ++i) {
+    Slot& s = slots_[(head_ + i) % slots_.size()];
+    if (s.read.in_flight) (void)ring_->WaitFor(&s.read);
+  }
+  head_ = in_ring_ = 0;
+  holding_ = false;
+  entries_.clear();
+  next_submit_ = 0;
+  scanning_ = false;
+  reader_.reset();
+  cur_ = nullptr;
+}
+
+bool BlockStream::OpenSegment() {
+  const segment::SealedSegment& s = part_->segments[seg_++];
+  cur_ = &s;
+  reader_.emplace();
+  Status st = reader_->Open(dir_ + "/" + s.path);
+  if (!st.ok()) {
+    Damage(-1, 0, s.first_offset, s.last_offset, st.message());
+    return false;
+  }
+  const auto& fh = reader_->file_header();
+  if (fh.topic != topic_ || fh.partition != part_->partition || fh.first_offset != s.first_offset) {
+    Damage(-1, 0, s.first_offset, s.last_offset,
+           "file header says " + fh.topic + "/" + std::to_string(fh.partition) + " from offset " +
+               std::to_string(fh.first_offset) + ", the manifest expects " + topic_ + "/" +
+               std::to_string(part_->partition) + " from " + std::to_string(s.first_offset));
+    return false;
+  }
+  if (reader_->footer_status().ok() && reader_->footer_checksum() != s.checksum) {
+    TM_LOG_WARN("%s: footer checksum differs from the manifest's; reading it block by block",
+                s.path.c_str());
+  }
+  if (!reader_->footer_status().ok() || reader_->footer_checksum() != s.checksum) {
+    // Without a trustworthy index, scan from the first block: blocks before the damage are
+    // still good (each carries its own checksums).
+    scanning_ = true;
+    scan_pos_ = format::kFileHeaderSize;
+    scan_block_ = 0;
+    return true;
+  }
+  const auto& blocks = reader_->footer().blocks;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const auto& e = blocks[i];
+    if (filter_.Overlaps(e.first_offset, e.last_offset, e.min_timestamp, e.max_timestamp))
+      entries_.push_back(i);
+  }
+  return true;
+}
+
+Status BlockStream::Refill() {
+  const auto& blocks = reader_->footer().blocks;
+  while (in_ring_ < slots_.size() && next_submit_ < entries_.size()) {
+    Slot& s = slots_[(head_ + in_ring_) % slots_.size()];
+    s.entry = next_submit_++;
+    const auto& e = blocks[entries_[s.entry]];
+    if (s.buf.size() < e.block_size) s.buf.resize(e.block_size);
+    s.read = ReadRing::Read{};
+    s.read.fd = reader_->fd();
+    s.read.buf = s.buf.data();
+    s.read.len = e.block_size;
+    s.read.offset = e.file_offset;
+    TM_RETURN_IF_ERROR(ring_->Submit(&s.read));
+    ++in_ring_;
+  }
+  return Status::Ok();
+}
+
+Result<bool> BlockStream::Next(format::BlockHeader* header, std::span<const uint8_t>* payload) {
+  if (holding_) {  // the block handed out last time is done with
+    head_ = (head_ + 1) % slots_.size();
+    --in_ring_;
+    holding_ = false;
+  }
+  for (;;) {
+    if (stopped_) return false;
+    if (cur_ == nullptr) {
+      // Next segment that may hold wanted records.
+      while (seg_ < part_->segments.size()) {
+        const auto& s = part_->segments[seg_];
+        if (s.records > 0 &&
+            filter_.Overlaps(s.first_offset, s.last_offset, s.min_timestamp, s.max_timestamp))
+          break;
+        ++seg_;
+      }
+      if (seg_ >= part_->segments.size()) return false;
+      if (!OpenSegment()) {
+        CloseSegment();
+        continue;
+      }
+    }
+    if (scanning_) {
+      if (scan_pos_ >= reader_->blocks_end()) {
+        if (!reader_->footer_status().ok()) {
+          // The scan reached the end of the file without finding the footer.
+          Damage(-1, scan_pos_, -1, cur_->last_offset,
+                 reader_->footer_status().message() + " (blocks before it were restored)");
+        }
+        CloseSegment();
+        continue;
+      }
+      Status st = reader_->ReadBlockAt(scan_pos_, header, payload);
+      if (!st.ok()) {
+        Damage(scan_block_, scan_pos_, -1, cur_->last_offset,
+               "block " + std::to_string(scan_block_) + ": " + st.message() +
+                   " (found scanning: the segment's footer is damaged or differs from the "
+                   "manifest; the rest of the segment cannot be located)");
+        CloseSegment();
+        continue;
+      }
+      scan_pos_ += header->block_size;
+      ++scan_block_;
+      bytes_read_ += header->block_size;
+      if (!filter_.Overlaps(header->first_offset, header->last_offset, header->min_timestamp,
+                            header->max_timestamp))
+        continue;
+      return true;
+    }
+    TM_RETURN_IF_ERROR(Refill());
+    if (in_ring_ == 0) {
+      CloseSegment();
+      continue;
+    }
+    Slot& s = slots_[head_];
+    TM_RETURN_IF_ERROR(ring_->WaitFor(&s.read));
+    const size_t idx = entries_[s.entry];
+    const auto& e = reader_->footer().blocks[idx];
+    Status st;
+    if (s.read.error != 0) {
+      st = Status::Errno(s.read.error, "read " + cur_->path);
+    } else {
+      bytes_read_ += s.read.len;
+      st = decoder_.Decode(s.buf.data(), s.read.len, header, payload);
+      if (st.ok() &&
+          (header->first_offset != e.first_offset || header->last_offset != e.last_offset ||
+           header->record_count != e.record_count || header->payload_xxh3 != e.payload_xxh3)) {
+        st = Status::Corrupt("block disagrees with the footer's index entry");
+      }
+    }
+    if (!st.ok()) {
+      Damage(static_cast<int64_t>(idx), e.file_offset, e.first_offset, e.last_offset,
+             "block " + std::to_string(idx) + ": " + st.message());
+      head_ = (head_ + 1) % slots_.size();
+      --in_ring_;
+      if (stopped_) {
+        CloseSegment();
+        return false;
+      }
+      continue;
+    }
+    holding_ = true;
+    // Keep the reads ahead of us going while the caller works on this block.
+    TM_RETURN_IF_ERROR(Refill());
+    return true;
+  }
+}
+
+}  // namespace tidemark::restore
