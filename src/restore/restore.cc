@@ -96,6 +96,10 @@ int64_t TranslateOffset(const std::vector<OffsetRun>& runs, int64_t committed, i
   return it->target + (committed - it->source);
 }
 
+int32_t KafkaPartitionForKey(const void* key, size_t len, int32_t partitions) {
+  return rd_kafka_msg_partitioner_murmur2(nullptr, key, len, partitions, nullptr, nullptr);
+}
+
 bool RestoreReport::damaged() const {
   return std::any_of(partitions.begin(), partitions.end(),
                      [](const PartitionResult& p) { return !p.damage.empty(); });
@@ -361,7 +365,7 @@ struct LaneContext {
 int32_t RouteByKey(const Lane& lane, const RecordView& r, int32_t source_partition) {
   const auto n = static_cast<int32_t>(lane.targets.size());
   if (r.key.is_null) return source_partition % n;
-  return rd_kafka_msg_partitioner_murmur2(nullptr, r.key.data, r.key.len, n, nullptr, nullptr);
+  return KafkaPartitionForKey(r.key.data, r.key.len, n);
 }
 
 bool Stopping(const LaneContext& c) { return c.sh->abort.load() || c.stop->load(); }

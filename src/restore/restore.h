@@ -74,6 +74,9 @@ struct OffsetRun {
 // target offset of the first restored record at or after it, or `target_end` when none is.
 int64_t TranslateOffset(const std::vector<OffsetRun>& runs, int64_t committed, int64_t target_end);
 
+// Kafka's default partitioner for a key (murmur2 as the Java client computes it).
+int32_t KafkaPartitionForKey(const void* key, size_t len, int32_t partitions);
+
 struct PartitionResult {
   std::string topic;
   int32_t partition = 0;

@@ -1,0 +1,282 @@
+// Restore tests: a backup taken from one mock cluster is restored into a second one over TCP,
+// and an independent consumer compares what landed with what was produced.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "backup/snapshot.h"
+#include "kafka/admin.h"
+#include "kafka/mock.h"
+#include "kafka_test_util.h"
+#include "restore/restore.h"
+#include "segment/segment_reader.h"
+#include "test_util.h"
+
+namespace tidemark {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::OwnedRecord;
+
+// Kafka's own test vectors for its murmur2 (org.apache.kafka.common.utils.UtilsTest): the
+// partitioner restore uses must put a key where the Java client would.
+TEST(Murmur2, MatchesKafkasJavaPartitioner) {
+  const std::vector<std::pair<std::string, int32_t>> cases = {
+      {"21", -973932308},
+      {"foobar", -790332482},
+      {"a-little-bit-long-string", -985981536},
+      {"a-little-bit-longer-string", -1486304829},
+      {"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
+      {"abc", 479470107}};
+  for (const auto& [key, hash] : cases) {
+    for (int32_t n : {1, 2, 3, 7, 50, 1000}) {
+      const auto want = static_cast<int32_t>((static_cast<uint32_t>(hash) & 0x7fffffff) %
+                                             static_cast<uint32_t>(n));
+      EXPECT_EQ(restore::KafkaPartitionForKey(key.data(), key.size(), n), want)
+          << key << " over " << n;
+    }
+  }
+}
+
+TEST(TranslateOffset, CommittedOffsetsMapToTheFirstRestoredRecordAtOrAfterThem) {
+  // Source offsets 10..19 and 30..34 restored to target 0..9 and 10..14 (20..29 a gap).
+  const std::vector<restore::OffsetRun> runs = {{10, 0, 10}, {30, 10, 5}};
+  EXPECT_EQ(restore::TranslateOffset(runs, 0, 15), 0);    // before everything
+  EXPECT_EQ(restore::TranslateOffset(runs, 10, 15), 0);   // the first record
+  EXPECT_EQ(restore::TranslateOffset(runs, 15, 15), 5);   // inside a run
+  EXPECT_EQ(restore::TranslateOffset(runs, 19, 15), 9);   // the last of a run
+  EXPECT_EQ(restore::TranslateOffset(runs, 20, 15), 10);  // inside the gap: next restored
+  EXPECT_EQ(restore::TranslateOffset(runs, 29, 15), 10);
+  EXPECT_EQ(restore::TranslateOffset(runs, 34, 15), 14);
+  EXPECT_EQ(restore::TranslateOffset(runs, 35, 15), 15);  // past the end: the end
+  EXPECT_EQ(restore::TranslateOffset({}, 7, 3), 3);       // nothing restored
+}
+
+TEST(RestoreArgs, OffsetBoundsAndTopicMapsParseOrSayWhatIsWrong) {
+  auto b = restore::ParseOffsetBound("--from-offset", "100,orders:2=7");
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b->For("orders", 2), 7);
+  EXPECT_EQ(b->For("orders", 1), 100);
+  EXPECT_FALSE(restore::ParseOffsetBound("--to-offset", "x").ok());
+  EXPECT_FALSE(restore::ParseOffsetBound("--to-offset", "orders=3").ok());
+  EXPECT_FALSE(restore::ParseOffsetBound("--to-offset", "-4").ok());
+  auto m = restore::ParseTopicMap("a=b, c=d");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->at("c"), "d");
+  EXPECT_FALSE(restore::ParseTopicMap("a").ok());
+  EXPECT_FALSE(restore::ParseTopicMap("a=b,a=c").ok());
+}
+
+class RestoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(source_.Start(1).ok());
+    ASSERT_TRUE(target_.Start(1).ok());
+    dir_ = testing::FreshTestDir("restore");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Produces `n` varied records per partition into the source; returns them per partition.
+  std::map<int32_t, std::vector<OwnedRecord>> Fill(const std::string& topic, int partitions, int n,
+                                                   uint64_t seed = 7) {
+    EXPECT_TRUE(source_.CreateTopic(topic, partitions).ok());
+    kafka::Producer producer;
+    EXPECT_TRUE(producer.Connect(source_.bootstraps()).ok());
+    std::mt19937_64 rng(seed);
+    std::map<int32_t, std::vector<OwnedRecord>> out;
+    for (int32_t p = 0; p < partitions; ++p) {
+      for (int i = 0; i < n; ++i) {
+        OwnedRecord r = testing::MakeRecord(rng, i);
+        r.timestamp_type = format::TimestampType::kCreateTime;
+        std::vector<kafka::ProduceHeader> hs;
+        for (const auto& h : r.headers) hs.push_back({h.name, h.value});
+        EXPECT_TRUE(producer.Produce(topic, p, r.key, r.value, hs, r.timestamp).ok());
+        out[p].push_back(std::move(r));
+      }
+    }
+    EXPECT_TRUE(producer.Flush().ok());
+    return out;
+  }
+
+  backup::SnapshotSummary Backup(const std::string& id, std::vector<std::string> topics,
+                                 std::vector<std::string> groups = {}) {
+    config::Config c;
+    c.kafka.bootstrap_servers = source_.bootstraps();
+    c.kafka.timeout_ms = 20000;
+    c.backup.id = id;
+    c.backup.topics = std::move(topics);
+    c.backup.groups = std::move(groups);
+    c.backup.shards = 2;
+    c.backup.block_bytes = 16 * 1024;  // many blocks per partition
+    c.backup.segment_max_bytes = 1 << 20;
+    c.storage.path = dir_.string();
+    auto s = backup::RunSnapshot(c, nullptr);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? *s : backup::SnapshotSummary{};
+  }
+
+  restore::RestoreOptions Options(const std::string& id) {
+    restore::RestoreOptions o;
+    o.path = dir_.string();
+    o.id = id;
+    o.brokers = target_.bootstraps();
+    o.timeout_ms = 20000;
+    o.progress = restore::Progress::kOff;
+    return o;
+  }
+
+  int64_t TargetHighWater(const std::string& topic, int32_t p) {
+    kafka::Producer pr;
+    EXPECT_TRUE(pr.Connect(target_.bootstraps()).ok());
+    int64_t lo = -1, hi = -1;
+    EXPECT_EQ(rd_kafka_query_watermark_offsets(pr.handle(), topic.c_str(), p, &lo, &hi, 10000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    return hi;
+  }
+
+  static std::atomic<bool> no_stop_;
+  kafka::MockCluster source_, target_;
+  fs::path dir_;
+};
+std::atomic<bool> RestoreTest::no_stop_{false};
+
+// Records as they must land: same key, value, headers and timestamp, offsets renumbered from
+// `base` in order.
+std::vector<OwnedRecord> Renumbered(std::vector<OwnedRecord> recs, int64_t base = 0) {
+  for (auto& r : recs) r.offset = base++;
+  return recs;
+}
+
+TEST_F(RestoreTest, EveryFieldAndTheOrderOfEveryPartitionRoundTrip) {
+  auto produced = Fill("orders", 3, 1200);
+  Backup("b", {"orders"});
+  ASSERT_TRUE(target_.CreateTopic("orders", 3).ok());
+  auto o = Options("b");
+  o.threads = 2;
+  auto r = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->damaged());
+  EXPECT_EQ(r->records, 3u * 1200);
+  EXPECT_EQ(r->produced, 3u * 1200);
+  auto got = testing::ConsumeTopic(target_.bootstraps(), "orders");
+  for (int32_t p = 0; p < 3; ++p) {
+    SCOPED_TRACE("partition " + std::to_string(p));
+    const auto want = Renumbered(produced[p]);
+    ASSERT_EQ(got[p].size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[p][i], want[i]) << "record " << i;
+  }
+  // The offset map: source offsets 0..1199 to target 0..1199, one run per partition.
+  std::ifstream map_file(r->state_dir + "/offset-map.json");
+  ASSERT_TRUE(map_file.good());
+  auto map = nlohmann::json::parse(map_file);
+  ASSERT_EQ(map["partitions"].size(), 3u);
+  EXPECT_EQ(map["partitions"][0]["runs"], nlohmann::json::parse("[[0,0,1200]]"));
+
+  // Running it again finds everything landed and produces nothing.
+  auto again = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->resumed);
+  EXPECT_EQ(again->produced, 0u);
+  EXPECT_EQ(TargetHighWater("orders", 1), 1200);
+}
+
+TEST_F(RestoreTest, TimeWindowBoundariesAreExactToTheMillisecond) {
+  const int64_t from = 1763647380000, to = from + 1000;
+  ASSERT_TRUE(source_.CreateTopic("events", 1).ok());
+  kafka::Producer producer;
+  ASSERT_TRUE(producer.Connect(source_.bootstraps()).ok());
+  // Out of order on purpose: CreateTime is whatever producers say.
+  const std::vector<int64_t> stamps = {from - 1,    from,   to - 1, to,     from + 500,
+                                       from - 1000, to + 1, from,   to - 1, from - 1};
+  for (size_t i = 0; i < stamps.size(); ++i) {
+    ASSERT_TRUE(producer.Produce("events", 0, "k" + std::to_string(i), "v", {}, stamps[i]).ok());
+  }
+  ASSERT_TRUE(producer.Flush().ok());
+  Backup("w", {"events"});
+  auto o = Options("w");
+  o.from_ms = from;
+  o.to_ms = to;
+  o.topic_map = {{"events", "events-window"}};
+  ASSERT_TRUE(target_.CreateTopic("events-window", 1).ok());
+  auto r = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto got = testing::ConsumeTopic(target_.bootstraps(), "events-window")[0];
+  std::vector<std::string> keys;
+  for (const auto& g : got) {
+    keys.push_back(*g.key);
+    EXPECT_GE(g.timestamp, from);
+    EXPECT_LT(g.timestamp, to);
+  }
+  // from, to-1, from+500, from, to-1: in their original order; from-1 and to never.
+  EXPECT_EQ(keys, (std::vector<std::string>{"k1", "k2", "k4", "k7", "k8"}));
+}
+
+TEST_F(RestoreTest, RemapAndMurmur2RepartitionKeepKeysTogether) {
+  auto produced = Fill("users", 4, 400);
+  Backup("k", {"users"});
+  ASSERT_TRUE(target_.CreateTopic("users-v2", 2).ok());
+  auto o = Options("k");
+  o.topic_map = {{"users", "users-v2"}};
+  // Fewer target partitions without a strategy: refused before anything is produced.
+  auto refused = restore::RunRestore(o, &no_stop_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(ExitCodeFor(refused.status()), 2);
+  EXPECT_NE(refused.status().message().find("--repartition murmur2"), std::string::npos);
+  EXPECT_EQ(TargetHighWater("users-v2", 0), 0);
+
+  o.repartition = restore::Repartition::kMurmur2;
+  auto r = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->produced, 4u * 400);
+  auto got = testing::ConsumeTopic(target_.bootstraps(), "users-v2");
+  ASSERT_EQ(got[0].size() + got[1].size(), 4u * 400);
+  // Every keyed record is on Kafka's partition for its key; per key, the original order holds.
+  std::map<std::string, std::vector<std::string>> by_key_src, by_key_dst;
+  for (const auto& [p, recs] : produced) {
+    for (const auto& rec : recs) {
+      if (rec.key) by_key_src[*rec.key].push_back(rec.value.value_or("<null>"));
+    }
+  }
+  for (const auto& [p, recs] : got) {
+    for (const auto& rec : recs) {
+      if (!rec.key) continue;
+      EXPECT_EQ(p, restore::KafkaPartitionForKey(rec.key->data(), rec.key->size(), 2));
+      by_key_dst[*rec.key].push_back(rec.value.value_or("<null>"));
+    }
+  }
+  // Keys repeat across source partitions, so only the multiset per key is comparable ...
+  for (auto& [k, v] : by_key_src) std::sort(v.begin(), v.end());
+  for (auto& [k, v] : by_key_dst) std::sort(v.begin(), v.end());
+  EXPECT_EQ(by_key_src, by_key_dst);
+  // ... and each target partition holds exactly the documented order: the source partitions
+  // merged by timestamp (ties to the lower partition), so a source partition's records keep
+  // their order, and null keys stay on their source partition's number modulo the count.
+  std::map<int32_t, std::vector<OwnedRecord>> want;
+  std::vector<size_t> head(4, 0);
+  for (;;) {
+    int best = -1;
+    for (int p = 0; p < 4; ++p) {
+      if (head[p] >= produced[p].size()) continue;
+      if (best < 0 || produced[p][head[p]].timestamp < produced[best][head[best]].timestamp)
+        best = p;
+    }
+    if (best < 0) break;
+    const OwnedRecord& rec = produced[best][head[best]++];
+    const int32_t t =
+        rec.key ? restore::KafkaPartitionForKey(rec.key->data(), rec.key->size(), 2) : best % 2;
+    want[t].push_back(rec);
+  }
+  for (int32_t t = 0; t < 2; ++t) {
+    SCOPED_TRACE("target partition " + std::to_string(t));
+    const auto w = Renumbered(want[t]);
+    ASSERT_EQ(got[t].size(), w.size());
+    for (size_t i = 0; i < w.size(); ++i) ASSERT_EQ(got[t][i], w[i]) << "record " << i;
+  }
+}
+
+}  // namespace
+}  // namespace tidemark
