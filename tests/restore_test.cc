@@ -9,6 +9,7 @@
 #include <set>
 
 #include "backup/snapshot.h"
+#include "common/time.h"
 #include "kafka/admin.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
@@ -276,6 +277,182 @@ TEST_F(RestoreTest, RemapAndMurmur2RepartitionKeepKeysTogether) {
     ASSERT_EQ(got[t].size(), w.size());
     for (size_t i = 0; i < w.size(); ++i) ASSERT_EQ(got[t][i], w[i]) << "record " << i;
   }
+}
+
+TEST_F(RestoreTest, GroupOffsetsAreCapturedAndTranslatedAcrossACut) {
+  Fill("orders", 2, 300);
+  {
+    kafka::Producer admin;
+    ASSERT_TRUE(admin.Connect(source_.bootstraps()).ok());
+    ASSERT_TRUE(kafka::CommitGroupOffsets(admin.handle(), "billing",
+                                          {{{"orders", 0}, 50}, {{"orders", 1}, 300}}, 10000)
+                    .ok());
+    ASSERT_TRUE(
+        kafka::CommitGroupOffsets(admin.handle(), "audit", {{{"orders", 0}, 150}}, 10000).ok());
+  }
+  // The mock cluster cannot list groups, so they are named.
+  auto sum = Backup("g", {"orders"}, {"billing", "audit", "ghost", "pay*"});
+  const auto& groups = sum.manifest.groups;
+  ASSERT_EQ(groups.size(), 2u) << sum.manifest.groups_note;
+  EXPECT_EQ(groups.at("billing").at("orders").at(0), 50);
+  EXPECT_EQ(groups.at("billing").at("orders").at(1), 300);
+  EXPECT_EQ(groups.at("audit").at("orders").at(0), 150);
+  EXPECT_NE(sum.manifest.groups_note.find("cannot list"), std::string::npos);
+
+  ASSERT_TRUE(target_.CreateTopic("orders", 2).ok());
+  auto o = Options("g");
+  o.groups = {"billing", "aud*"};
+  o.from_offset.per_partition[{"orders", 0}] = 100;  // offsets 0..99 of partition 0 stay out
+
+  // A dry run plans everything and produces nothing.
+  o.dry_run = true;
+  auto plan = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->records, 200u + 300u);
+  EXPECT_EQ(plan->produced, 0u);
+  ASSERT_EQ(plan->groups.size(), 2u);
+  EXPECT_FALSE(plan->groups[0].committed);
+  EXPECT_NE(restore::ReportToText(*plan).find("dry run"), std::string::npos);
+  EXPECT_EQ(TargetHighWater("orders", 0), 0);
+  EXPECT_EQ(TargetHighWater("orders", 1), 0);
+  EXPECT_FALSE(fs::exists(plan->state_dir));
+
+  o.dry_run = false;
+  auto r = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->produced, 500u);
+  kafka::Producer admin;
+  ASSERT_TRUE(admin.Connect(target_.bootstraps()).ok());
+  auto billing =
+      kafka::FetchGroupOffsets(admin.handle(), "billing", {{"orders", 0}, {"orders", 1}}, 10000);
+  ASSERT_TRUE(billing.ok()) << billing.status().message();
+  // 50 was cut: the first restored record at or after it is source 100, now target 0.
+  EXPECT_EQ(billing->at({"orders", 0}), 0);
+  EXPECT_EQ(billing->at({"orders", 1}), 300);  // the end stays the end
+  auto audit = kafka::FetchGroupOffsets(admin.handle(), "audit", {{"orders", 0}}, 10000);
+  ASSERT_TRUE(audit.ok());
+  EXPECT_EQ(audit->at({"orders", 0}), 50);  // source 150 -> target 150 - 100
+
+  // Asking for groups the backup does not hold is a usage error naming the ones it does.
+  o.groups = {"nope"};
+  auto none = restore::RunRestore(o, &no_stop_);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(ExitCodeFor(none.status()), 2);
+  EXPECT_NE(none.status().message().find("billing"), std::string::npos);
+}
+
+// Flips one byte inside block `block` of the first segment of topic/partition.
+void DamageBlock(const std::string& backup_dir, const std::string& topic, int32_t partition,
+                 size_t block) {
+  auto m = backup::ReadManifest(backup_dir);
+  ASSERT_TRUE(m.ok());
+  const auto& seg = m->topics.at(topic).partitions.at(static_cast<size_t>(partition)).segments[0];
+  segment::SegmentReader reader;
+  ASSERT_TRUE(reader.Open(backup_dir + "/" + seg.path).ok());
+  ASSERT_GT(reader.footer().blocks.size(), block);
+  const uint64_t at = reader.footer().blocks[block].file_offset + format::kBlockHeaderSize + 5;
+  std::fstream f(backup_dir + "/" + seg.path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(at));
+  char c;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x10);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(&c, 1);
+}
+
+TEST_F(RestoreTest, DamageStopsThePartitionBeforeTheBadBlockOrIsSkippedAndReported) {
+  auto produced = Fill("logs", 2, 1500);
+  auto sum = Backup("d", {"logs"});
+  segment::SegmentReader reader;
+  const auto& seg = sum.manifest.topics.at("logs").partitions[0].segments[0];
+  ASSERT_TRUE(reader.Open(sum.backup_dir + "/" + seg.path).ok());
+  ASSERT_GE(reader.footer().blocks.size(), 4u);
+  const auto bad = reader.footer().blocks[2];
+  DamageBlock(sum.backup_dir, "logs", 0, 2);
+
+  ASSERT_TRUE(target_.CreateTopic("logs", 2).ok());
+  auto o = Options("d");
+  auto r = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->damaged());
+  const auto& p0 = r->partitions[0];
+  EXPECT_TRUE(p0.stopped);
+  ASSERT_EQ(p0.damage.size(), 1u);
+  EXPECT_EQ(p0.damage[0].file, seg.path);
+  EXPECT_EQ(p0.damage[0].block, 2);
+  EXPECT_EQ(p0.damage[0].first_offset, bad.first_offset);
+  // Partition 0 holds exactly the records before the damaged block; partition 1 all of them.
+  auto got = testing::ConsumeTopic(target_.bootstraps(), "logs");
+  const std::vector<OwnedRecord> before(produced[0].begin(),
+                                        produced[0].begin() + bad.first_offset);
+  EXPECT_EQ(got[0], Renumbered(before));
+  EXPECT_EQ(got[1], Renumbered(produced[1]));
+  EXPECT_NE(restore::ReportToText(*r).find("STOPPED before damage"), std::string::npos);
+
+  // With --skip-damaged (into a fresh topic) everything but that block lands, and the report
+  // names exactly the offsets skipped.
+  ASSERT_TRUE(target_.CreateTopic("logs-skip", 2).ok());
+  o.topic_map = {{"logs", "logs-skip"}};
+  o.skip_damaged = true;
+  auto s = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->partitions[0].damage.size(), 1u);
+  EXPECT_FALSE(s->partitions[0].stopped);
+  EXPECT_EQ(s->partitions[0].damage[0].first_offset, bad.first_offset);
+  EXPECT_EQ(s->partitions[0].damage[0].last_offset, bad.last_offset);
+  std::vector<OwnedRecord> kept;
+  for (const auto& rec : produced[0]) {
+    if (rec.offset < bad.first_offset || rec.offset > bad.last_offset) kept.push_back(rec);
+  }
+  got = testing::ConsumeTopic(target_.bootstraps(), "logs-skip");
+  EXPECT_EQ(got[0], Renumbered(kept));
+  EXPECT_EQ(got[1], Renumbered(produced[1]));
+}
+
+TEST_F(RestoreTest, RateLimitHoldsTheBytesPerSecond) {
+  Fill("slow", 1, 2500);
+  Backup("r", {"slow"});
+  ASSERT_TRUE(target_.CreateTopic("slow", 1).ok());
+  auto o = Options("r");
+  o.rate_limit_bytes = 200 * 1000;
+  const int64_t t0 = MonotonicNs();
+  auto r = restore::RunRestore(o, &no_stop_);
+  const double secs = static_cast<double>(MonotonicNs() - t0) / 1e9;
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_GT(r->bytes, 300'000u);
+  // A lower bound only (a slow machine can only take longer): at most one 100 ms bucket may go
+  // ahead of the rate.
+  const double floor_s =
+      (static_cast<double>(r->bytes) - 0.1 * o.rate_limit_bytes) / o.rate_limit_bytes;
+  EXPECT_GE(secs, floor_s * 0.98) << r->bytes << " bytes";
+}
+
+TEST_F(RestoreTest, NonEmptyTargetIsRefusedUnlessAllowed) {
+  auto produced = Fill("busy", 1, 100);
+  Backup("n", {"busy"});
+  ASSERT_TRUE(target_.CreateTopic("busy", 1).ok());
+  {
+    kafka::Producer p;
+    ASSERT_TRUE(p.Connect(target_.bootstraps()).ok());
+    ASSERT_TRUE(p.Produce("busy", 0, std::nullopt, std::string("already here"), {}, 1).ok());
+    ASSERT_TRUE(p.Flush().ok());
+  }
+  auto o = Options("n");
+  auto refused = restore::RunRestore(o, &no_stop_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(ExitCodeFor(refused.status()), 2);
+  EXPECT_NE(refused.status().message().find("--allow-nonempty"), std::string::npos);
+  EXPECT_EQ(TargetHighWater("busy", 0), 1);
+
+  o.allow_nonempty = true;
+  auto r = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto again = restore::RunRestore(o, &no_stop_);  // the state remembers where it started
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->produced, 0u);
+  auto got = testing::ConsumeTopic(target_.bootstraps(), "busy")[0];
+  ASSERT_EQ(got.size(), 101u);
+  EXPECT_EQ(std::vector<OwnedRecord>(got.begin() + 1, got.end()), Renumbered(produced[0], 1));
 }
 
 }  // namespace

@@ -45,10 +45,6 @@ rd_kafka_topic_partition_list_t* ToList(const std::vector<TopicPartition>& parts
   return l;
 }
 
-bool IsUnsupported(rd_kafka_resp_err_t e) {
-  return e == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE || e == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION;
-}
-
 }  // namespace
 
 bool HasUsableController(rd_kafka_t* rk, int timeout_ms, int32_t* controller) {
@@ -112,23 +108,16 @@ Status CreateTopics(rd_kafka_t* rk, const std::vector<NewTopic>& topics, int tim
 }
 
 Result<std::vector<std::string>> ListGroups(rd_kafka_t* rk, int timeout_ms) {
-  TM_ASSIGN_OR_RETURN(
-      auto ev, RunAdmin(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_ms, "ListConsumerGroups",
-                        [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
-                          rd_kafka_ListConsumerGroups(rk, o, q);
-                        }));
-  const auto* r = rd_kafka_event_ListConsumerGroups_result(ev.get());
-  size_t nerr = 0;
-  const rd_kafka_error_t** errs = rd_kafka_ListConsumerGroups_result_errors(r, &nerr);
-  size_t n = 0;
-  const rd_kafka_ConsumerGroupListing_t** gs = rd_kafka_ListConsumerGroups_result_valid(r, &n);
-  if (nerr > 0 && n == 0) {
-    std::string msg = std::string("ListConsumerGroups: ") + rd_kafka_error_string(errs[0]);
-    if (IsUnsupported(rd_kafka_error_code(errs[0]))) return Status::Unsupported(msg);
-    return Status::Kafka(msg);
+  // Synchronous ListGroups on every broker (see DescribeGroup for why not the admin request).
+  const rd_kafka_group_list* list = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_list_groups(rk, nullptr, &list, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || list == nullptr) {
+    if (list != nullptr) rd_kafka_group_list_destroy(list);
+    return Status::Unsupported(std::string("ListGroups: ") + rd_kafka_err2str(err));
   }
   std::vector<std::string> out;
-  for (size_t i = 0; i < n; ++i) out.push_back(rd_kafka_ConsumerGroupListing_group_id(gs[i]));
+  for (int i = 0; i < list->group_cnt; ++i) out.push_back(list->groups[i].group);
+  rd_kafka_group_list_destroy(list);
   return out;
 }
 
@@ -165,31 +154,28 @@ Result<PartitionOffsets> FetchGroupOffsets(rd_kafka_t* rk, const std::string& gr
 }
 
 GroupState DescribeGroup(rd_kafka_t* rk, const std::string& group, int timeout_ms) {
+  // The classic synchronous group listing (ListGroups and DescribeGroups) rather than the
+  // DescribeConsumerGroups admin request: against a broker without the API (the mock cluster)
+  // librdkafka 2.0's admin request can outlive its timeout and trip an internal assertion
+  // when it finally completes.
   GroupState gs;
   gs.state = "unknown";
-  const char* name = group.c_str();
-  auto ev =
-      RunAdmin(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms, "DescribeConsumerGroups",
-               [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
-                 rd_kafka_DescribeConsumerGroups(rk, &name, 1, o, q);
-               });
-  if (!ev.ok()) {
-    TM_LOG_DEBUG("group %s: %s", group.c_str(), ev.status().message().c_str());
+  const rd_kafka_group_list* list = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_list_groups(rk, group.c_str(), &list, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || list == nullptr) {
+    TM_LOG_DEBUG("group %s: cannot describe it: %s", group.c_str(), rd_kafka_err2str(err));
+    if (list != nullptr) rd_kafka_group_list_destroy(list);
     return gs;
   }
-  size_t n = 0;
-  const rd_kafka_ConsumerGroupDescription_t** ds = rd_kafka_DescribeConsumerGroups_result_groups(
-      rd_kafka_event_DescribeConsumerGroups_result(ev->get()), &n);
-  if (n != 1 || rd_kafka_ConsumerGroupDescription_error(ds[0]) != nullptr) {
-    if (n == 1) {
-      TM_LOG_DEBUG("group %s: %s", group.c_str(),
-                   rd_kafka_error_string(rd_kafka_ConsumerGroupDescription_error(ds[0])));
-    }
-    return gs;
+  for (int i = 0; i < list->group_cnt; ++i) {
+    const rd_kafka_group_info& g = list->groups[i];
+    if (group != g.group) continue;
+    if (g.err != RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    gs.known = true;
+    gs.state = g.state != nullptr ? g.state : "unknown";
+    gs.members = static_cast<size_t>(g.member_cnt);
   }
-  gs.known = true;
-  gs.state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(ds[0]));
-  gs.members = rd_kafka_ConsumerGroupDescription_member_count(ds[0]);
+  rd_kafka_group_list_destroy(list);
   return gs;
 }
 
