@@ -4,14 +4,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "kafka/mock.h"
+#include "kafka_test_util.h"
 #include "segment/segment_reader.h"
 #include "test_util.h"
 
@@ -218,6 +222,156 @@ TEST_F(CliTest, FullDiskFailsAndNoSealedSegmentLies) {
     EXPECT_TRUE(reader.footer_status().ok()) << e.path();
   }
   ::umount(mnt.c_str());
+}
+
+// Starts the tidemark binary with `args` (no shell), output to `log`; returns its pid.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
+  const char* bin = std::getenv("TIDEMARK_BIN");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(bin));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(bin, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+class RestoreCliTest : public CliTest {
+ protected:
+  // A backup "src" of topic "orders" (3 partitions, `n` records each) from a source cluster,
+  // and an empty target cluster with the topic created.
+  void SetUpBackup(int n) {
+    ASSERT_TRUE(cluster_.Start(1).ok());
+    ASSERT_TRUE(cluster_.CreateTopic("orders", 3).ok());
+    kafka::Producer producer;
+    ASSERT_TRUE(producer.Connect(cluster_.bootstraps()).ok());
+    std::mt19937_64 rng(5);
+    for (int32_t p = 0; p < 3; ++p) {
+      for (int i = 0; i < n; ++i) {
+        testing::OwnedRecord r = testing::MakeRecord(rng, i);
+        std::vector<kafka::ProduceHeader> hs;
+        for (const auto& h : r.headers) hs.push_back({h.name, h.value});
+        ASSERT_TRUE(producer.Produce("orders", p, r.key, r.value, hs, r.timestamp).ok());
+      }
+    }
+    ASSERT_TRUE(producer.Flush().ok());
+    path_ = (dir_ / "store").string();
+    CmdResult b = Tidemark("backup --brokers " + cluster_.bootstraps() +
+                           " --topics orders --path " + path_ + " --id src");
+    ASSERT_EQ(b.code, 0) << b.out;
+    ASSERT_TRUE(target_.Start(1).ok());
+    ASSERT_TRUE(target_.CreateTopic("orders", 3).ok());
+  }
+  std::string Restore(const std::string& extra) {
+    return "restore --path " + path_ + " --id src --brokers " + target_.bootstraps() + " " + extra;
+  }
+  // What a consumer of the target sees, with offsets as they were in the source (a restore
+  // into an empty topic renumbers from 0, which is also the source's numbering here).
+  void ExpectTargetEqualsSource() {
+    auto want = testing::ConsumeTopic(cluster_.bootstraps(), "orders");
+    auto got = testing::ConsumeTopic(target_.bootstraps(), "orders");
+    for (int32_t p = 0; p < 3; ++p) {
+      SCOPED_TRACE("partition " + std::to_string(p));
+      ASSERT_EQ(got[p].size(), want[p].size());
+      for (size_t i = 0; i < want[p].size(); ++i) ASSERT_EQ(got[p][i], want[p][i]) << i;
+    }
+  }
+  kafka::MockCluster target_;
+  std::string path_;
+};
+
+TEST_F(RestoreCliTest, KilledRestoreRerunLandsEveryRecordExactlyOnce) {
+  SetUpBackup(2000);
+  // Slowed down so the kills land mid-restore: 6000 records at 2500 records/s.
+  const std::vector<std::string> args = {"restore",
+                                         "--path",
+                                         path_,
+                                         "--id",
+                                         "src",
+                                         "--brokers",
+                                         target_.bootstraps(),
+                                         "--rate-limit-records",
+                                         "2500"};
+  const std::string log = (dir_ / "restore.log").string();
+  std::mt19937 rng(std::random_device{}());
+  bool saw_partial = false;
+  for (int kill = 0; kill < 4; ++kill) {
+    pid_t pid = Spawn(args, log);
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 + rng() % 400));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    int64_t total = 0;
+    kafka::Producer q;
+    ASSERT_TRUE(q.Connect(target_.bootstraps()).ok());
+    for (int32_t p = 0; p < 3; ++p) {
+      int64_t lo = 0, hi = 0;
+      ASSERT_EQ(rd_kafka_query_watermark_offsets(q.handle(), "orders", p, &lo, &hi, 5000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      total += hi;
+    }
+    saw_partial = saw_partial || (total > 0 && total < 6000);
+  }
+  EXPECT_TRUE(saw_partial) << "no kill landed in the middle of the restore";
+  CmdResult done = Tidemark(Restore("--rate-limit-records 0"));
+  ASSERT_EQ(done.code, 0) << done.out;
+  EXPECT_NE(done.out.find("continuing the restore"), std::string::npos) << done.out;
+  EXPECT_NE(done.out.find("landed by an earlier run"), std::string::npos) << done.out;
+  ExpectTargetEqualsSource();
+}
+
+TEST_F(RestoreCliTest, DryRunPrintsThePlanAndProducesNothing) {
+  SetUpBackup(100);
+  CmdResult r = Tidemark(Restore("--dry-run --topic-map orders=orders-copy"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("dry run"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("topics to create: orders-copy"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("orders/2 -> orders-copy/2: 100 records"), std::string::npos) << r.out;
+  CmdResult j = Tidemark(Restore("--dry-run --json"), false);
+  ASSERT_EQ(j.code, 0) << j.out;
+  auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["records"], 300);
+  EXPECT_EQ(doc["produced_records"], 0);
+  auto got = testing::ConsumeTopic(target_.bootstraps(), "orders");
+  EXPECT_TRUE(got[0].empty() && got[1].empty() && got[2].empty());
+}
+
+TEST_F(RestoreCliTest, BadArgumentsAreClearAndProduceNothing) {
+  SetUpBackup(50);
+  struct Case {
+    std::string args, says;
+    int code;
+  };
+  const std::vector<Case> cases = {
+      {"restore --path " + path_ + " --id nope --brokers " + target_.bootstraps(),
+       "backups there: src", 2},
+      {Restore("--from 2026-11-20T14:03:00Z --to 2026-11-20T14:02:00Z"), "must be before --to", 2},
+      {Restore("--from yesterday"), "--from", 2},
+      {Restore("--topic-map missing=x"), "missing, which is not in backup src", 2},
+      {Restore("--topics 'zz*'"), "no backed-up topic matches", 2},
+      {Restore("--repartition round-robin"), "is not one of murmur2", 2},
+      {Restore("--groups g1"), "no consumer group in backup src matches", 2},
+  };
+  for (const auto& c : cases) {
+    CmdResult r = Tidemark(c.args);
+    EXPECT_EQ(r.code, c.code) << c.args << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.says), std::string::npos) << c.args << "\n" << r.out;
+  }
+  const std::string cfg = WriteFile("t.toml", "[kafka]\ntimeout_ms = 1500\n");
+  CmdResult down =
+      Tidemark("restore --config " + cfg + " --path " + path_ + " --id src --brokers 127.0.0.1:1");
+  EXPECT_EQ(down.code, 1) << down.out;
+  EXPECT_NE(down.out.find("unreachable"), std::string::npos) << down.out;
+  auto got = testing::ConsumeTopic(target_.bootstraps(), "orders");
+  EXPECT_TRUE(got[0].empty() && got[1].empty() && got[2].empty());
+  EXPECT_FALSE(fs::exists(path_ + "/src/restores"));
 }
 
 }  // namespace
