@@ -4,7 +4,7 @@
 # measurement gets a fresh target (librdkafka's mock cluster, in its own process), so neither
 # pays for the other's data. Prints each time and the ratio.
 #
-#   bash bench/compare_restore.sh [PARTITIONS] [RECORDS_PER_PARTITION] [VALUE_BYTES] [RUNS]
+#   bash bench/compare_restore.sh [PARTITIONS] [RECORDS_PER_PARTITION] [VALUE_BYTES] [RUNS] [BROKERS]
 #
 # The mock cluster keeps about 5 MB per partition, so the source holds at most that much per
 # partition: size the data with more partitions, not more records.
@@ -14,6 +14,7 @@ parts="${1:-16}"
 records="${2:-4000}"
 value="${3:-1024}"
 runs="${4:-3}"
+target_brokers="${5:-1}"
 bin=build/release/src/tidemark
 [ -x "$bin" ] || bash tools/build.sh release
 command -v kcat > /dev/null || { echo "kcat is missing: bash tools/install-deps.sh" >&2; exit 2; }
@@ -41,7 +42,7 @@ start_mock() {
 now() { date +%s.%N; }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r)"
-echo "data: $parts partitions x $records records x $value-byte values"
+echo "data: $parts partitions x $records records x $value-byte values; target: $target_brokers broker(s)"
 start_mock --topics "src:$parts" --records "$records" --value-bytes "$value"
 src=$brokers
 "$bin" backup --brokers "$src" --topics src --path "$work/store" --id bench > /dev/null
@@ -54,7 +55,7 @@ bytes=$(stat -c %s "$work/records.txt")
 echo "records: $lines, $(python3 -c "print(round($bytes/1e6,1))") MB as kcat input"
 
 for run in $(seq 1 "$runs"); do
-  start_mock --topics "dst:$parts" --records 0
+  start_mock --topics "dst:$parts" --records 0 --brokers "$target_brokers"
   t0=$(now)
   "$bin" restore --path "$work/store" --id bench --brokers "$brokers" --topic-map src=dst \
     --progress off > "$work/restore.out"
@@ -62,7 +63,7 @@ for run in $(seq 1 "$runs"); do
   kill "$mock_pid"
   grep -q "produced now $lines records" "$work/restore.out" ||
     { echo "restore did not produce every record:" >&2; cat "$work/restore.out" >&2; exit 1; }
-  start_mock --topics "dst:$parts" --records 0
+  start_mock --topics "dst:$parts" --records 0 --brokers "$target_brokers"
   t2=$(now)
   kcat -P -b "$brokers" -t dst -K '\t' -H source=mock -l "$work/records.txt"
   t3=$(now)

@@ -86,19 +86,29 @@ Status ReadRing::WaitFor(Read* r) {
 
 // --- BlockStream ---------------------------------------------------------------------------
 
-BlockStream::BlockStream(ReadRing* ring, std::string backup_dir, std::string topic,
+BlockStream::BlockStream(ReadContext* ctx, std::string backup_dir, std::string topic,
                          const backup::PartitionManifest* part, RecordFilter filter,
                          bool skip_damaged, unsigned depth)
-    : ring_(ring),
+    : ctx_(ctx),
+      ring_(&ctx->ring),
       dir_(std::move(backup_dir)),
       topic_(std::move(topic)),
       part_(part),
       filter_(filter),
       skip_damaged_(skip_damaged),
       depth_(depth < 1 ? 1 : depth),
-      slots_(depth_) {}
+      slots_(depth_) {
+  for (auto& slot : slots_) {
+    if (ctx_->spare.empty()) continue;
+    slot.buf = std::move(ctx_->spare.back());
+    ctx_->spare.pop_back();
+  }
+}
 
-BlockStream::~BlockStream() { CloseSegment(); }
+BlockStream::~BlockStream() {
+  CloseSegment();
+  for (auto& slot : slots_) ctx_->spare.push_back(std::move(slot.buf));
+}
 
 void BlockStream::Damage(int64_t block, uint64_t at, int64_t first, int64_t last,
                          const std::string& what) {
@@ -165,10 +175,10 @@ Status BlockStream::Refill() {
     Slot& s = slots_[(head_ + in_ring_) % slots_.size()];
     s.entry = next_submit_++;
     const auto& e = blocks[entries_[s.entry]];
-    if (s.buf.size() < e.block_size) s.buf.resize(e.block_size);
+    s.buf.Reserve(e.block_size);
     s.read = ReadRing::Read{};
     s.read.fd = reader_->fd();
-    s.read.buf = s.buf.data();
+    s.read.buf = s.buf.data.get();
     s.read.len = e.block_size;
     s.read.offset = e.file_offset;
     TM_RETURN_IF_ERROR(ring_->Submit(&s.read));
@@ -219,6 +229,7 @@ Result<bool> BlockStream::Next(format::BlockHeader* header, std::span<const uint
         CloseSegment();
         continue;
       }
+      decoded_ = false;  // in the scanning reader's buffers
       scan_pos_ += header->block_size;
       ++scan_block_;
       bytes_read_ += header->block_size;
@@ -241,7 +252,7 @@ Result<bool> BlockStream::Next(format::BlockHeader* header, std::span<const uint
       st = Status::Errno(s.read.error, "read " + cur_->path);
     } else {
       bytes_read_ += s.read.len;
-      st = decoder_.Decode(s.buf.data(), s.read.len, header, payload);
+      st = ctx_->decoder.Decode(s.buf.data.get(), s.read.len, header, payload);
       if (st.ok() &&
           (header->first_offset != e.first_offset || header->last_offset != e.last_offset ||
            header->record_count != e.record_count || header->payload_xxh3 != e.payload_xxh3)) {
@@ -260,10 +271,21 @@ Result<bool> BlockStream::Next(format::BlockHeader* header, std::span<const uint
       continue;
     }
     holding_ = true;
+    decoded_ = header->codec != format::Codec::kNone;
     // Keep the reads ahead of us going while the caller works on this block.
     TM_RETURN_IF_ERROR(Refill());
     return true;
   }
+}
+
+void BlockStream::TakePayload(std::vector<uint8_t>* out, std::span<const uint8_t>* payload) {
+  const size_t n = payload->size();
+  if (decoded_ && payload->data() != nullptr) {
+    ctx_->decoder.SwapScratch(out);
+  } else {
+    out->assign(payload->begin(), payload->end());
+  }
+  *payload = std::span<const uint8_t>(out->data(), n);
 }
 
 }  // namespace tidemark::restore

@@ -10,7 +10,7 @@
 // Damage stops the partition's stream before the first damaged block, naming it; with
 // skip_damaged the stream goes on past it and records exactly which offsets it skipped.
 //
-// Thread contract: a ReadRing and the streams using it belong to one thread.
+// Thread contract: a ReadContext and the streams using it belong to one thread.
 #pragma once
 
 #include <liburing.h>
@@ -60,6 +60,26 @@ class ReadRing {
   unsigned pending_ = 0;  // queued but not submitted
 };
 
+// A read buffer that is not zero-filled when it grows (it is always overwritten by a read).
+struct ReadBuffer {
+  std::unique_ptr<uint8_t[]> data;
+  size_t capacity = 0;
+  void Reserve(size_t n) {
+    if (n <= capacity) return;
+    data.reset(new uint8_t[n]);
+    capacity = n;
+  }
+};
+
+// What one restore thread reads with, reused by every partition it reads: the ring, the
+// decompression context and the read buffers. (Made per partition, they would cost an
+// allocation, a zero-fill and page faults for every partition.)
+struct ReadContext {
+  ReadRing ring;
+  segment::BlockDecoder decoder;
+  std::vector<ReadBuffer> spare;
+};
+
 // Which records a restore wants from a partition: offsets [from_offset, to_offset) and
 // timestamps [from_ms, to_ms).
 struct RecordFilter {
@@ -88,7 +108,7 @@ struct StreamDamage {
 
 class BlockStream {
  public:
-  BlockStream(ReadRing* ring, std::string backup_dir, std::string topic,
+  BlockStream(ReadContext* ctx, std::string backup_dir, std::string topic,
               const backup::PartitionManifest* part, RecordFilter filter, bool skip_damaged,
               unsigned depth);
   ~BlockStream();
@@ -100,6 +120,10 @@ class BlockStream {
   // about the backup's content (the ring itself failing).
   Result<bool> Next(format::BlockHeader* header, std::span<const uint8_t>* payload);
 
+  // Moves the payload the last Next() returned into `out` (swapping buffers where it was
+  // decompressed, copying otherwise) and points *payload at it there.
+  void TakePayload(std::vector<uint8_t>* out, std::span<const uint8_t>* payload);
+
   const std::vector<StreamDamage>& damage() const { return damage_; }
   bool stopped() const { return stopped_; }  // damage ended the stream early
   uint64_t bytes_read() const { return bytes_read_; }
@@ -107,7 +131,7 @@ class BlockStream {
  private:
   struct Slot {
     ReadRing::Read read;
-    std::vector<uint8_t> buf;
+    ReadBuffer buf;
     size_t entry = 0;  // index into entries_
   };
   // Opens segment seg_; false when it is damaged (recorded; the caller moves on or stops).
@@ -116,6 +140,7 @@ class BlockStream {
   Status Refill();
   void Damage(int64_t block, uint64_t at, int64_t first, int64_t last, const std::string& what);
 
+  ReadContext* ctx_;
   ReadRing* ring_;
   std::string dir_, topic_;
   const backup::PartitionManifest* part_;
@@ -134,7 +159,7 @@ class BlockStream {
   std::vector<Slot> slots_;
   size_t head_ = 0, in_ring_ = 0;  // slots holding submitted reads, from head_
   bool holding_ = false;           // the head slot's payload was handed out
-  segment::BlockDecoder decoder_;
+  bool decoded_ = false;           // the last payload is in decoder_'s buffer
   std::vector<StreamDamage> damage_;
   bool stopped_ = false;
   uint64_t bytes_read_ = 0;

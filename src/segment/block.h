@@ -96,6 +96,10 @@ class BlockDecoder {
   BlockDecoder& operator=(const BlockDecoder&) = delete;
   Status Decode(const uint8_t* block, size_t avail, format::BlockHeader* header,
                 std::span<const uint8_t>* payload);
+  // Exchanges the decompression buffer with `other`: a caller that must keep the last decoded
+  // payload (restore hands it to the producer without copying) takes it, and the decoder goes
+  // on with the buffer it got back.
+  void SwapScratch(std::vector<uint8_t>* other) { scratch_.swap(*other); }
 
  private:
   ZSTD_DCtx* dctx_;
