@@ -57,7 +57,8 @@ echo "records: $lines, $(python3 -c "print(round($bytes/1e6,1))") MB as kcat inp
 for run in $(seq 1 "$runs"); do
   start_mock --topics "dst:$parts" --records 0 --brokers "$target_brokers"
   t0=$(now)
-  "$bin" restore --path "$work/store" --id bench --brokers "$brokers" --topic-map src=dst \
+  /usr/bin/time -f "%U %S %M" -o "$work/restore.time" \
+    "$bin" restore --path "$work/store" --id bench --brokers "$brokers" --topic-map src=dst \
     --progress off > "$work/restore.out"
   t1=$(now)
   kill "$mock_pid"
@@ -65,14 +66,20 @@ for run in $(seq 1 "$runs"); do
     { echo "restore did not produce every record:" >&2; cat "$work/restore.out" >&2; exit 1; }
   start_mock --topics "dst:$parts" --records 0 --brokers "$target_brokers"
   t2=$(now)
-  kcat -P -b "$brokers" -t dst -K '\t' -H source=mock -l "$work/records.txt"
+  /usr/bin/time -f "%U %S %M" -o "$work/kcat.time" \
+    kcat -P -b "$brokers" -t dst -K '\t' -H source=mock -l "$work/records.txt"
   t3=$(now)
   kill "$mock_pid"
-  python3 - "$t0" "$t1" "$t2" "$t3" "$bytes" "$lines" <<'PY'
+  python3 - "$t0" "$t1" "$t2" "$t3" "$bytes" "$lines" "$(cat "$work/restore.time")" \
+    "$(cat "$work/kcat.time")" <<'PY'
 import sys
-t0, t1, t2, t3, b, n = map(float, sys.argv[1:])
+t0, t1, t2, t3, b, n = map(float, sys.argv[1:7])
+ru, rs, rm = map(float, sys.argv[7].split())
+ku, ks, km = map(float, sys.argv[8].split())
 r, k = t1 - t0, t3 - t2
-print(f"run: tidemark restore {r:6.2f} s ({b/1e6/r:6.1f} MB/s, {n/r:8.0f} records/s)   "
-      f"kcat -P {k:6.2f} s ({b/1e6/k:6.1f} MB/s)   ratio {k/r:.2f}x (target >= 2)")
+gb = b / 1e9
+print(f"run: tidemark restore {r:5.2f} s {b/1e6/r:6.1f} MB/s {n/r:7.0f} rec/s "
+      f"{(ru+rs)/gb:5.2f} CPU s/GB RSS {rm/1024:5.1f} MB | kcat -P {k:5.2f} s {b/1e6/k:6.1f} MB/s "
+      f"{(ku+ks)/gb:5.2f} CPU s/GB RSS {km/1024:5.1f} MB | ratio {k/r:.2f}x (target >= 2)")
 PY
 done
