@@ -408,6 +408,20 @@ TEST_F(RestoreTest, DamageStopsThePartitionBeforeTheBadBlockOrIsSkippedAndReport
   got = testing::ConsumeTopic(target_.bootstraps(), "logs-skip");
   EXPECT_EQ(got[0], Renumbered(kept));
   EXPECT_EQ(got[1], Renumbered(produced[1]));
+  // A segment file missing behind the manifest's back stops its partition, naming the file.
+  const auto& seg1 = sum.manifest.topics.at("logs").partitions[1].segments[0];
+  fs::remove(sum.backup_dir + "/" + seg1.path);
+  ASSERT_TRUE(target_.CreateTopic("logs-missing", 2).ok());
+  o.topic_map = {{"logs", "logs-missing"}};
+  o.skip_damaged = false;
+  auto missing = restore::RunRestore(o, &no_stop_);
+  ASSERT_TRUE(missing.ok()) << missing.status().message();
+  const auto& p1 = missing->partitions[1];
+  EXPECT_TRUE(p1.stopped);
+  ASSERT_EQ(p1.damage.size(), 1u);
+  EXPECT_EQ(p1.damage[0].file, seg1.path);
+  EXPECT_NE(p1.damage[0].what.find("No such file"), std::string::npos) << p1.damage[0].what;
+  EXPECT_EQ(TargetHighWater("logs-missing", 1), 0);
 }
 
 TEST_F(RestoreTest, RateLimitHoldsTheBytesPerSecond) {
