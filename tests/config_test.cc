@@ -28,9 +28,16 @@ level = 3
 segment_max_bytes = 134217728
 segment_max_interval_ms = 60000
 shards = 0
+groups = ["billing", "audit.*"]
 [storage]
 path = "/var/lib/tidemark"
 direct_io = "on"
+[restore]
+rate_limit_bytes = 50000000
+rate_limit_records = 100000
+threads = 2
+[restore.properties]
+"compression.type" = "zstd"
 [upload]
 endpoint = "http://minio.local:9000"
 bucket = "kafka-backups"
@@ -58,7 +65,28 @@ TEST(Config, ParsesEveryDocumentedKey) {
   EXPECT_EQ(c->storage.direct_io, io::DirectIoMode::kOn);
   EXPECT_EQ(c->upload.bucket, "kafka-backups");
   EXPECT_EQ(c->metrics.listen, "127.0.0.1:9464");
+  EXPECT_EQ(c->backup.groups, (std::vector<std::string>{"billing", "audit.*"}));
+  EXPECT_EQ(c->restore.rate_limit_bytes, 50000000u);
+  EXPECT_EQ(c->restore.rate_limit_records, 100000u);
+  EXPECT_EQ(c->restore.threads, 2);
+  ASSERT_EQ(c->restore.properties.size(), 1u);
+  EXPECT_EQ(c->restore.properties[0].second, "zstd");
   EXPECT_TRUE(config::ValidateForBackup(*c).ok());
+}
+
+TEST(Config, RestoreKeysAreCheckedLikeEveryOther) {
+  auto bad = config::ParseConfig("[restore]\nrate_limit_bytes = -1\n", "r.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("r.toml:2: 'restore.rate_limit_bytes'"), std::string::npos)
+      << bad.status().message();
+  auto unknown = config::ParseConfig("[restore]\nrate = 5\n", "r.toml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown key 'restore.rate'"), std::string::npos)
+      << unknown.status().message();
+  auto typed = config::ParseConfig("[restore.properties]\n\"acks\" = [1]\n", "r.toml");
+  ASSERT_FALSE(typed.ok());
+  EXPECT_NE(typed.status().message().find("'restore.properties.acks'"), std::string::npos)
+      << typed.status().message();
 }
 
 TEST(Config, ErrorsNameTheKeyAndLine) {
