@@ -398,5 +398,44 @@ TEST_F(RestoreCliTest, BadArgumentsAreClearAndProduceNothing) {
   EXPECT_FALSE(fs::exists(path_ + "/src/restores"));
 }
 
+TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
+  const std::string dir = (dir_ / "bench").string();
+  CmdResult p = Tidemark("bench pipeline --compare --json --gigabytes 0.05 --dir " + dir, false);
+  ASSERT_EQ(p.code, 0) << p.out;
+  auto pj = nlohmann::json::parse(p.out);
+  ASSERT_EQ(pj["runs"].size(), 3u);  // the pipeline, the compressor alone, fio
+  EXPECT_EQ(pj["runs"][0]["name"], "tidemark pipeline");
+  EXPECT_GE(pj["runs"][0]["bytes"].get<uint64_t>(), 50'000'000u);
+  EXPECT_GT(pj["runs"][0]["mb_per_s"].get<double>(), 0);
+  EXPECT_GT(pj["runs"][0]["peak_rss_mb"].get<double>(), 0);
+  EXPECT_GE(pj["runs"][0]["block_latency_us_p99"].get<int64_t>(),
+            pj["runs"][0]["block_latency_us_p50"].get<int64_t>());
+  ASSERT_EQ(pj["ratios"].size(), 1u);
+  EXPECT_GT(pj["ratios"][0]["value"].get<double>(), 0);
+
+  CmdResult b = Tidemark("bench backup --compare --partitions 2 --records 500 --dir " + dir);
+  ASSERT_EQ(b.code, 0) << b.out;
+  EXPECT_NE(b.out.find("tidemark backup"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("kcat -C | zstd -1 > file"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("backup vs kcat -C | zstd -1 (speed-up)"), std::string::npos) << b.out;
+
+  CmdResult r =
+      Tidemark("bench restore --compare --json --partitions 2 --records 500 --dir " + dir, false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto rj = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rj["runs"].size(), 2u);
+  EXPECT_EQ(rj["runs"][0]["records"], 1000);
+  EXPECT_EQ(rj["runs"][1]["name"], "kcat -P");
+
+  CmdResult sweep =
+      Tidemark("bench pipeline --sweep shards=1,2 --gigabytes 0.02 --json --dir " + dir, false);
+  ASSERT_EQ(sweep.code, 0) << sweep.out;
+  EXPECT_EQ(nlohmann::json::parse(sweep.out)["rows"].size(), 2u);
+
+  CmdResult bad = Tidemark("bench pipeline --data binary --dir " + dir);
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("not one of json, text, random"), std::string::npos) << bad.out;
+}
+
 }  // namespace
 }  // namespace tidemark

@@ -1,12 +1,14 @@
 // tidemark's command line. Flags override the config file; a config file is optional for
 // one-shot commands. Exit codes: 0 success, 1 operational failure or damage found, 2 usage or
 // configuration error. Human output on stdout, logs on stderr.
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "backup/snapshot.h"
+#include "bench/bench.h"
 #include "cli/demo.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -171,6 +173,33 @@ int Main(int argc, char** argv) {
                         "go on past damaged blocks, reporting what was skipped");
   restore_cmd->add_flag("--json", rf.json, "one JSON document on stdout");
 
+  bench::BenchOptions bo;
+  std::string bench_data = "json", bench_codec = "zstd", bench_direct = "auto", bench_sweep;
+  auto* bench_cmd = app.add_subcommand(
+      "bench", "throughput baselines: pipeline (no broker), backup, restore; --compare for ratios");
+  bench_cmd->add_option("mode", bo.mode, "pipeline | backup | restore")
+      ->check(CLI::IsMember({"pipeline", "backup", "restore"}));
+  bench_cmd->add_option("--dir", bo.dir, "scratch directory on the disk under test");
+  bench_cmd->add_option("--shards", bo.shards, "shard threads (0: one per core)");
+  bench_cmd->add_option("--partitions", bo.partitions,
+                        "partitions (pipeline: default 2 per shard; backup/restore: 16)");
+  bench_cmd->add_option("--gigabytes", bo.gigabytes, "pipeline: input bytes in total, GB");
+  bench_cmd->add_option("--records", bo.records_per_partition,
+                        "backup/restore: records per partition (the mock keeps ~5 MB each)");
+  bench_cmd->add_option("--value-bytes", bo.value_bytes, "value size");
+  bench_cmd->add_option("--keys", bo.keys, "key cardinality");
+  bench_cmd->add_option("--data", bench_data, "json | text | random (compressibility)");
+  bench_cmd->add_option("--codec", bench_codec, "zstd | lz4 | none");
+  bench_cmd->add_option("--level", bo.level, "compression level");
+  bench_cmd->add_option("--block-bytes", bo.block_bytes, "uncompressed bytes per block");
+  bench_cmd->add_option("--io-depth", bo.io_depth, "block writes in flight per shard");
+  bench_cmd->add_option("--direct-io", bench_direct, "auto | on | off");
+  bench_cmd->add_flag("--compare", bo.compare,
+                      "also run what a user would use instead, on the same data, and print ratios");
+  bench_cmd->add_option("--sweep", bench_sweep,
+                        "shards=1,2 | value-bytes=100,1024,10240 | gigabytes=1,10: one run each");
+  bench_cmd->add_flag("--json", bo.json, "one JSON document on stdout");
+
   std::string path, id;
   bool as_json = false;
   auto* verify =
@@ -221,6 +250,37 @@ int Main(int argc, char** argv) {
     auto sum = backup::RunSnapshot(*c, &g_stop);
     if (!sum.ok()) return Fail(sum.status());
     std::printf("%s", backup::FormatSummary(*sum).c_str());
+    return 0;
+  }
+  if (*bench_cmd) {
+    if (!bench::ParseDataKind(bench_data, &bo.data))
+      return Fail(Status::Config("--data '" + bench_data + "' is not one of json, text, random"));
+    if (!format::ParseCodec(bench_codec, &bo.codec))
+      return Fail(Status::Config("--codec '" + bench_codec + "' is not one of zstd, lz4, none"));
+    if (bench_direct == "on")
+      bo.direct_io = io::DirectIoMode::kOn;
+    else if (bench_direct == "off")
+      bo.direct_io = io::DirectIoMode::kOff;
+    else if (bench_direct != "auto")
+      return Fail(Status::Config("--direct-io '" + bench_direct + "' is not one of auto, on, off"));
+    if (!bench_sweep.empty()) {
+      const size_t eq = bench_sweep.find('=');
+      if (eq == std::string::npos)
+        return Fail(Status::Config("--sweep '" + bench_sweep + "' must be NAME=V1,V2,..."));
+      bo.sweep = bench_sweep.substr(0, eq);
+      for (const auto& v : config::SplitList(bench_sweep.substr(eq + 1))) {
+        try {
+          bo.sweep_values.push_back(std::stod(v));
+        } catch (const std::exception&) {
+          return Fail(Status::Config("--sweep: '" + v + "' is not a number"));
+        }
+      }
+    }
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+    bo.self = n > 0 ? std::string(self, static_cast<size_t>(n)) : argv[0];
+    Status s = bench::RunBench(bo);
+    if (!s.ok()) return Fail(s);
     return 0;
   }
   if (*restore_cmd) {

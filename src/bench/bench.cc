@@ -1,0 +1,675 @@
+#include "bench/bench.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "common/histogram.h"
+#include "common/time.h"
+#include "kafka/mock.h"
+#include "segment/block.h"
+#include "segment/segment_writer.h"
+#include "segment/write_pool.h"
+#include "shard/partition_pipeline.h"
+
+namespace tidemark::bench {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// One measured run.
+struct Measurement {
+  std::string name;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  double peak_rss_mb = 0;
+  uint64_t bytes = 0;    // input bytes (key + value + headers, or the tool's input size)
+  uint64_t records = 0;  // 0: not known (an external tool)
+  uint64_t stored = 0;   // bytes written, where known
+  int64_t p50_us = -1, p99_us = -1;
+  std::string io;
+  double mb_per_s() const { return static_cast<double>(bytes) / 1e6 / std::max(seconds, 1e-9); }
+  json ToJson() const {
+    return {{"name", name},
+            {"seconds", seconds},
+            {"mb_per_s", mb_per_s()},
+            {"records_per_s", static_cast<double>(records) / std::max(seconds, 1e-9)},
+            {"cpu_s_per_gb", cpu_seconds / std::max(static_cast<double>(bytes) / 1e9, 1e-12)},
+            {"peak_rss_mb", peak_rss_mb},
+            {"bytes", bytes},
+            {"records", records},
+            {"bytes_stored", stored},
+            {"block_latency_us_p50", p50_us},
+            {"block_latency_us_p99", p99_us},
+            {"io", io}};
+  }
+};
+
+double CpuOf(const rusage& ru) {
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// --- child processes -------------------------------------------------------------------------
+
+struct ChildRun {
+  int exit_code = -1;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  double peak_rss_mb = 0;
+};
+
+// Runs argv to completion (stdout and stderr into `out_path`), measuring its wall time, and
+// through wait4 its CPU time and peak RSS (its own and its waited-for children's).
+Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
+  const int64_t t0 = MonotonicNs();
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::Errno(errno, "fork");
+  if (pid == 0) {
+    int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  rusage ru{};
+  while (::wait4(pid, &status, 0, &ru) < 0) {
+    if (errno != EINTR) return Status::Errno(errno, "wait4");
+  }
+  ChildRun r;
+  r.seconds = static_cast<double>(MonotonicNs() - t0) / 1e9;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.cpu_seconds = CpuOf(ru);
+  r.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024;
+  return r;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs a command line that must succeed; its output is in `log` for the error message.
+Result<ChildRun> MustRun(const std::vector<std::string>& argv, const std::string& log) {
+  TM_ASSIGN_OR_RETURN(ChildRun r, Spawn(argv, log));
+  if (r.exit_code != 0) {
+    std::string cmd;
+    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    std::string out = ReadFile(log);
+    if (out.size() > 2000) out = out.substr(out.size() - 2000);
+    return Status::Aborted("`" + cmd + "` exited " + std::to_string(r.exit_code) + ":\n" + out);
+  }
+  return r;
+}
+
+Result<ChildRun> Shell(const std::string& cmd, const std::string& log) {
+  return MustRun({"/bin/sh", "-c", cmd}, log);
+}
+
+// Runs `fn` in a forked child (so its peak RSS and CPU are its own) and returns its measurement.
+// The parent must not be running other threads (fork copies only the caller).
+template <typename Fn>
+Result<Measurement> InChild(Fn fn) {
+  int fds[2];
+  if (::pipe(fds) != 0) return Status::Errno(errno, "pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::Errno(errno, "fork");
+  if (pid == 0) {
+    ::close(fds[0]);
+    Result<Measurement> m = fn();
+    const std::string out =
+        m.ok() ? m->ToJson().dump() : json{{"error", m.status().message()}}.dump();
+    size_t off = 0;
+    while (off < out.size()) {
+      ssize_t n = ::write(fds[1], out.data() + off, out.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::_exit(m.ok() ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  rusage ru{};
+  ::wait4(pid, &status, 0, &ru);
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded())
+    return Status::Aborted("benchmark child died (status " + std::to_string(status) + ")");
+  if (j.contains("error")) return Status::Aborted(j["error"].get<std::string>());
+  Measurement m;
+  m.name = j["name"];
+  m.seconds = j["seconds"];
+  m.bytes = j["bytes"];
+  m.records = j["records"];
+  m.stored = j["bytes_stored"];
+  m.p50_us = j["block_latency_us_p50"];
+  m.p99_us = j["block_latency_us_p99"];
+  m.io = j["io"];
+  m.cpu_seconds = CpuOf(ru);
+  m.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024;
+  return m;
+}
+
+// An embedded Kafka in its own process (`tidemark mock`), so its memory and CPU are not the
+// measured run's. Killed when it goes out of scope.
+class MockProcess {
+ public:
+  ~MockProcess() { Stop(); }
+  Status Start(const BenchOptions& o, const std::string& topics, const std::string& log) {
+    // Truncated here, before the child exists: reading a previous run's address would be wrong.
+    { std::ofstream truncate(log, std::ios::trunc); }
+    pid_ = ::fork();
+    if (pid_ < 0) return Status::Errno(errno, "fork");
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the benchmark
+      int fd = ::open(log.c_str(), O_WRONLY | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execl(o.self.c_str(), o.self.c_str(), "mock", "--topics", topics.c_str(), "--records", "0",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 300; ++i) {
+      const std::string out = ReadFile(log);
+      const size_t at = out.find("bootstrap.servers=");
+      const size_t nl = at == std::string::npos ? std::string::npos : out.find('\n', at);
+      if (nl != std::string::npos) {
+        brokers_ = out.substr(at + 18, nl - at - 18);
+        return Status::Ok();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return Status::Aborted("the embedded Kafka did not start (see " + log + ")");
+  }
+  void Stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  const std::string& brokers() const { return brokers_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string brokers_;
+};
+
+// --- pipeline ----------------------------------------------------------------------------------
+
+struct ShardResult {
+  Status status;
+  uint64_t bytes_in = 0;
+  uint64_t records = 0;
+  uint64_t bytes_stored = 0;
+  Histogram latency;
+  std::string io;
+};
+
+uint64_t RecordBytes(const SyntheticRecord& r) {
+  uint64_t n = r.key.size() + r.value.size();
+  for (const auto& [k, v] : r.headers) n += k.size() + v.size();
+  return n;
+}
+
+int Shards(const BenchOptions& o) {
+  return o.shards > 0 ? o.shards
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// One shard of the pipeline: its own backend, pool, codec and partitions; records spread
+// round-robin over its partitions in runs of 64 (as a fetch batch would deliver them).
+void RunPipelineShard(const BenchOptions& o, int index, int partitions, uint64_t bytes_target,
+                      const std::vector<SyntheticRecord>& data, ShardResult* out) {
+  const std::string dir = o.dir + "/pipeline/shard" + std::to_string(index);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  auto io = io::MakeUringBackend(
+      dir, {o.direct_io, o.io_depth * 2 + 8 + static_cast<unsigned>(partitions)});
+  if (!io.ok()) {
+    out->status = io.status();
+    return;
+  }
+  segment::WritePool pool(io.value().get(), o.io_depth,
+                          segment::SegmentWriter::BatchBufferBytes(o.block_bytes));
+  out->io = io.value()->Describe() + ", " + pool.TryRegisterBuffers();
+  segment::BlockCodec bc(o.codec, o.level);
+  std::vector<std::unique_ptr<shard::PartitionPipeline>> parts;
+  for (int p = 0; p < partitions; ++p) {
+    parts.push_back(std::make_unique<shard::PartitionPipeline>(
+        shard::PartitionTask{"bench", index * partitions + p, 0, INT64_MAX},
+        shard::PipelineOptions{dir, "bench", o.block_bytes, o.segment_max_bytes}, &pool, &bc));
+  }
+  std::vector<HeaderView> scratch;
+  std::vector<int64_t> next(parts.size(), 0);
+  size_t ri = static_cast<size_t>(index) * 7919;
+  Status st;
+  while (st.ok() && out->bytes_in < bytes_target) {
+    for (size_t p = 0; p < parts.size() && st.ok(); ++p) {
+      for (int k = 0; k < 64; ++k) {
+        const auto& r = data[ri++ % data.size()];
+        st = parts[p]->Append(ViewOf(r, next[p], 1763647380000 + next[p], &scratch));
+        ++next[p];
+        out->bytes_in += RecordBytes(r);
+        ++out->records;
+      }
+    }
+    if (st.ok()) st = pool.Poll();
+  }
+  for (auto& p : parts) {
+    Status fs = p->Finish();
+    if (st.ok()) st = fs;
+    out->bytes_stored += p->Result().bytes_stored;
+  }
+  Status ds = pool.Drain();
+  if (st.ok()) st = ds;
+  out->latency = pool.write_latency();
+  out->status = st;
+}
+
+// The compressor alone: the same records encoded and compressed, nothing written.
+void RunCompressShard(const BenchOptions& o, int index, uint64_t bytes_target,
+                      const std::vector<SyntheticRecord>& data, ShardResult* out) {
+  segment::BlockBuilder builder(o.block_bytes);
+  segment::BlockCodec bc(o.codec, o.level);
+  io::AlignedBuffer buf(segment::BlockCodec::MaxBlockSize(o.block_bytes));
+  std::vector<HeaderView> scratch;
+  size_t ri = static_cast<size_t>(index) * 7919;
+  int64_t off = 0;
+  while (out->bytes_in < bytes_target) {
+    const auto& r = data[ri++ % data.size()];
+    RecordView v = ViewOf(r, off, 1763647380000 + off, &scratch);
+    ++off;
+    if (!builder.TryAppend(v)) {
+      auto h = bc.Finish(builder, &buf);
+      out->bytes_stored += h->block_size;
+      builder.Reset();
+      builder.TryAppend(v);
+    }
+    out->bytes_in += RecordBytes(r);
+    ++out->records;
+  }
+}
+
+// The pipeline (or, compress_only, the compressor alone) on every shard, in this process.
+Result<Measurement> MeasureShards(const BenchOptions& o, bool compress_only) {
+  const int shards = Shards(o);
+  const int per_shard = std::max(1, (o.partitions > 0 ? o.partitions : 2 * shards) / shards);
+  const auto data = MakeRecords(8192, o.value_bytes, 1, o.data, o.keys);
+  const uint64_t total = static_cast<uint64_t>(o.gigabytes * 1e9);
+  std::vector<ShardResult> results(static_cast<size_t>(shards));
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t t0 = MonotonicNs();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < shards; ++i) {
+    threads.emplace_back([&, i] {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(static_cast<unsigned>(i) % cores, &set);
+      pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      auto* r = &results[static_cast<size_t>(i)];
+      if (compress_only)
+        RunCompressShard(o, i, total / static_cast<uint64_t>(shards), data, r);
+      else
+        RunPipelineShard(o, i, per_shard, total / static_cast<uint64_t>(shards), data, r);
+    });
+  }
+  for (auto& t : threads) t.join();
+  Measurement m;
+  m.seconds = static_cast<double>(MonotonicNs() - t0) / 1e9;
+  m.name = compress_only ? std::string("compressor alone (") + format::CodecName(o.codec) + ")"
+                         : "tidemark pipeline";
+  Histogram lat;
+  for (auto& r : results) {
+    TM_RETURN_IF_ERROR(r.status);
+    m.bytes += r.bytes_in;
+    m.records += r.records;
+    m.stored += r.bytes_stored;
+    lat.Merge(r.latency);
+  }
+  if (!compress_only) {
+    m.io = results[0].io;
+    m.p50_us = static_cast<int64_t>(lat.Quantile(0.5));
+    m.p99_us = static_cast<int64_t>(lat.Quantile(0.99));
+  }
+  return m;
+}
+
+Result<Measurement> MeasureFio(const BenchOptions& o, double gigabytes) {
+  const std::string dir = o.dir + "/fio";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const std::string out = o.dir + "/fio.json";
+  TM_RETURN_IF_ERROR(
+      Shell("fio --name=odirect --directory=" + dir +
+                " --rw=write --bs=1M --size=" + std::to_string(static_cast<int>(gigabytes * 1000)) +
+                "M --direct=1 --ioengine=io_uring --iodepth=" + std::to_string(o.io_depth) +
+                " --numjobs=1 --output-format=json > " + out,
+            o.dir + "/fio.log")
+          .status());
+  fs::remove_all(dir, ec);
+  json j = json::parse(ReadFile(out), nullptr, false);
+  if (j.is_discarded()) return Status::Aborted("cannot read fio's output " + out);
+  Measurement m;
+  m.name = "fio O_DIRECT write";
+  const auto& w = j["jobs"][0]["write"];
+  m.bytes = w["io_bytes"].get<uint64_t>();
+  m.seconds = static_cast<double>(w["runtime"].get<uint64_t>()) / 1000;
+  m.p50_us = static_cast<int64_t>(w["clat_ns"]["percentile"]["50.000000"].get<double>() / 1000);
+  m.p99_us = static_cast<int64_t>(w["clat_ns"]["percentile"]["99.000000"].get<double>() / 1000);
+  return m;
+}
+
+// --- backup and restore against an embedded Kafka ----------------------------------------------
+
+int Partitions(const BenchOptions& o) { return o.partitions > 0 ? o.partitions : 16; }
+
+// Fills topic "bench" of the mock with the generator's records.
+Status Fill(const BenchOptions& o, const std::string& brokers, uint64_t* bytes, uint64_t* records) {
+  const auto data = MakeRecords(8192, o.value_bytes, 1, o.data, o.keys);
+  kafka::Producer producer;
+  TM_RETURN_IF_ERROR(producer.Connect(brokers, {{"linger.ms", "20"}, {"compression.type", "lz4"}}));
+  size_t ri = 0;
+  for (int32_t p = 0; p < Partitions(o); ++p) {
+    for (int i = 0; i < o.records_per_partition; ++i) {
+      const auto& r = data[ri++ % data.size()];
+      std::vector<kafka::ProduceHeader> hs;
+      for (const auto& [k, v] : r.headers) hs.push_back({k, v});
+      TM_RETURN_IF_ERROR(producer.Produce("bench", p, r.key, r.value, hs, 1763647380000 + i));
+      *bytes += RecordBytes(r);
+      ++*records;
+    }
+  }
+  return producer.Flush(120000);
+}
+
+// The numbers `tidemark backup` prints in its summary.
+void ParseBackupSummary(const std::string& out, Measurement* m) {
+  std::smatch s;
+  if (std::regex_search(out, s, std::regex("bytes out +([0-9]+)"))) m->stored = std::stoull(s[1]);
+  if (std::regex_search(out, s, std::regex("p50 ([0-9]+) us, p99 ([0-9]+) us"))) {
+    m->p50_us = std::stoll(s[1]);
+    m->p99_us = std::stoll(s[2]);
+  }
+  if (std::regex_search(out, s, std::regex("I/O (io_uring[^\\n]*)"))) m->io = s[1];
+}
+
+Measurement FromChild(const std::string& name, const ChildRun& r, uint64_t bytes,
+                      uint64_t records) {
+  Measurement m;
+  m.name = name;
+  m.seconds = r.seconds;
+  m.cpu_seconds = r.cpu_seconds;
+  m.peak_rss_mb = r.peak_rss_mb;
+  m.bytes = bytes;
+  m.records = records;
+  return m;
+}
+
+// --- output ------------------------------------------------------------------------------------
+
+std::string Config(const BenchOptions& o) {
+  char buf[512];
+  if (o.mode == "pipeline") {
+    const int shards = Shards(o);
+    std::snprintf(buf, sizeof(buf),
+                  "pipeline: %.2f GB of %s records, %zu-byte values, %" PRIu64
+                  " keys; %d shards, %d partitions; %s level %d; block %zu B; io_depth %u; %s",
+                  o.gigabytes, DataKindName(o.data), o.value_bytes, o.keys, shards,
+                  std::max(1, (o.partitions > 0 ? o.partitions : 2 * shards) / shards) * shards,
+                  format::CodecName(o.codec), o.level, o.block_bytes, o.io_depth, o.dir.c_str());
+  } else {
+    std::snprintf(
+        buf, sizeof(buf),
+        "%s: embedded Kafka (librdkafka mock cluster, own process), topic bench with %d "
+        "partitions x %d %s records, %zu-byte values, %" PRIu64 " keys; %s level %d; shards %d; %s",
+        o.mode.c_str(), Partitions(o), o.records_per_partition, DataKindName(o.data), o.value_bytes,
+        o.keys, format::CodecName(o.codec), o.level, Shards(o), o.dir.c_str());
+  }
+  return buf;
+}
+
+void PrintTable(const std::vector<Measurement>& runs) {
+  std::printf("  %-34s %9s %11s %9s %11s %14s\n", "", "MB/s", "records/s", "CPU s/GB",
+              "peak RSS MB", "p50/p99 us");
+  for (const auto& m : runs) {
+    const std::string rps = m.records
+                                ? std::to_string(static_cast<uint64_t>(
+                                      static_cast<double>(m.records) / std::max(m.seconds, 1e-9)))
+                                : "-";
+    const std::string cpu =
+        m.cpu_seconds > 0
+            ? std::to_string(m.cpu_seconds / (static_cast<double>(m.bytes) / 1e9)).substr(0, 5)
+            : "-";
+    const std::string rss = m.peak_rss_mb > 0 ? std::to_string(m.peak_rss_mb).substr(0, 6) : "-";
+    const std::string lat =
+        m.p50_us >= 0 ? std::to_string(m.p50_us) + "/" + std::to_string(m.p99_us) : "-";
+    std::printf("  %-34s %9.1f %11s %9s %11s %14s\n", m.name.c_str(), m.mb_per_s(), rps.c_str(),
+                cpu.c_str(), rss.c_str(), lat.c_str());
+  }
+}
+
+struct Ratio {
+  std::string what;
+  double value;
+  std::string target;
+};
+
+void Print(const BenchOptions& o, const std::vector<Measurement>& runs,
+           const std::vector<Ratio>& ratios) {
+  if (o.json) {
+    json j;
+    j["mode"] = o.mode;
+    j["config"] = Config(o);
+    j["runs"] = json::array();
+    for (const auto& m : runs) j["runs"].push_back(m.ToJson());
+    j["ratios"] = json::array();
+    for (const auto& r : ratios)
+      j["ratios"].push_back({{"what", r.what}, {"value", r.value}, {"target", r.target}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf("tidemark bench %s\n", Config(o).c_str());
+  PrintTable(runs);
+  for (const auto& m : runs) {
+    if (!m.io.empty()) std::printf("  I/O of %s: %s\n", m.name.c_str(), m.io.c_str());
+  }
+  for (const auto& r : ratios)
+    std::printf("  %s: %.2f (target %s)\n", r.what.c_str(), r.value, r.target.c_str());
+  std::fflush(stdout);
+}
+
+// --- the modes ---------------------------------------------------------------------------------
+
+Status BenchPipeline(const BenchOptions& o, std::vector<Measurement>* runs,
+                     std::vector<Ratio>* ratios) {
+  TM_ASSIGN_OR_RETURN(Measurement pipe, InChild([&] { return MeasureShards(o, false); }));
+  std::error_code ec;
+  fs::remove_all(o.dir + "/pipeline", ec);  // outside the clock: unlink may be slow (discard)
+  runs->push_back(pipe);
+  if (!o.compare) return Status::Ok();
+  TM_ASSIGN_OR_RETURN(Measurement comp, InChild([&] { return MeasureShards(o, true); }));
+  TM_ASSIGN_OR_RETURN(Measurement fio, MeasureFio(o, std::min(o.gigabytes, 4.0)));
+  runs->push_back(comp);
+  runs->push_back(fio);
+  // The disk writes stored bytes, which are fewer than the input: its limit in input bytes.
+  const double ratio = pipe.stored ? static_cast<double>(pipe.bytes) / pipe.stored : 1.0;
+  const double lesser = std::min(fio.mb_per_s() * ratio, comp.mb_per_s());
+  ratios->push_back({"pipeline / lesser of (disk at the stored ratio " +
+                         std::to_string(ratio).substr(0, 4) + "x, compressor)",
+                     pipe.mb_per_s() / lesser, ">= 0.80"});
+  return Status::Ok();
+}
+
+Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
+                   std::vector<Ratio>* ratios) {
+  MockProcess mock;
+  TM_RETURN_IF_ERROR(
+      mock.Start(o, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-source.log"));
+  uint64_t bytes = 0, records = 0;
+  TM_RETURN_IF_ERROR(Fill(o, mock.brokers(), &bytes, &records));
+  const std::string store = o.dir + "/store";
+  std::error_code ec;
+  fs::remove_all(store, ec);
+  const std::string log = o.dir + "/backup.log";
+  TM_ASSIGN_OR_RETURN(
+      ChildRun b,
+      MustRun({o.self, "backup", "--brokers", mock.brokers(), "--topics", "bench", "--path", store,
+               "--id", "bench", "--compression", format::CodecName(o.codec), "--level",
+               std::to_string(o.level), "--shards", std::to_string(Shards(o))},
+              log));
+  Measurement m = FromChild("tidemark backup", b, bytes, records);
+  ParseBackupSummary(ReadFile(log), &m);
+  runs->push_back(m);
+  if (o.mode == "backup" && o.compare) {
+    const std::string kcat = "kcat -C -b " + mock.brokers() + " -t bench -o beginning -e -q";
+    TM_ASSIGN_OR_RETURN(ChildRun kz,
+                        Shell(kcat + " -f '%k%s%h\\n' | zstd -1 -q > " + o.dir + "/kcat.zst",
+                              o.dir + "/kcat-zstd.log"));
+    TM_ASSIGN_OR_RETURN(ChildRun kn, Shell(kcat + " > /dev/null", o.dir + "/kcat-null.log"));
+    runs->push_back(FromChild("kcat -C | zstd -1 > file", kz, bytes, records));
+    runs->push_back(FromChild("kcat -C > /dev/null", kn, bytes, records));
+    ratios->push_back({"backup vs kcat -C | zstd -1 (speed-up)", kz.seconds / b.seconds, ">= 2"});
+    ratios->push_back({"backup vs kcat -C > /dev/null (speed-up)", kn.seconds / b.seconds,
+                       ">= 1 with --codec none"});
+  }
+  if (o.mode != "restore") return Status::Ok();
+
+  // Restore: the same records as kcat input (key TAB value per line), then a fresh target each.
+  const std::string lines = o.dir + "/records.txt";
+  TM_RETURN_IF_ERROR(Shell("kcat -C -b " + mock.brokers() +
+                               " -t bench -o beginning -e -q -f '%k\\t%s\\n' > " + lines,
+                           o.dir + "/kcat-export.log")
+                         .status());
+  mock.Stop();
+  runs->clear();
+  MockProcess target;
+  TM_RETURN_IF_ERROR(
+      target.Start(o, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target.log"));
+  TM_ASSIGN_OR_RETURN(ChildRun r, MustRun({o.self, "restore", "--path", store, "--id", "bench",
+                                           "--brokers", target.brokers(), "--progress", "off"},
+                                          o.dir + "/restore.log"));
+  target.Stop();
+  runs->push_back(FromChild("tidemark restore", r, bytes, records));
+  if (!o.compare) return Status::Ok();
+  MockProcess target2;
+  TM_RETURN_IF_ERROR(
+      target2.Start(o, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target2.log"));
+  TM_ASSIGN_OR_RETURN(ChildRun k, Shell("kcat -P -b " + target2.brokers() +
+                                            " -t bench -K '\\t' -H source=checkout -l " + lines,
+                                        o.dir + "/kcat-produce.log"));
+  runs->push_back(FromChild("kcat -P", k, bytes, records));
+  ratios->push_back({"restore vs kcat -P (speed-up)", k.seconds / r.seconds, ">= 2"});
+  return Status::Ok();
+}
+
+Status RunOnce(const BenchOptions& o, std::vector<Measurement>* runs, std::vector<Ratio>* ratios) {
+  if (o.mode == "pipeline") return BenchPipeline(o, runs, ratios);
+  return BenchBackup(o, runs, ratios);
+}
+
+}  // namespace
+
+Status RunBench(const BenchOptions& o) {
+  if (o.mode != "pipeline" && o.mode != "backup" && o.mode != "restore")
+    return Status::Config("bench mode '" + o.mode + "' is not one of pipeline, backup, restore");
+  if (o.mode != "pipeline" && ::access(o.self.c_str(), X_OK) != 0)
+    return Status::Config("cannot run " + o.self + " for the embedded Kafka");
+  std::error_code ec;
+  fs::create_directories(o.dir, ec);
+  if (ec) return Status::Errno(ec.value(), "create " + o.dir + " (give --dir)");
+  if (o.compare || o.mode != "pipeline") {
+    for (const char* tool : {"kcat", "zstd", "fio"}) {
+      const bool needed =
+          o.mode == "pipeline" ? std::string(tool) == "fio" : std::string(tool) != "fio";
+      if (needed &&
+          std::system((std::string("command -v ") + tool + " > /dev/null").c_str()) != 0) {
+        return Status::Config(std::string(tool) +
+                              " is not installed; it comes with bash tools/install-deps.sh");
+      }
+    }
+  }
+  if (o.sweep.empty()) {
+    std::vector<Measurement> runs;
+    std::vector<Ratio> ratios;
+    TM_RETURN_IF_ERROR(RunOnce(o, &runs, &ratios));
+    Print(o, runs, ratios);
+    return Status::Ok();
+  }
+  // A sweep: one run per value, the tidemark figure of each in one table (and CSV for plots).
+  std::vector<std::pair<double, Measurement>> rows;
+  for (double v : o.sweep_values) {
+    BenchOptions one = o;
+    one.compare = false;
+    if (o.sweep == "shards")
+      one.shards = static_cast<int>(v);
+    else if (o.sweep == "value-bytes")
+      one.value_bytes = static_cast<size_t>(v);
+    else if (o.sweep == "gigabytes")
+      one.gigabytes = v;
+    else
+      return Status::Config("--sweep '" + o.sweep +
+                            "' is not one of shards, value-bytes, gigabytes");
+    std::vector<Measurement> runs;
+    std::vector<Ratio> ratios;
+    TM_RETURN_IF_ERROR(RunOnce(one, &runs, &ratios));
+    rows.emplace_back(v, runs.front());
+  }
+  if (o.json) {
+    json j;
+    j["mode"] = o.mode;
+    j["config"] = Config(o);
+    j["sweep"] = o.sweep;
+    j["rows"] = json::array();
+    for (const auto& [v, m] : rows) {
+      json r = m.ToJson();
+      r["value"] = v;
+      j["rows"].push_back(r);
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return Status::Ok();
+  }
+  std::printf("tidemark bench %s\n  sweep over %s:\n", Config(o).c_str(), o.sweep.c_str());
+  std::printf("  %12s %9s %11s %9s %11s %14s\n", o.sweep.c_str(), "MB/s", "records/s", "CPU s/GB",
+              "peak RSS MB", "p50/p99 us");
+  for (const auto& [v, m] : rows) {
+    std::printf("  %12g %9.1f %11.0f %9.2f %11.1f %8" PRId64 "/%" PRId64 "\n", v, m.mb_per_s(),
+                static_cast<double>(m.records) / std::max(m.seconds, 1e-9),
+                m.cpu_seconds / (static_cast<double>(m.bytes) / 1e9), m.peak_rss_mb, m.p50_us,
+                m.p99_us);
+  }
+  return Status::Ok();
+}
+
+}  // namespace tidemark::bench

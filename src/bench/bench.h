@@ -1,0 +1,50 @@
+// `tidemark bench`: throughput baselines, each printed with its configuration, MB/s, records/s,
+// CPU seconds per GB, peak RSS and p50/p99 block latency, and (with compare) side by side with
+// what a user would use instead, as ratios measured in the same run on the same data.
+//
+//   pipeline  synthetic records -> shards -> encode -> compress -> io_uring O_DIRECT, no broker;
+//             compare: fio's O_DIRECT sequential write and the compressor alone on all shards
+//   backup    `tidemark backup` of an embedded mock cluster (in its own process, filled with the
+//             generator's records first); compare: kcat -C | zstd -1 > file, kcat -C > /dev/null
+//   restore   `tidemark restore` of that backup into a fresh mock cluster; compare: kcat -P
+//
+// Every measured run is a child process, so its CPU time and peak RSS are its own (wait4).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench/datagen.h"
+#include "io/io_backend.h"
+#include "tidemark/format.h"
+#include "tidemark/status.h"
+
+namespace tidemark::bench {
+
+struct BenchOptions {
+  std::string mode = "pipeline";  // pipeline | backup | restore
+  std::string dir = "/var/tmp/tidemark-bench";
+  std::string self;        // this binary, to run `tidemark backup/restore/mock` as children
+  int shards = 0;          // 0: one per core
+  int partitions = 0;      // 0: pipeline 2 per shard; backup/restore 16
+  double gigabytes = 1.0;  // pipeline: input bytes in total
+  int records_per_partition = 4000;  // backup/restore (the mock keeps ~5 MB per partition)
+  size_t value_bytes = 1024;
+  uint64_t keys = 100000;  // key cardinality
+  DataKind data = DataKind::kJson;
+  format::Codec codec = format::Codec::kZstd;
+  int level = 1;
+  size_t block_bytes = 1 << 20;
+  uint64_t segment_max_bytes = 128ull << 20;
+  uint32_t io_depth = 8;
+  io::DirectIoMode direct_io = io::DirectIoMode::kAuto;
+  bool compare = false;
+  std::string sweep;  // "", shards, value-bytes, gigabytes: one run per value
+  std::vector<double> sweep_values;
+  bool json = false;
+};
+
+// Runs the benchmark (and its comparisons or sweep) and prints the results on stdout.
+Status RunBench(const BenchOptions& o);
+
+}  // namespace tidemark::bench
