@@ -11,6 +11,8 @@ PACKAGES=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio python3 time
+  # plots of benchmark sweeps (tools/plot-bench.sh)
+  gnuplot-nox
   # sanitizers for gcc
   libasan8 libubsan1
 )
