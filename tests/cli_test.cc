@@ -432,6 +432,16 @@ TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
   ASSERT_EQ(sweep.code, 0) << sweep.out;
   EXPECT_EQ(nlohmann::json::parse(sweep.out)["rows"].size(), 2u);
 
+  // Against a cluster of one's own: its topic as it is.
+  StartKafka(400);
+  CmdResult own = Tidemark("bench backup --compare --json --brokers " + cluster_.bootstraps() +
+                               " --topic t1 --dir " + dir,
+                           false);
+  ASSERT_EQ(own.code, 0) << own.out;
+  auto oj = nlohmann::json::parse(own.out);
+  EXPECT_EQ(oj["runs"][0]["records"], 200);  // t1 holds every other record
+  EXPECT_EQ(oj["ratios"].size(), 2u);
+
   CmdResult bad = Tidemark("bench pipeline --data binary --dir " + dir);
   EXPECT_EQ(bad.code, 2) << bad.out;
   EXPECT_NE(bad.out.find("not one of json, text, random"), std::string::npos) << bad.out;

@@ -5,7 +5,8 @@
 //   pipeline  synthetic records -> shards -> encode -> compress -> io_uring O_DIRECT, no broker;
 //             compare: fio's O_DIRECT sequential write and the compressor alone on all shards
 //   backup    `tidemark backup` of an embedded mock cluster (in its own process, filled with the
-//             generator's records first); compare: kcat -C | zstd -1 > file, kcat -C > /dev/null
+//             generator's records first), or of --topic on --brokers as it is;
+//             compare: kcat -C | zstd -1 > file, kcat -C > /dev/null
 //   restore   `tidemark restore` of that backup into a fresh mock cluster; compare: kcat -P
 //
 // Every measured run is a child process, so its CPU time and peak RSS are its own (wait4).
@@ -42,6 +43,9 @@ struct BenchOptions {
   std::string sweep;  // "", shards, value-bytes, gigabytes: one run per value
   std::vector<double> sweep_values;
   bool json = false;
+  // backup against a cluster of your own instead of the embedded one: its topic, as it is
+  std::string brokers;
+  std::string topic;
 };
 
 // Runs the benchmark (and its comparisons or sweep) and prints the results on stdout.

@@ -198,6 +198,9 @@ int Main(int argc, char** argv) {
                       "also run what a user would use instead, on the same data, and print ratios");
   bench_cmd->add_option("--sweep", bench_sweep,
                         "shards=1,2 | value-bytes=100,1024,10240 | gigabytes=1,10: one run each");
+  bench_cmd->add_option("--brokers", bo.brokers,
+                        "backup: a cluster of your own instead of the embedded one");
+  bench_cmd->add_option("--topic", bo.topic, "backup with --brokers: the topic to back up");
   bench_cmd->add_flag("--json", bo.json, "one JSON document on stdout");
 
   std::string path, id;
