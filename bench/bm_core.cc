@@ -4,6 +4,7 @@
 //
 //   build/release/bench/bm_core --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -163,6 +164,55 @@ BENCHMARK_CAPTURE(BM_WriteBlocks, buffered, io::DirectIoMode::kOff)
     ->Arg(16)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// The baseline a writer without io_uring would be: the same 64 MiB segment of 1 MiB blocks
+// with plain blocking pwrite(2), then fdatasync, rename and directory fsync, one block at a time.
+void BM_WriteBlocksPwrite(benchmark::State& state) {
+  const std::string dir =
+      std::getenv("TIDEMARK_BENCH_DIR") ? std::getenv("TIDEMARK_BENCH_DIR") : ".";
+  const std::string sub = dir + "/bm_pwrite_" + std::to_string(::getpid());
+  std::filesystem::create_directories(sub);
+  segment::BlockCodec codec(format::Codec::kNone, 0);
+  std::vector<io::AlignedBuffer> blocks;
+  std::vector<size_t> sizes;
+  for (int b = 0; b < 64; ++b) {
+    segment::BlockBuilder builder = FullBlock(1024, b * 100000);
+    blocks.emplace_back(segment::BlockCodec::MaxBlockSize(kBlockBytes));
+    auto h = codec.FinishInto(builder, blocks.back().data(), blocks.back().capacity());
+    if (!h.ok()) state.SkipWithError("encode failed");
+    sizes.push_back(h.ok() ? h->block_size : 0);
+  }
+  Histogram lat;
+  uint64_t bytes = 0;
+  int64_t seg = 0;
+  for (auto _ : state) {
+    const std::string tmp = sub + "/" + std::to_string(seg) + ".tmseg.open";
+    const std::string fin = sub + "/" + std::to_string(seg++) + ".tmseg";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) state.SkipWithError("open failed");
+    off_t off = 0;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      const int64_t t0 = MonotonicNs();
+      if (::pwrite(fd, blocks[b].data(), sizes[b], off) != static_cast<ssize_t>(sizes[b]))
+        state.SkipWithError("pwrite failed");
+      lat.Record(static_cast<uint64_t>((MonotonicNs() - t0) / 1000));
+      off += static_cast<off_t>(sizes[b]);
+    }
+    ::fdatasync(fd);
+    ::close(fd);
+    ::rename(tmp.c_str(), fin.c_str());
+    if (!io::SyncDirectory(sub).ok()) state.SkipWithError("directory fsync failed");
+    bytes += static_cast<uint64_t>(off);
+    state.PauseTiming();
+    std::filesystem::remove(fin);
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["p50_us"] = static_cast<double>(lat.Quantile(0.5));
+  state.counters["p99_us"] = static_cast<double>(lat.Quantile(0.99));
+  std::filesystem::remove_all(sub);
+}
+BENCHMARK(BM_WriteBlocksPwrite)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tidemark::bench
