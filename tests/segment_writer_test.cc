@@ -9,6 +9,7 @@
 #include <random>
 
 #include "io/mem_backend.h"
+#include "segment/recovery.h"
 #include "segment/segment_reader.h"
 #include "segment/segment_writer.h"
 #include "test_util.h"
@@ -340,6 +341,140 @@ TEST_F(SegmentWriterTest, UringWritesARealFileBothDirectAndBuffered) {
     std::fclose(f);
     EXPECT_EQ(ScanImage(img, tmp_.string()), h.written);
   }
+}
+
+// Crash recovery of unsealed segments, on real files: a sealed segment is taken apart into the
+// states a crash can leave, and recovery must give back exactly its intact blocks.
+class RecoveryTest : public SegmentWriterTest {
+ protected:
+  void SetUp() override {
+    SegmentWriterTest::SetUp();
+    dir_ = (tmp_ / "b").string();
+    auto io = io::MakeUringBackend(tmp_.string(), {io::DirectIoMode::kOff, 32});
+    ASSERT_TRUE(io.ok()) << io.status().message();
+    Harness h(io.value().get(), dir_);
+    ASSERT_TRUE(h.Write(3000, 21).ok());
+    ASSERT_TRUE(h.writer.Seal(&sealed_).ok());
+    written_ = h.written;
+    const std::string path = dir_ + "/" + sealed_.path;
+    segment::SegmentReader reader;
+    ASSERT_TRUE(reader.Open(path).ok());
+    blocks_ = reader.footer().blocks;
+    ASSERT_GE(blocks_.size(), 4u);
+    image_.resize(sealed_.bytes_stored);
+    FILE* f = std::fopen(path.c_str(), "rb");
+    ASSERT_EQ(std::fread(image_.data(), 1, image_.size(), f), image_.size());
+    std::fclose(f);
+    std::filesystem::remove(path);
+    open_ = sealed_.path + ".open";
+  }
+  // The unsealed file a crash left: bytes [0, len) of the image, then `zeros` zero bytes (what
+  // a preallocation reads as).
+  void LeaveOpenFile(size_t len, size_t zeros = 0) {
+    std::vector<uint8_t> img(image_.begin(), image_.begin() + static_cast<std::ptrdiff_t>(len));
+    img.resize(len + zeros, 0);
+    FILE* f = std::fopen((dir_ + "/" + open_).c_str(), "wb");
+    std::fwrite(img.data(), 1, img.size(), f);
+    std::fclose(f);
+  }
+  // The records of blocks [0, n).
+  std::vector<OwnedRecord> FirstBlocks(size_t n) {
+    uint64_t count = 0;
+    for (size_t i = 0; i < n; ++i) count += blocks_[i].record_count;
+    return {written_.begin(), written_.begin() + static_cast<std::ptrdiff_t>(count)};
+  }
+  std::vector<OwnedRecord> ReadSealed(const segment::SealedSegment& s) {
+    segment::SegmentReader reader;
+    EXPECT_TRUE(reader.Open(dir_ + "/" + s.path).ok());
+    EXPECT_TRUE(reader.footer_status().ok()) << reader.footer_status().message();
+    EXPECT_EQ(reader.footer_checksum(), s.checksum);
+    EXPECT_EQ(reader.file_size(), s.bytes_stored);
+    std::vector<OwnedRecord> out;
+    ScanFile(dir_ + "/" + s.path, &out);
+    return out;
+  }
+  std::string dir_, open_;
+  segment::SealedSegment sealed_;
+  std::vector<OwnedRecord> written_;
+  std::vector<format::FooterEntry> blocks_;
+  std::vector<uint8_t> image_;
+};
+
+TEST_F(RecoveryTest, EveryBlockBeforeThePreallocatedTailComesBackAsTheSameSegment) {
+  const uint64_t blocks_end = blocks_.back().file_offset + blocks_.back().block_size;
+  LeaveOpenFile(blocks_end, 1 << 20);
+  auto r = segment::RecoverOpenSegment(dir_, open_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->sealed.has_value());
+  // The same blocks give the same footer: the recovered segment is the one the writer sealed.
+  EXPECT_EQ(r->sealed->checksum, sealed_.checksum);
+  EXPECT_EQ(r->sealed->records, sealed_.records);
+  EXPECT_EQ(r->sealed->last_offset, sealed_.last_offset);
+  EXPECT_EQ(r->sealed->bytes_stored, sealed_.bytes_stored);
+  EXPECT_EQ(r->sealed->path, sealed_.path);
+  EXPECT_EQ(r->dropped_bytes, 1u << 20);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/" + open_));
+  EXPECT_EQ(ReadSealed(*r->sealed), written_);
+}
+
+TEST_F(RecoveryTest, TornOrDamagedBlockEndsTheSegmentJustBeforeIt) {
+  // Torn inside the last block.
+  const auto& last = blocks_.back();
+  LeaveOpenFile(last.file_offset + last.block_size / 2);
+  auto torn = segment::RecoverOpenSegment(dir_, open_);
+  ASSERT_TRUE(torn.ok()) << torn.status().message();
+  ASSERT_TRUE(torn->sealed.has_value());
+  EXPECT_EQ(torn->sealed->blocks, blocks_.size() - 1);
+  EXPECT_EQ(torn->sealed->last_offset, blocks_[blocks_.size() - 2].last_offset);
+  EXPECT_EQ(torn->dropped_bytes, last.block_size / 2);
+  EXPECT_FALSE(torn->stopped_because.empty());
+  EXPECT_EQ(ReadSealed(*torn->sealed), FirstBlocks(blocks_.size() - 1));
+
+  // A flipped byte in block 2: blocks 0 and 1 survive.
+  std::filesystem::remove(dir_ + "/" + torn->sealed->path);
+  image_[blocks_[2].file_offset + format::kBlockHeaderSize + 7] ^= 0x01;
+  LeaveOpenFile(blocks_.back().file_offset + blocks_.back().block_size);
+  auto flipped = segment::RecoverOpenSegment(dir_, open_);
+  ASSERT_TRUE(flipped.ok()) << flipped.status().message();
+  ASSERT_TRUE(flipped->sealed.has_value());
+  EXPECT_EQ(flipped->sealed->blocks, 2u);
+  EXPECT_NE(flipped->stopped_because.find("checksum"), std::string::npos)
+      << flipped->stopped_because;
+  EXPECT_EQ(ReadSealed(*flipped->sealed), FirstBlocks(2));
+}
+
+TEST_F(RecoveryTest, CrashDuringRecoveryRecoversToTheSameSegment) {
+  const uint64_t blocks_end = blocks_.back().file_offset + blocks_.back().block_size;
+  LeaveOpenFile(blocks_end, 8192);
+  auto first = segment::RecoverOpenSegment(dir_, open_);
+  ASSERT_TRUE(first.ok() && first->sealed.has_value());
+  // As if the process died while writing the footer: the footer region is torn, not renamed.
+  std::filesystem::rename(dir_ + "/" + first->sealed->path, dir_ + "/" + open_);
+  std::filesystem::resize_file(dir_ + "/" + open_, first->sealed->bytes_stored - 100);
+  auto again = segment::RecoverOpenSegment(dir_, open_);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_TRUE(again->sealed.has_value());
+  EXPECT_EQ(again->sealed->checksum, first->sealed->checksum);
+  EXPECT_EQ(ReadSealed(*again->sealed), written_);
+}
+
+TEST_F(RecoveryTest, NothingToKeepRemovesTheFileAndADamagedHeaderIsLeftAlone) {
+  // The header page and half of the first block: no record survives.
+  LeaveOpenFile(blocks_[0].file_offset + blocks_[0].block_size / 2);
+  auto none = segment::RecoverOpenSegment(dir_, open_);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->sealed.has_value());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/" + open_));
+
+  // A damaged header page cannot be trusted to name the segment: an error, the file untouched.
+  image_[8] ^= 0xff;
+  LeaveOpenFile(image_.size());
+  auto bad = segment::RecoverOpenSegment(dir_, open_);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("left as it is"), std::string::npos)
+      << bad.status().message();
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/" + open_), image_.size());
+  EXPECT_FALSE(segment::RecoverOpenSegment(dir_, sealed_.path).ok());  // not an .open name
 }
 
 }  // namespace

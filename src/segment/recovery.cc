@@ -1,0 +1,125 @@
+#include "segment/recovery.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+#include "io/io_backend.h"
+#include "segment/segment_reader.h"
+
+namespace tidemark::segment {
+
+namespace {
+
+// Removes `path` and makes the removal durable.
+Status RemoveDurably(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::Errno(errno, "unlink " + path);
+  return io::SyncDirectory(path.substr(0, path.rfind('/')));
+}
+
+}  // namespace
+
+Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::string& open_path) {
+  const std::string path = backup_dir + "/" + open_path;
+  const std::string_view suffix = format::kOpenSuffix;
+  if (open_path.size() <= suffix.size() ||
+      open_path.compare(open_path.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return Status::Invalid(open_path + " is not an unsealed segment (" + std::string(suffix) + ")");
+  }
+  Recovered out;
+  SegmentReader reader;
+  Status st = reader.Open(path);
+  if (!st.ok()) {
+    if (st.Is(Errc::kCorrupt) && reader.file_size() < format::kFileHeaderSize) {
+      // Crashed before its header page was written: it never held a record.
+      out.dropped_bytes = reader.file_size();
+      out.stopped_because = st.message();
+      TM_RETURN_IF_ERROR(RemoveDurably(path));
+      return out;
+    }
+    return st.WithContext("cannot recover " + path + " (left as it is)");
+  }
+  // Scan: every block that reads back whole and checks out, in increasing offsets.
+  format::Footer footer;
+  footer.first_offset = reader.file_header().first_offset;
+  uint64_t pos = format::kFileHeaderSize;
+  for (;;) {
+    if (pos >= reader.file_size()) break;
+    format::BlockHeader h;
+    std::span<const uint8_t> payload;
+    st = reader.ReadBlockAt(pos, &h, &payload);
+    if (st.ok() && !footer.blocks.empty() && h.first_offset <= footer.last_offset)
+      st = Status::Corrupt("block offsets go back");
+    if (!st.ok()) {
+      out.stopped_because = "at byte " + std::to_string(pos) + ": " + st.message();
+      break;
+    }
+    footer.blocks.push_back({pos, h.block_size, h.record_count, h.first_offset, h.last_offset,
+                             h.min_timestamp, h.max_timestamp, h.payload_xxh3});
+    if (footer.record_count == 0) {
+      footer.min_timestamp = h.min_timestamp;
+      footer.max_timestamp = h.max_timestamp;
+    } else {
+      footer.min_timestamp = std::min(footer.min_timestamp, h.min_timestamp);
+      footer.max_timestamp = std::max(footer.max_timestamp, h.max_timestamp);
+    }
+    footer.last_offset = h.last_offset;
+    footer.record_count += h.record_count;
+    footer.raw_bytes += h.raw_size;
+    pos += h.block_size;
+  }
+  out.dropped_bytes = reader.file_size() - pos;
+  if (footer.blocks.empty()) {
+    TM_RETURN_IF_ERROR(RemoveDurably(path));
+    return out;
+  }
+
+  // Seal: cut what follows the last good block, write the footer region there, make it durable,
+  // then give the file its sealed name.
+  const size_t region = format::FooterRegionSize(footer.blocks.size());
+  std::vector<uint8_t> buf(region);
+  const uint64_t checksum = format::EncodeFooterRegion(footer, pos, buf.data());
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Status::Errno(errno, "open " + path);
+  auto fail = [&](const std::string& what) {
+    const int err = errno;
+    ::close(fd);
+    return Status::Errno(err, what + " " + path);
+  };
+  if (::ftruncate(fd, static_cast<off_t>(pos)) != 0) return fail("truncate");
+  size_t done = 0;
+  while (done < region) {
+    const ssize_t n =
+        ::pwrite(fd, buf.data() + done, region - done, static_cast<off_t>(pos + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("write the footer of");
+    done += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) return fail("fdatasync");
+  if (::close(fd) != 0) return Status::Errno(errno, "close " + path);
+  const std::string sealed_rel =
+      open_path.substr(0, open_path.size() - suffix.size()) + std::string(format::kSegmentSuffix);
+  const std::string sealed_path = backup_dir + "/" + sealed_rel;
+  if (::rename(path.c_str(), sealed_path.c_str()) != 0)
+    return Status::Errno(errno, "rename " + path + " to " + sealed_path);
+  TM_RETURN_IF_ERROR(io::SyncDirectory(sealed_path.substr(0, sealed_path.rfind('/'))));
+
+  SealedSegment s;
+  s.path = sealed_rel;
+  s.first_offset = footer.first_offset;
+  s.last_offset = footer.last_offset;
+  s.min_timestamp = footer.min_timestamp;
+  s.max_timestamp = footer.max_timestamp;
+  s.records = footer.record_count;
+  s.bytes_raw = footer.raw_bytes;
+  s.bytes_stored = pos + region;
+  s.blocks = static_cast<uint32_t>(footer.blocks.size());
+  s.checksum = checksum;
+  out.sealed = s;
+  return out;
+}
+
+}  // namespace tidemark::segment
