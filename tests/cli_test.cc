@@ -447,5 +447,42 @@ TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
   EXPECT_NE(bad.out.find("not one of json, text, random"), std::string::npos) << bad.out;
 }
 
+TEST_F(RestoreCliTest, TheSameRestoreTwiceAtOnceIsRefusedNamingTheFirst) {
+  SetUpBackup(2000);
+  const std::vector<std::string> args = {"restore",
+                                         "--path",
+                                         path_,
+                                         "--id",
+                                         "src",
+                                         "--brokers",
+                                         target_.bootstraps(),
+                                         "--rate-limit-records",
+                                         "2000"};
+  pid_t first = Spawn(args, (dir_ / "first.log").string());
+  // Wait until it holds the lock (it writes its state file right after taking it); its work
+  // then lasts about 3 s at this rate.
+  auto started = [&] {
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(path_ + "/src", ec)) {
+      if (e.path().filename() == "state.json") return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 200 && !started(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(started()) << "the first restore never started";
+  CmdResult second = Tidemark(Restore(""));
+  ::kill(first, SIGKILL);
+  ::waitpid(first, nullptr, 0);
+  EXPECT_EQ(second.code, 1) << second.out;
+  EXPECT_NE(second.out.find("in use by another tidemark process (pid " + std::to_string(first)),
+            std::string::npos)
+      << second.out;
+  // With the first gone (killed), the lock went with it: the restore completes exactly.
+  CmdResult done = Tidemark(Restore(""));
+  ASSERT_EQ(done.code, 0) << done.out;
+  ExpectTargetEqualsSource();
+}
+
 }  // namespace
 }  // namespace tidemark

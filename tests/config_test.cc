@@ -1,8 +1,11 @@
 // Unit tests: configuration parsing and validation, time parsing, the latency histogram.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
+#include "common/dir_lock.h"
 #include "common/histogram.h"
 #include "common/time.h"
 #include "config/config.h"
@@ -194,6 +197,25 @@ TEST(Histogram, QuantilesWithinABucket) {
   EXPECT_EQ(h.max(), 1'000'000u);
   EXPECT_EQ(h.Quantile(1.0), 1'000'000u);
   EXPECT_EQ(Histogram().Quantile(0.5), 0u);
+}
+
+TEST(DirLock, OneHolderAtATimeAndTheNextIsToldWho) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tidemark-lock-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    auto first = DirLock::Acquire(dir.string(), "backup nightly");
+    ASSERT_TRUE(first.ok()) << first.status().message();
+    auto second = DirLock::Acquire(dir.string(), "backup nightly");
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(
+        second.status().message().find("pid " + std::to_string(::getpid()) + ", backup nightly"),
+        std::string::npos)
+        << second.status().message();
+  }
+  // Released with its holder (the kernel also drops it when a process dies).
+  EXPECT_TRUE(DirLock::Acquire(dir.string(), "backup nightly").ok());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

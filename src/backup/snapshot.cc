@@ -11,6 +11,7 @@
 #include <future>
 #include <thread>
 
+#include "common/dir_lock.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "kafka/admin.h"
@@ -34,9 +35,9 @@ double CpuSeconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// Creates <path>/<id>, refusing to overwrite a finished backup. A directory without a manifest
-// is the remains of a failed run: its segments are cleared so nothing stale mixes in.
-Result<std::string> PrepareBackupDir(const config::Config& c) {
+// Creates <path>/<id> and locks it, refusing to overwrite a finished backup. A directory without a
+// manifest is the remains of a failed run: its segments are cleared so nothing stale mixes in.
+Result<std::string> PrepareBackupDir(const config::Config& c, DirLock* lock) {
   const std::string dir = c.storage.path + "/" + c.backup.id;
   std::error_code ec;
   if (fs::exists(dir + "/" + kManifestName, ec)) {
@@ -52,6 +53,11 @@ Result<std::string> PrepareBackupDir(const config::Config& c) {
   if (::access(dir.c_str(), W_OK) != 0) {
     return Status::Errno(errno,
                          "backup directory " + dir + " is not writable (check its owner and mode)");
+  }
+  // Before anything in it is touched: another run with this id may be writing there.
+  TM_ASSIGN_OR_RETURN(*lock, DirLock::Acquire(dir, "backup " + c.backup.id));
+  if (fs::exists(dir + "/" + kManifestName, ec)) {  // finished while we waited to look
+    return Status::Config("backup '" + c.backup.id + "' already exists in " + c.storage.path);
   }
   if (fs::exists(dir + "/topics", ec)) {
     TM_LOG_WARN("%s holds segments of an unfinished earlier run; clearing them", dir.c_str());
@@ -130,7 +136,8 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
                           "]) among the " + std::to_string(all_topics.size()) + " topics of " +
                           c.kafka.bootstrap_servers);
   }
-  TM_ASSIGN_OR_RETURN(std::string dir, PrepareBackupDir(c));
+  DirLock lock;  // held until the manifest is written
+  TM_ASSIGN_OR_RETURN(std::string dir, PrepareBackupDir(c, &lock));
 
   Manifest m;
   m.id = c.backup.id;

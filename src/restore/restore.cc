@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "backup/manifest.h"
+#include "common/dir_lock.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "kafka/admin.h"
@@ -19,6 +21,8 @@
 #include "verify/verify.h"
 
 namespace tidemark::restore {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -351,6 +355,13 @@ class Restorer {
   Status LoadState() {
     description_ = Describe();
     report_.state_dir = report_.backup_dir + "/restores/" + StateKey(description_);
+    if (!o_.dry_run) {
+      // One process per restore: two would both produce every record.
+      std::error_code ec;
+      fs::create_directories(report_.state_dir, ec);
+      if (ec) return Status::Errno(ec.value(), "create " + report_.state_dir);
+      TM_ASSIGN_OR_RETURN(lock_, DirLock::Acquire(report_.state_dir, "restore of backup " + o_.id));
+    }
     TM_ASSIGN_OR_RETURN(state_, ReadState(report_.state_dir));
     report_.resumed = state_.exists;
     if (o_.dry_run && creating_) return Status::Ok();  // topics to be created have no marks yet
@@ -588,6 +599,7 @@ class Restorer {
   std::vector<Lane> lanes_;
   std::string description_;
   State state_;
+  DirLock lock_;  // on the state directory, for the whole run
 };
 
 }  // namespace
