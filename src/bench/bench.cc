@@ -1,5 +1,7 @@
 #include "bench/bench.h"
 
+#include "bench/process.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -62,108 +64,20 @@ struct Measurement {
   }
 };
 
-double CpuOf(const rusage& ru) {
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-// --- child processes -------------------------------------------------------------------------
-
-struct ChildRun {
-  int exit_code = -1;
-  double seconds = 0;
-  double cpu_seconds = 0;
-  double peak_rss_mb = 0;
-};
-
-// Runs argv to completion (stdout and stderr into `out_path`), measuring its wall time, and
-// through wait4 its CPU time and peak RSS (its own and its waited-for children's).
-Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
-  const int64_t t0 = MonotonicNs();
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::Errno(errno, "fork");
-  if (pid == 0) {
-    int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  rusage ru{};
-  while (::wait4(pid, &status, 0, &ru) < 0) {
-    if (errno != EINTR) return Status::Errno(errno, "wait4");
-  }
-  ChildRun r;
-  r.seconds = static_cast<double>(MonotonicNs() - t0) / 1e9;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.cpu_seconds = CpuOf(ru);
-  r.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024;
-  return r;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs a command line that must succeed; its output is in `log` for the error message.
-Result<ChildRun> MustRun(const std::vector<std::string>& argv, const std::string& log) {
-  TM_ASSIGN_OR_RETURN(ChildRun r, Spawn(argv, log));
-  if (r.exit_code != 0) {
-    std::string cmd;
-    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-    std::string out = ReadFile(log);
-    if (out.size() > 2000) out = out.substr(out.size() - 2000);
-    return Status::Aborted("`" + cmd + "` exited " + std::to_string(r.exit_code) + ":\n" + out);
-  }
-  return r;
-}
-
-Result<ChildRun> Shell(const std::string& cmd, const std::string& log) {
-  return MustRun({"/bin/sh", "-c", cmd}, log);
-}
-
-// Runs `fn` in a forked child (so its peak RSS and CPU are its own) and returns its measurement.
-// The parent must not be running other threads (fork copies only the caller).
+// Runs `fn` in a forked child (see ForkAndRun) and returns its measurement, with the child's
+// CPU time and peak RSS.
 template <typename Fn>
 Result<Measurement> InChild(Fn fn) {
-  int fds[2];
-  if (::pipe(fds) != 0) return Status::Errno(errno, "pipe");
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::Errno(errno, "fork");
-  if (pid == 0) {
-    ::close(fds[0]);
-    Result<Measurement> m = fn();
-    const std::string out =
-        m.ok() ? m->ToJson().dump() : json{{"error", m.status().message()}}.dump();
-    size_t off = 0;
-    while (off < out.size()) {
-      ssize_t n = ::write(fds[1], out.data() + off, out.size() - off);
-      if (n <= 0) break;
-      off += static_cast<size_t>(n);
-    }
-    ::_exit(m.ok() ? 0 : 1);
+  TM_ASSIGN_OR_RETURN(
+      auto run, ForkAndRun([&] {
+        Result<Measurement> m = fn();
+        return m.ok() ? m->ToJson().dump() : json{{"error", m.status().message()}}.dump();
+      }));
+  json j = json::parse(run.first, nullptr, false);
+  if (j.is_discarded()) {
+    return Status::Aborted("benchmark child died (exit " + std::to_string(run.second.exit_code) +
+                           ")");
   }
-  ::close(fds[1]);
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  rusage ru{};
-  ::wait4(pid, &status, 0, &ru);
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded())
-    return Status::Aborted("benchmark child died (status " + std::to_string(status) + ")");
   if (j.contains("error")) return Status::Aborted(j["error"].get<std::string>());
   Measurement m;
   m.name = j["name"];
@@ -174,57 +88,10 @@ Result<Measurement> InChild(Fn fn) {
   m.p50_us = j["block_latency_us_p50"];
   m.p99_us = j["block_latency_us_p99"];
   m.io = j["io"];
-  m.cpu_seconds = CpuOf(ru);
-  m.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024;
+  m.cpu_seconds = run.second.cpu_seconds;
+  m.peak_rss_mb = run.second.peak_rss_mb;
   return m;
 }
-
-// An embedded Kafka in its own process (`tidemark mock`), so its memory and CPU are not the
-// measured run's. Killed when it goes out of scope.
-class MockProcess {
- public:
-  ~MockProcess() { Stop(); }
-  Status Start(const BenchOptions& o, const std::string& topics, const std::string& log) {
-    // Truncated here, before the child exists: reading a previous run's address would be wrong.
-    { std::ofstream truncate(log, std::ios::trunc); }
-    pid_ = ::fork();
-    if (pid_ < 0) return Status::Errno(errno, "fork");
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the benchmark
-      int fd = ::open(log.c_str(), O_WRONLY | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      ::execl(o.self.c_str(), o.self.c_str(), "mock", "--topics", topics.c_str(), "--records", "0",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 300; ++i) {
-      const std::string out = ReadFile(log);
-      const size_t at = out.find("bootstrap.servers=");
-      const size_t nl = at == std::string::npos ? std::string::npos : out.find('\n', at);
-      if (nl != std::string::npos) {
-        brokers_ = out.substr(at + 18, nl - at - 18);
-        return Status::Ok();
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return Status::Aborted("the embedded Kafka did not start (see " + log + ")");
-  }
-  void Stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  const std::string& brokers() const { return brokers_; }
-
- private:
-  pid_t pid_ = -1;
-  std::string brokers_;
-};
 
 // --- pipeline ----------------------------------------------------------------------------------
 
@@ -559,7 +426,7 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
   uint64_t bytes = 0, records = 0;
   if (!own) {
     TM_RETURN_IF_ERROR(
-        mock.Start(o, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-source.log"));
+        mock.Start(o.self, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-source.log"));
     brokers = mock.brokers();
     TM_RETURN_IF_ERROR(Fill(o, brokers, &bytes, &records));
   }
@@ -601,7 +468,7 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
   runs->clear();
   MockProcess target;
   TM_RETURN_IF_ERROR(
-      target.Start(o, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target.log"));
+      target.Start(o.self, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target.log"));
   TM_ASSIGN_OR_RETURN(ChildRun r, MustRun({o.self, "restore", "--path", store, "--id", "bench",
                                            "--brokers", target.brokers(), "--progress", "off"},
                                           o.dir + "/restore.log"));
@@ -610,7 +477,7 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
   if (!o.compare) return Status::Ok();
   MockProcess target2;
   TM_RETURN_IF_ERROR(
-      target2.Start(o, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target2.log"));
+      target2.Start(o.self, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target2.log"));
   TM_ASSIGN_OR_RETURN(ChildRun k, Shell("kcat -P -b " + target2.brokers() +
                                             " -t bench -K '\\t' -H source=checkout -l " + lines,
                                         o.dir + "/kcat-produce.log"));

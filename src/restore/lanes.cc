@@ -33,13 +33,11 @@ class Cursor {
         }
         if (!dec_->status().ok()) {
           // The payload passed its checksum but does not decode: damage all the same.
-          const uint64_t before = stream_.bytes_read();
           result_->damage.push_back({"", -1, 0, header_.first_offset, header_.last_offset,
                                      "records of the block at offsets " +
                                          std::to_string(header_.first_offset) + ".." +
                                          std::to_string(header_.last_offset) +
                                          " do not decode: " + dec_->status().message()});
-          (void)before;
           if (!skip_damaged_) {
             dec_.reset();
             done_ = true;

@@ -1,0 +1,54 @@
+// Child processes for `tidemark bench`: measured runs (wall time, and CPU time and peak RSS
+// through wait4) and the embedded Kafka in a process of its own.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tidemark/status.h"
+
+namespace tidemark::bench {
+
+struct ChildRun {
+  int exit_code = -1;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  double peak_rss_mb = 0;
+};
+
+// Runs argv to completion (stdout and stderr into `out_path`), measuring its wall time, and
+// through wait4 its CPU time and peak RSS (its own and its waited-for children's).
+Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& out_path);
+// The same for a command that must succeed: a failure carries the end of its output.
+Result<ChildRun> MustRun(const std::vector<std::string>& argv, const std::string& log);
+Result<ChildRun> Shell(const std::string& cmd, const std::string& log);
+std::string ReadFile(const std::string& path);
+
+// Runs `fn` in a forked child, so its peak RSS and CPU are its own: returns what fn returned
+// (sent back through a pipe) and the child's measurements. The caller must not be running
+// other threads (fork copies only the caller).
+Result<std::pair<std::string, ChildRun>> ForkAndRun(const std::function<std::string()>& fn);
+
+// An embedded Kafka in its own process (`tidemark mock`), so its memory and CPU are not the
+// measured run's. Killed when it goes out of scope, and with the benchmark if that dies first.
+class MockProcess {
+ public:
+  MockProcess() = default;
+  ~MockProcess() { Stop(); }
+  MockProcess(const MockProcess&) = delete;
+  MockProcess& operator=(const MockProcess&) = delete;
+  // `self`: the tidemark binary; `topics`: NAME:PARTITIONS; `log`: where its output goes.
+  Status Start(const std::string& self, const std::string& topics, const std::string& log);
+  void Stop();
+  const std::string& brokers() const { return brokers_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string brokers_;
+};
+
+}  // namespace tidemark::bench
