@@ -268,6 +268,18 @@ class RestoreCliTest : public CliTest {
     ASSERT_TRUE(target_.Start(1).ok());
     ASSERT_TRUE(target_.CreateTopic("orders", 3).ok());
   }
+  // The restore's arguments (for Spawn), slowed to `records_per_s`.
+  std::vector<std::string> SlowRestoreArgs(int records_per_s) {
+    return {"restore",
+            "--path",
+            path_,
+            "--id",
+            "src",
+            "--brokers",
+            target_.bootstraps(),
+            "--rate-limit-records",
+            std::to_string(records_per_s)};
+  }
   std::string Restore(const std::string& extra) {
     return "restore --path " + path_ + " --id src --brokers " + target_.bootstraps() + " " + extra;
   }
@@ -289,15 +301,7 @@ class RestoreCliTest : public CliTest {
 TEST_F(RestoreCliTest, KilledRestoreRerunLandsEveryRecordExactlyOnce) {
   SetUpBackup(2000);
   // Slowed down so the kills land mid-restore: 6000 records at 2500 records/s.
-  const std::vector<std::string> args = {"restore",
-                                         "--path",
-                                         path_,
-                                         "--id",
-                                         "src",
-                                         "--brokers",
-                                         target_.bootstraps(),
-                                         "--rate-limit-records",
-                                         "2500"};
+  const std::vector<std::string> args = SlowRestoreArgs(2500);
   const std::string log = (dir_ / "restore.log").string();
   std::mt19937 rng(std::random_device{}());
   bool saw_partial = false;
@@ -449,15 +453,7 @@ TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
 
 TEST_F(RestoreCliTest, TheSameRestoreTwiceAtOnceIsRefusedNamingTheFirst) {
   SetUpBackup(2000);
-  const std::vector<std::string> args = {"restore",
-                                         "--path",
-                                         path_,
-                                         "--id",
-                                         "src",
-                                         "--brokers",
-                                         target_.bootstraps(),
-                                         "--rate-limit-records",
-                                         "2000"};
+  const std::vector<std::string> args = SlowRestoreArgs(2000);
   pid_t first = Spawn(args, (dir_ / "first.log").string());
   // Wait until it holds the lock (it writes its state file right after taking it); its work
   // then lasts about 3 s at this rate.

@@ -117,6 +117,10 @@ struct Footer {
   uint64_t raw_bytes = 0;
   std::vector<FooterEntry> blocks;
 };
+// Adds the block at `file_offset` with header `h` to the footer: its index entry, the record
+// count, the offset range and the timestamp range.
+void AddBlockToFooter(Footer* f, uint64_t file_offset, const BlockHeader& h);
+
 // Size of the padded footer region (footer header, entries, footer checksum, padding, trailer).
 size_t FooterRegionSize(size_t block_count);
 // Encodes the footer region for a footer that starts at file offset `footer_offset`; dst must

@@ -24,6 +24,21 @@ double CpuOf(const rusage& ru) {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+// Waits for `pid` (started at monotonic `t0`) and measures it.
+Result<ChildRun> Wait(pid_t pid, int64_t t0) {
+  int status = 0;
+  rusage ru{};
+  while (::wait4(pid, &status, 0, &ru) < 0) {
+    if (errno != EINTR) return Status::Errno(errno, "wait4");
+  }
+  ChildRun r;
+  r.seconds = static_cast<double>(MonotonicNs() - t0) / 1e9;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.cpu_seconds = CpuOf(ru);
+  r.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024;
+  return r;
+}
+
 }  // namespace
 
 // Runs argv to completion (stdout and stderr into `out_path`), measuring its wall time, and
@@ -44,17 +59,7 @@ Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& 
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
-  int status = 0;
-  rusage ru{};
-  while (::wait4(pid, &status, 0, &ru) < 0) {
-    if (errno != EINTR) return Status::Errno(errno, "wait4");
-  }
-  ChildRun r;
-  r.seconds = static_cast<double>(MonotonicNs() - t0) / 1e9;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.cpu_seconds = CpuOf(ru);
-  r.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024;
-  return r;
+  return Wait(pid, t0);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -104,16 +109,7 @@ Result<std::pair<std::string, ChildRun>> ForkAndRun(const std::function<std::str
   ssize_t n;
   while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
   ::close(fds[0]);
-  int status = 0;
-  rusage ru{};
-  while (::wait4(pid, &status, 0, &ru) < 0) {
-    if (errno != EINTR) return Status::Errno(errno, "wait4");
-  }
-  ChildRun r;
-  r.seconds = static_cast<double>(MonotonicNs() - t0) / 1e9;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.cpu_seconds = CpuOf(ru);
-  r.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024;
+  TM_ASSIGN_OR_RETURN(ChildRun r, Wait(pid, t0));
   return std::make_pair(std::move(text), r);
 }
 

@@ -1,5 +1,7 @@
 #include "tidemark/format.h"
 
+#include <algorithm>
+
 #include <xxhash.h>
 
 #include <cinttypes>
@@ -130,6 +132,21 @@ Status DecodeBlockHeader(const uint8_t* src, BlockHeader* out) {
 //   u32 reserved, u64 footer offset, u64 footer size, u64 XXH3 of the trailer's first 24 bytes.
 static size_t FooterBodySize(size_t block_count) {
   return kFooterHeaderSize + block_count * kFooterEntrySize + 8;
+}
+
+void AddBlockToFooter(Footer* f, uint64_t file_offset, const BlockHeader& h) {
+  f->blocks.push_back({file_offset, h.block_size, h.record_count, h.first_offset, h.last_offset,
+                       h.min_timestamp, h.max_timestamp, h.payload_xxh3});
+  if (f->record_count == 0) {
+    f->min_timestamp = h.min_timestamp;
+    f->max_timestamp = h.max_timestamp;
+  } else {
+    f->min_timestamp = std::min(f->min_timestamp, h.min_timestamp);
+    f->max_timestamp = std::max(f->max_timestamp, h.max_timestamp);
+  }
+  f->last_offset = h.last_offset;
+  f->record_count += h.record_count;
+  f->raw_bytes += h.raw_size;
 }
 
 size_t FooterRegionSize(size_t block_count) {

@@ -57,18 +57,7 @@ Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::s
       out.stopped_because = "at byte " + std::to_string(pos) + ": " + st.message();
       break;
     }
-    footer.blocks.push_back({pos, h.block_size, h.record_count, h.first_offset, h.last_offset,
-                             h.min_timestamp, h.max_timestamp, h.payload_xxh3});
-    if (footer.record_count == 0) {
-      footer.min_timestamp = h.min_timestamp;
-      footer.max_timestamp = h.max_timestamp;
-    } else {
-      footer.min_timestamp = std::min(footer.min_timestamp, h.min_timestamp);
-      footer.max_timestamp = std::max(footer.max_timestamp, h.max_timestamp);
-    }
-    footer.last_offset = h.last_offset;
-    footer.record_count += h.record_count;
-    footer.raw_bytes += h.raw_size;
+    format::AddBlockToFooter(&footer, pos, h);
     pos += h.block_size;
   }
   out.dropped_bytes = reader.file_size() - pos;

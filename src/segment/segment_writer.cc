@@ -111,18 +111,7 @@ Status SegmentWriter::AppendBlock(const BlockBuilder& b) {
                "block offsets not increasing");
   TM_CHECK(write_pos_ == batch_offset_ + batch_len_);
   batch_len_ += h.block_size;
-  footer_.blocks.push_back({write_pos_, h.block_size, h.record_count, h.first_offset, h.last_offset,
-                            h.min_timestamp, h.max_timestamp, h.payload_xxh3});
-  if (footer_.record_count == 0) {
-    footer_.min_timestamp = h.min_timestamp;
-    footer_.max_timestamp = h.max_timestamp;
-  } else {
-    footer_.min_timestamp = std::min(footer_.min_timestamp, h.min_timestamp);
-    footer_.max_timestamp = std::max(footer_.max_timestamp, h.max_timestamp);
-  }
-  footer_.last_offset = h.last_offset;
-  footer_.record_count += h.record_count;
-  footer_.raw_bytes += h.raw_size;
+  format::AddBlockToFooter(&footer_, write_pos_, h);
   write_pos_ += h.block_size;
   return Status::Ok();
 }
