@@ -221,8 +221,9 @@ int Main(int argc, char** argv) {
 
   DemoOptions demo_opts;
   demo_opts.path = "/tmp/tidemark-demo";
-  auto* demo =
-      app.add_subcommand("demo", "embedded Kafka, realistic records, backup, verify, describe");
+  auto* demo = app.add_subcommand(
+      "demo",
+      "embedded Kafka, realistic records, backup, verify, describe, restore into a second one");
   demo->add_option("--path", demo_opts.path, "where the demo backup goes");
   demo->add_option("--records", demo_opts.records_per_partition, "records per partition");
   demo->add_option("--shards", demo_opts.shards, "shard threads (0: one per core)");
