@@ -145,10 +145,44 @@ Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int
   return w;
 }
 
+namespace {
+
+// Both watermarks of every partition in two batched ListOffsets rounds (one request per leader
+// each, for "earliest" and "latest"), through rd_kafka_offsets_for_times and Kafka's special
+// timestamps -2 and -1. False when any partition did not answer: the caller asks one by one.
+bool BatchedWatermarks(rd_kafka_t* rk,
+                       const std::vector<std::pair<std::string, int32_t>>& partitions,
+                       int timeout_ms, std::vector<Watermarks>* out) {
+  bool ok = true;
+  for (const int64_t which : {int64_t{-2}, int64_t{-1}}) {  // earliest, latest
+    rd_kafka_topic_partition_list_t* l =
+        rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+    for (const auto& [t, p] : partitions)
+      rd_kafka_topic_partition_list_add(l, t.c_str(), p)->offset = which;
+    ok = ok && rd_kafka_offsets_for_times(rk, l, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; ok && i < l->cnt; ++i) {
+      const auto& e = l->elems[i];
+      // The list keeps the order it was built in.
+      if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR || e.offset < 0 ||
+          partitions[static_cast<size_t>(i)].second != e.partition) {
+        ok = false;
+        break;
+      }
+      auto& w = (*out)[static_cast<size_t>(i)];
+      (which == -2 ? w.low : w.high) = e.offset;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  return ok;
+}
+
+}  // namespace
+
 Result<std::vector<Watermarks>> QueryWatermarksAll(
     rd_kafka_t* rk, const std::vector<std::pair<std::string, int32_t>>& partitions, int timeout_ms,
     int parallelism) {
   std::vector<Watermarks> out(partitions.size());
+  if (partitions.size() > 1 && BatchedWatermarks(rk, partitions, timeout_ms, &out)) return out;
   std::vector<Status> errors(partitions.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
