@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "kafka/admin.h"
 
 namespace tidemark::kafka {
 
@@ -31,21 +32,24 @@ void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
   TM_LOG_DEBUG("kafka: %s: %s", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)), reason);
 }
 
-void OnLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+}  // namespace
+
+void LogToTidemark(const rd_kafka_t*, int level, const char* fac, const char* buf) {
   if (level <= 3)
     TM_LOG_WARN("librdkafka %s: %s", fac, buf);
   else
     TM_LOG_DEBUG("librdkafka %s: %s", fac, buf);
 }
 
-Status Set(rd_kafka_conf_t* conf, const std::string& k, const std::string& v) {
+Status SetProperties(rd_kafka_conf_t* conf,
+                     const std::vector<std::pair<std::string, std::string>>& props) {
   char err[512];
-  if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-    return Status::Config("kafka property '" + k + "' = '" + v + "': " + err);
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK)
+      return Status::Config("kafka property '" + k + "' = '" + v + "': " + err);
   }
   return Status::Ok();
 }
-}  // namespace
 
 Result<KafkaHandle> MakeBackupConsumer(const config::Config& c, ErrorState* errors) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -69,16 +73,11 @@ Result<KafkaHandle> MakeBackupConsumer(const config::Config& c, ErrorState* erro
       {"max.partition.fetch.bytes", "4194304"},
       {"socket.timeout.ms", std::to_string(std::max<int64_t>(c.kafka.timeout_ms, 10))},
   };
-  for (const auto& [k, v] : defaults) {
-    Status s = Set(conf, k, v);
-    if (!s.ok()) return fail(s);
-  }
-  for (const auto& [k, v] : c.kafka.properties) {
-    Status s = Set(conf, k, v);
-    if (!s.ok()) return fail(s.WithContext(c.source + " [kafka.properties]"));
-  }
+  if (Status s = SetProperties(conf, defaults); !s.ok()) return fail(s);
+  if (Status s = SetProperties(conf, c.kafka.properties); !s.ok())
+    return fail(s.WithContext(c.source + " [kafka.properties]"));
   rd_kafka_conf_set_error_cb(conf, OnError);
-  rd_kafka_conf_set_log_cb(conf, OnLog);
+  rd_kafka_conf_set_log_cb(conf, LogToTidemark);
   rd_kafka_conf_set_opaque(conf, errors);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
@@ -214,22 +213,13 @@ std::map<std::string, TopicConfigs> DescribeTopicConfigs(rd_kafka_t* rk,
   // librdkafka sends DescribeConfigs to the controller and waits for it to come up; a cluster
   // whose metadata names a controller that is not one of its brokers (librdkafka's mock cluster
   // says 0, its brokers are 1..N) would only make us wait out the timeout.
-  {
-    const int32_t controller = rd_kafka_controllerid(rk, timeout_ms);
-    const rd_kafka_metadata_t* md = nullptr;
-    bool known = false;
-    if (rd_kafka_metadata(rk, 0, nullptr, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      for (int i = 0; i < md->broker_cnt; ++i) known = known || md->brokers[i].id == controller;
-      rd_kafka_metadata_destroy(md);
+  if (int32_t controller = -1; !HasUsableController(rk, timeout_ms, &controller)) {
+    for (const auto& t : topics) {
+      out[t] = TopicConfigs{std::nullopt, "the cluster names no usable controller (id " +
+                                              std::to_string(controller) +
+                                              "), so DescribeConfigs was not asked"};
     }
-    if (!known) {
-      for (const auto& t : topics) {
-        out[t] = TopicConfigs{std::nullopt, "the cluster names no usable controller (id " +
-                                                std::to_string(controller) +
-                                                "), so DescribeConfigs was not asked"};
-      }
-      return out;
-    }
+    return out;
   }
   std::vector<rd_kafka_ConfigResource_t*> res;
   for (const auto& t : topics)

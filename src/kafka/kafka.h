@@ -34,6 +34,14 @@ class ErrorState {
   std::string last_;
 };
 
+// librdkafka's log lines into tidemark's log: errors as warnings, the rest at debug level. For
+// rd_kafka_conf_set_log_cb on every handle tidemark makes.
+void LogToTidemark(const rd_kafka_t* rk, int level, const char* fac, const char* buf);
+// Sets each property on `conf`; the first one librdkafka refuses is a configuration error
+// naming it (the caller still owns and destroys `conf`).
+Status SetProperties(rd_kafka_conf_t* conf,
+                     const std::vector<std::pair<std::string, std::string>>& props);
+
 // A consumer for snapshot backups: read_committed, partition EOF events on, no offset commits,
 // auto.offset.reset=error (an out-of-range fetch must fail loudly, not skip data), bounded
 // prefetch; then [kafka.properties] verbatim, so the operator has the last word.

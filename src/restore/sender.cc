@@ -107,13 +107,6 @@ void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   TM_LOG_DEBUG("kafka: %s", reason);
 }
 
-void OnLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  if (level <= 3)
-    TM_LOG_WARN("librdkafka %s: %s", fac, buf);
-  else
-    TM_LOG_DEBUG("librdkafka %s: %s", fac, buf);
-}
-
 }  // namespace
 
 Result<rd_kafka_t*> MakeProducer(const RestoreOptions& o, Shared* sh) {
@@ -146,15 +139,13 @@ Result<rd_kafka_t*> MakeProducer(const RestoreOptions& o, Shared* sh) {
       {"socket.timeout.ms", std::to_string(std::max(o.timeout_ms, 10))},
   };
   props.insert(props.end(), o.properties.begin(), o.properties.end());
-  for (const auto& [k, v] : props) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return Status::Config("producer property '" + k + "' = '" + v + "': " + err);
-    }
+  if (Status st = kafka::SetProperties(conf, props); !st.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return st.WithContext("the restore producer");
   }
   rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
   rd_kafka_conf_set_error_cb(conf, OnError);
-  rd_kafka_conf_set_log_cb(conf, OnLog);
+  rd_kafka_conf_set_log_cb(conf, kafka::LogToTidemark);
   rd_kafka_conf_set_opaque(conf, sh);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (rk == nullptr) return Status::Config(std::string("cannot create the producer: ") + err);
