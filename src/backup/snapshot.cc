@@ -13,6 +13,7 @@
 
 #include "common/dir_lock.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "common/time.h"
 #include "kafka/admin.h"
 #include "kafka/kafka.h"
@@ -129,11 +130,9 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   TM_ASSIGN_OR_RETURN(auto all_topics, kafka::ListTopics(rk.get(), timeout_ms, errors));
   auto topics = kafka::MatchTopics(all_topics, c.backup.topics, c.backup.exclude);
   if (topics.empty()) {
-    std::string inc, exc;
-    for (const auto& g : c.backup.topics) inc += (inc.empty() ? "" : ", ") + g;
-    for (const auto& g : c.backup.exclude) exc += (exc.empty() ? "" : ", ") + g;
-    return Status::Config("no topic matches --topics [" + inc + "] (excluding [" + exc +
-                          "]) among the " + std::to_string(all_topics.size()) + " topics of " +
+    return Status::Config("no topic matches --topics [" + JoinList(c.backup.topics) +
+                          "] (excluding [" + JoinList(c.backup.exclude) + "]) among the " +
+                          std::to_string(all_topics.size()) + " topics of " +
                           c.kafka.bootstrap_servers);
   }
   DirLock lock;  // held until the manifest is written

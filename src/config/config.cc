@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "common/strings.h"
 
 #include <toml++/toml.h>
 
@@ -34,11 +35,9 @@ class Reader {
                    const std::set<std::string>& known) {
     for (const auto& [k, v] : t) {
       if (known.count(std::string(k.str())) == 0) {
-        std::string list;
-        for (const auto& kk : known) list += (list.empty() ? "" : ", ") + kk;
         return Status::Config(Where(origin_, v) + ": unknown key '" + section + "." +
-                              std::string(k.str()) + "' (known keys in [" + section + "]: " + list +
-                              ")");
+                              std::string(k.str()) + "' (known keys in [" + section +
+                              "]: " + JoinList(known) + ")");
       }
     }
     return Status::Ok();

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/strings.h"
 #include "common/time.h"
 #include "restore/restore.h"
 
@@ -11,12 +12,6 @@ namespace tidemark::restore {
 using nlohmann::json;
 
 namespace {
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 std::string TargetName(const PartitionResult& p) {
   return p.target_topic + "/" +
@@ -43,7 +38,7 @@ std::string ReportToText(const RestoreReport& r) {
   if (r.resumed) out += "  continuing the restore recorded in " + r.state_dir + "\n";
   if (!r.created_topics.empty()) {
     out += std::string(r.dry_run ? "  topics to create: " : "  topics created: ") +
-           Join(r.created_topics) + "\n";
+           JoinList(r.created_topics) + "\n";
   }
   for (const auto& p : r.partitions) {
     std::snprintf(buf, sizeof(buf), "  %s/%d -> %s: %" PRIu64 " records, %.1f MB", p.topic.c_str(),

@@ -12,6 +12,7 @@
 #include "backup/manifest.h"
 #include "common/dir_lock.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "common/time.h"
 #include "kafka/admin.h"
 #include "kafka/kafka.h"
@@ -29,12 +30,6 @@ namespace {
 
 // Watermark queries in flight at once (one round trip to a partition's leader each).
 constexpr int kWatermarkParallelism = 32;
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 std::string Name(const std::string& topic, int32_t partition) {
   return topic + "/" + std::to_string(partition);
@@ -105,13 +100,13 @@ class Restorer {
       if (o_.topics.empty() || kafka::MatchesAny(o_.topics, name)) selected_.push_back(name);
     }
     if (selected_.empty()) {
-      return Status::Config("no backed-up topic matches --topics [" + Join(o_.topics) +
-                            "]; backup " + o_.id + " holds: " + Join(all_topics));
+      return Status::Config("no backed-up topic matches --topics [" + JoinList(o_.topics) +
+                            "]; backup " + o_.id + " holds: " + JoinList(all_topics));
     }
     for (const auto& [src, dst] : o_.topic_map) {
       if (!m_.topics.count(src)) {
         return Status::Config("--topic-map names " + src + ", which is not in backup " + o_.id +
-                              " (it holds: " + Join(all_topics) + ")");
+                              " (it holds: " + JoinList(all_topics) + ")");
       }
       if (std::find(selected_.begin(), selected_.end(), src) == selected_.end())
         return Status::Config("--topic-map names " + src + ", which --topics leaves out");
@@ -155,8 +150,8 @@ class Restorer {
     }
     if (!o_.groups.empty() && group_names_.empty()) {
       return Status::Config(
-          "no consumer group in backup " + o_.id + " matches --groups [" + Join(o_.groups) + "]; " +
-          (captured.empty() ? "it captured none" : "it holds: " + Join(captured)) +
+          "no consumer group in backup " + o_.id + " matches --groups [" + JoinList(o_.groups) +
+          "]; " + (captured.empty() ? "it captured none" : "it holds: " + JoinList(captured)) +
           (m_.groups_note.empty() ? "" : " (" + m_.groups_note + ")"));
     }
     if (o_.repartition != Repartition::kNone) {
@@ -351,13 +346,13 @@ class Restorer {
     }
     if (!nonempty.empty() && !o_.allow_nonempty) {
       return Status::Config(
-          "target partitions already hold records: " + Join(nonempty) +
+          "target partitions already hold records: " + JoinList(nonempty) +
           ". Restore into empty topics (a topic map can name new ones), or pass "
           "--allow-nonempty: records are then appended after what is there, and a re-run after "
           "a crash stays exact only if nothing else writes to those partitions meanwhile");
     }
     if (!nonempty.empty()) {
-      report_.notes.push_back("appending after existing records in " + Join(nonempty) +
+      report_.notes.push_back("appending after existing records in " + JoinList(nonempty) +
                               " (--allow-nonempty)");
     }
     state_.created_ms = WallClockMs();

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/strings.h"
 #include "common/time.h"
 #include "segment/segment_reader.h"
 
@@ -173,11 +174,9 @@ Result<backup::Manifest> LoadBackup(const std::string& path, const std::string& 
   auto m = backup::ReadManifest(dir);
   if (!m.ok() && m.status().Is(Errc::kNotFound)) {
     auto ids = BackupIds(path);
-    std::string list;
-    for (const auto& i : ids) list += (list.empty() ? "" : ", ") + i;
     return Status::Config(
         "no backup '" + id + "' in " + path +
-        (ids.empty() ? " (it holds no backups)" : " (backups there: " + list + ")"));
+        (ids.empty() ? " (it holds no backups)" : " (backups there: " + JoinList(ids) + ")"));
   }
   return m;
 }
