@@ -136,11 +136,7 @@ Status RunLane(const LaneContext& c, ReadContext* ring, const Lane& lane) {
   std::vector<std::unique_ptr<Cursor>> cursors;
   for (size_t i = 0; i < lane.parts.size(); ++i) {
     const auto* p = lane.parts[i];
-    RecordFilter f;
-    f.from_ms = c.o->from_ms;
-    f.to_ms = c.o->to_ms;
-    f.from_offset = c.o->from_offset.For(lane.topic, p->partition).value_or(0);
-    f.to_offset = c.o->to_offset.For(lane.topic, p->partition).value_or(INT64_MAX);
+    const RecordFilter f = FilterFor(*c.o, lane.topic, p->partition);
     cursors.push_back(std::make_unique<Cursor>(
         ring, c.dir, lane.topic, p, f, c.o->skip_damaged,
         lane.merge ? std::min(2u, c.o->read_ahead) : c.o->read_ahead,

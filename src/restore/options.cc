@@ -71,6 +71,15 @@ Result<std::map<std::string, std::string>> ParseTopicMap(const std::string& text
   return m;
 }
 
+RecordFilter FilterFor(const RestoreOptions& o, const std::string& topic, int32_t partition) {
+  RecordFilter f;
+  f.from_ms = o.from_ms;
+  f.to_ms = o.to_ms;
+  f.from_offset = o.from_offset.For(topic, partition).value_or(0);
+  f.to_offset = o.to_offset.For(topic, partition).value_or(INT64_MAX);
+  return f;
+}
+
 int64_t TranslateOffset(const std::vector<OffsetRun>& runs, int64_t committed, int64_t target_end) {
   // Runs are in source order; the first one that ends past the committed offset holds the
   // first restored record at or after it.

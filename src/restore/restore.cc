@@ -71,15 +71,6 @@ class Restorer {
   }
 
  private:
-  RecordFilter FilterFor(const std::string& topic, int32_t partition) const {
-    RecordFilter f;
-    f.from_ms = o_.from_ms;
-    f.to_ms = o_.to_ms;
-    f.from_offset = o_.from_offset.For(topic, partition).value_or(0);
-    f.to_offset = o_.to_offset.For(topic, partition).value_or(INT64_MAX);
-    return f;
-  }
-
   // The arguments against the backup: usage errors, before any broker is asked anything.
   Status Select() {
     if (o_.path.empty()) return Status::Config("no backup path: give --path");
@@ -381,7 +372,7 @@ class Restorer {
     uint64_t total = 0;
     for (const auto& lane : lanes_) {
       for (const auto* p : lane.parts) {
-        const RecordFilter f = FilterFor(lane.topic, p->partition);
+        const RecordFilter f = FilterFor(o_, lane.topic, p->partition);
         for (const auto& s : p->segments) {
           if (s.records > 0 &&
               f.Overlaps(s.first_offset, s.last_offset, s.min_timestamp, s.max_timestamp))

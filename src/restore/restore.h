@@ -63,6 +63,9 @@ struct RestoreOptions {
   Progress progress = Progress::kAuto;
 };
 
+// Which records of topic/partition the options want: their offset range and time window.
+RecordFilter FilterFor(const RestoreOptions& o, const std::string& topic, int32_t partition);
+
 // source offset first .. first + count - 1 landed at target offsets target .. target + count - 1.
 struct OffsetRun {
   int64_t source = 0;
