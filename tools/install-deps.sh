@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   liburing-dev librdkafka-dev libzstd-dev liblz4-dev libxxhash-dev libmimalloc-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
+  # the service: sd_notify (systemd), the metrics endpoint (HTTP), systemd-analyze verify
+  libsystemd-dev libcpp-httplib-dev systemd
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio python3 time
   # plots of benchmark sweeps (tools/plot-bench.sh)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -52,6 +53,16 @@ std::string Hex64(uint64_t v) {
   return buf;
 }
 }  // namespace
+
+PartitionManifest& FindOrAddPartition(Manifest* m, const std::string& topic, int32_t partition) {
+  auto& parts = m->topics[topic].partitions;
+  auto it = std::lower_bound(parts.begin(), parts.end(), partition,
+                             [](const PartitionManifest& p, int32_t v) { return p.partition < v; });
+  if (it != parts.end() && it->partition == partition) return *it;
+  PartitionManifest p;
+  p.partition = partition;
+  return *parts.insert(it, std::move(p));
+}
 
 std::string ManifestToJson(const Manifest& m) {
   json j;

@@ -27,6 +27,9 @@ struct Gap {
 
 inline constexpr const char* kGapLogStart = "log-start";
 inline constexpr const char* kGapNotDelivered = "not-delivered";
+// Continuous backup in a consumer group: offsets another member backed up (the group's committed
+// offset was past this node's end when the partition came to it).
+inline constexpr const char* kGapGroupPeer = "group-peer";
 
 struct PartitionManifest {
   int32_t partition = 0;
@@ -71,6 +74,9 @@ struct Manifest {
   size_t TotalPartitions() const;
   size_t TotalSegments() const;
 };
+
+// The entry of topic/partition, added (partitions kept in order) when there is none.
+PartitionManifest& FindOrAddPartition(Manifest* m, const std::string& topic, int32_t partition);
 
 std::string ManifestToJson(const Manifest& m);
 Result<Manifest> ManifestFromJson(const std::string& text, const std::string& origin);

@@ -68,14 +68,6 @@ Result<std::string> PrepareBackupDir(const config::Config& c, DirLock* lock) {
   return dir;
 }
 
-// The stable rule that spreads partitions over shards: a topic's partitions go round-robin from
-// a start chosen by the topic name's XXH3 (fixed across builds and platforms, unlike std::hash),
-// so a partition lands on the same shard whatever else is being backed up.
-int ShardOf(const std::string& topic, int32_t partition, int shards) {
-  const uint64_t h = format::Xxh3(topic.data(), topic.size());
-  return static_cast<int>((h + static_cast<uint64_t>(partition)) % static_cast<uint64_t>(shards));
-}
-
 // Committed offsets of the consumer groups matching `globs` on the backed-up partitions. Groups
 // come from ListGroups; a broker that cannot list them (the mock cluster) is asked for the
 // literal names among the globs. What could not be done goes into the note, not an error: the
@@ -166,7 +158,7 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   const size_t total_partitions = partitions.size();
   for (size_t i = 0; i < partitions.size(); ++i) {
     const auto& [topic, p] = partitions[i];
-    per_shard[static_cast<size_t>(ShardOf(topic, p, shard_count))].push_back(
+    per_shard[static_cast<size_t>(shard::ShardOf(topic, p, shard_count))].push_back(
         {topic, p, marks[i].low, marks[i].high});
   }
   // Topic configs are asked for in parallel with the backup: a broker without DescribeConfigs

@@ -14,13 +14,16 @@
 #include "common/time.h"
 #include "config/config.h"
 #include "restore/restore.h"
+#include "service/run.h"
 #include "verify/verify.h"
 
 namespace tidemark::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 void OnSignal(int) { g_stop.store(true); }
+void OnHangup(int) { g_reload.store(true); }
 
 int Fail(const Status& s) {
   std::fprintf(stderr, "tidemark: error: %s\n", s.message().c_str());
@@ -228,6 +231,11 @@ int Main(int argc, char** argv) {
   demo->add_option("--records", demo_opts.records_per_partition, "records per partition");
   demo->add_option("--shards", demo_opts.shards, "shard threads (0: one per core)");
 
+  std::string run_config;
+  auto* run = app.add_subcommand(
+      "run", "the continuous backup service (systemd): SIGTERM seals and exits, SIGHUP reloads");
+  run->add_option("--config", run_config, "the TOML configuration")->required();
+
   MockOptions mock_opts;
   auto* mock = app.add_subcommand("mock",
                                   "serve an embedded Kafka (librdkafka mock cluster) until "
@@ -247,6 +255,13 @@ int Main(int argc, char** argv) {
   if (verbose) SetLogLevel(LogLevel::kDebug);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  std::signal(SIGHUP, *run ? OnHangup : OnSignal);
+
+  if (*run) {
+    auto c = config::LoadConfigFile(run_config);
+    if (!c.ok()) return Fail(c.status());
+    return service::RunService(run_config, std::move(*c), {&g_stop, &g_reload});
+  }
 
   if (*backup) {
     auto c = BuildBackupConfig(bf);

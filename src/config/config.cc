@@ -157,7 +157,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     TM_RETURN_IF_ERROR(r.OnlyKnown(
         *t, "backup",
         {"id", "topics", "exclude", "groups", "compression", "level", "segment_max_bytes",
-         "segment_max_interval_ms", "shards", "block_bytes", "io_depth", "shard_memory_bytes"}));
+         "segment_max_interval_ms", "shards", "block_bytes", "io_depth", "shard_memory_bytes",
+         "group", "flush_interval_ms", "topic_refresh_interval_ms", "checkpoint_interval_ms"}));
     auto& b = c.backup;
     TM_RETURN_IF_ERROR(r.String(*t, "backup", "id", &b.id));
     TM_RETURN_IF_ERROR(r.StringList(*t, "backup", "topics", &b.topics));
@@ -189,6 +190,12 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     v = static_cast<int64_t>(b.shard_memory_bytes);
     TM_RETURN_IF_ERROR(r.Int(*t, "backup", "shard_memory_bytes", 1 << 20, int64_t{1} << 40, &v));
     b.shard_memory_bytes = static_cast<uint64_t>(v);
+    TM_RETURN_IF_ERROR(r.String(*t, "backup", "group", &b.group));
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "flush_interval_ms", 1, 3600000, &b.flush_interval_ms));
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "topic_refresh_interval_ms", 100, 86400000,
+                             &b.topic_refresh_interval_ms));
+    TM_RETURN_IF_ERROR(
+        r.Int(*t, "backup", "checkpoint_interval_ms", 0, 3600000, &b.checkpoint_interval_ms));
   }
 
   TM_RETURN_IF_ERROR(r.Table(root, "storage", &t));
@@ -232,8 +239,16 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
   }
   TM_RETURN_IF_ERROR(r.Table(root, "metrics", &t));
   if (t != nullptr) {
-    TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "metrics", {"listen"}));
+    TM_RETURN_IF_ERROR(
+        r.OnlyKnown(*t, "metrics", {"listen", "lag_alert_records", "stall_alert_ms"}));
     TM_RETURN_IF_ERROR(r.String(*t, "metrics", "listen", &c.metrics.listen));
+    if (!c.metrics.listen.empty() && c.metrics.listen.rfind(':') == std::string::npos)
+      return r.BadValue(*t, "metrics", "listen",
+                        "'" + c.metrics.listen + "' is not host:port (e.g. 127.0.0.1:9464)");
+    TM_RETURN_IF_ERROR(
+        r.Int(*t, "metrics", "lag_alert_records", 1, INT64_MAX, &c.metrics.lag_alert_records));
+    TM_RETURN_IF_ERROR(
+        r.Int(*t, "metrics", "stall_alert_ms", 100, 86400000, &c.metrics.stall_alert_ms));
   }
   return c;
 }

@@ -36,6 +36,11 @@ struct BackupConfig {
   uint64_t block_bytes = 1ull << 20;           // uncompressed bytes per block
   uint32_t io_depth = 8;                       // output buffers (and so writes in flight) per shard
   uint64_t shard_memory_bytes = 256ull << 20;  // staging buffers per shard, split over partitions
+  // Continuous backup (`tidemark run`).
+  std::string group;                          // consumer group shared by several nodes ("": none)
+  int64_t flush_interval_ms = 1000;           // open segments reach the disk at least this often
+  int64_t topic_refresh_interval_ms = 30000;  // how soon newly matching topics are picked up
+  int64_t checkpoint_interval_ms = 1000;      // manifest rewritten at most this often after seals
 };
 
 struct StorageConfig {
@@ -56,7 +61,10 @@ struct RestoreConfig {
 };
 
 struct MetricsConfig {
-  std::string listen;
+  std::string listen;  // host:port of the Prometheus endpoint ("": none)
+  // /healthz says degraded past these: a partition's lag, a shard loop that has not turned.
+  int64_t lag_alert_records = 1000000;
+  int64_t stall_alert_ms = 30000;
 };
 
 struct Config {

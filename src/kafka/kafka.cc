@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "kafka/admin.h"
 
 namespace tidemark::kafka {
@@ -20,6 +21,8 @@ void RdKafkaDeleter::operator()(rd_kafka_t* rk) const {
 void ErrorState::Set(const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   last_ = reason;
+  count_.fetch_add(1, std::memory_order_relaxed);
+  last_ms_.store(WallClockMs(), std::memory_order_relaxed);
 }
 std::string ErrorState::Last() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -51,7 +54,10 @@ Status SetProperties(rd_kafka_conf_t* conf,
   return Status::Ok();
 }
 
-Result<KafkaHandle> MakeBackupConsumer(const config::Config& c, ErrorState* errors) {
+Result<KafkaHandle> MakeBackupConsumer(
+    const config::Config& c, ErrorState* errors,
+    const std::vector<std::pair<std::string, std::string>>& overrides,
+    void (*customize)(rd_kafka_conf_t*)) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto fail = [&](Status s) -> Result<KafkaHandle> {
     rd_kafka_conf_destroy(conf);
@@ -74,8 +80,10 @@ Result<KafkaHandle> MakeBackupConsumer(const config::Config& c, ErrorState* erro
       {"socket.timeout.ms", std::to_string(std::max<int64_t>(c.kafka.timeout_ms, 10))},
   };
   if (Status s = SetProperties(conf, defaults); !s.ok()) return fail(s);
+  if (Status s = SetProperties(conf, overrides); !s.ok()) return fail(s);
   if (Status s = SetProperties(conf, c.kafka.properties); !s.ok())
     return fail(s.WithContext(c.source + " [kafka.properties]"));
+  if (customize != nullptr) customize(conf);
   rd_kafka_conf_set_error_cb(conf, OnError);
   rd_kafka_conf_set_log_cb(conf, LogToTidemark);
   rd_kafka_conf_set_opaque(conf, errors);

@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,10 +29,17 @@ class ErrorState {
  public:
   void Set(const std::string& reason);
   std::string Last() const;
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  int64_t last_ms() const { return last_ms_.load(std::memory_order_relaxed); }  // wall clock
+  // What the owner of the handle needs in its other librdkafka callbacks (they share the
+  // opaque pointer, which is this object).
+  void* user = nullptr;
 
  private:
   mutable std::mutex mu_;
   std::string last_;
+  std::atomic<uint64_t> count_{0};
+  std::atomic<int64_t> last_ms_{0};
 };
 
 // librdkafka's log lines into tidemark's log: errors as warnings, the rest at debug level. For
@@ -45,7 +53,12 @@ Status SetProperties(rd_kafka_conf_t* conf,
 // A consumer for snapshot backups: read_committed, partition EOF events on, no offset commits,
 // auto.offset.reset=error (an out-of-range fetch must fail loudly, not skip data), bounded
 // prefetch; then [kafka.properties] verbatim, so the operator has the last word.
-Result<KafkaHandle> MakeBackupConsumer(const config::Config& c, ErrorState* errors);
+// `overrides` go after tidemark's defaults and before [kafka.properties]; `customize` may set
+// more callbacks on the configuration (their opaque is `errors`).
+Result<KafkaHandle> MakeBackupConsumer(
+    const config::Config& c, ErrorState* errors,
+    const std::vector<std::pair<std::string, std::string>>& overrides = {},
+    void (*customize)(rd_kafka_conf_t*) = nullptr);
 
 struct TopicInfo {
   std::string name;

@@ -46,6 +46,7 @@ Status SegmentWriter::Open(int64_t first_offset, int64_t now_ms) {
   write_pos_ = 0;
   allocated_ = 0;
   prealloc_ = true;
+  dir_synced_ = false;
   // The header page goes out with the first blocks, in the same write.
   TM_RETURN_IF_ERROR(StartBatch(format::kFileHeaderSize));
   format::FileHeader fh{opts_.topic, opts_.partition, first_offset, now_ms, opts_.backup_id};
@@ -90,6 +91,19 @@ void SegmentWriter::SubmitHeld() { SubmitBatch().IgnoreError(); }  // the error 
 Status SegmentWriter::Flush() {
   TM_RETURN_IF_ERROR(SubmitBatch());
   return error_;
+}
+
+Status SegmentWriter::Sync() {
+  TM_CHECK(fd_ >= 0);
+  TM_RETURN_IF_ERROR(SubmitBatch());
+  TM_RETURN_IF_ERROR(WaitInFlight());
+  io::IoBackend* io = pool_->io();
+  if (Status s = io->Fdatasync(fd_); !s.ok()) return error_ = s.WithContext(DirPath());
+  if (!dir_synced_) {
+    if (Status s = io->SyncDir(DirPath()); !s.ok()) return error_ = s;
+    dir_synced_ = true;
+  }
+  return Status::Ok();
 }
 
 Status SegmentWriter::AppendBlock(const BlockBuilder& b) {

@@ -63,6 +63,10 @@ class SegmentWriter final : public WriteSink {
   Status AppendBlock(const BlockBuilder& b);
   // Submits the held buffer now (when the shard is idle, so data does not wait for more).
   Status Flush();
+  // The durability point of an open segment: submits the held buffer, waits for every write,
+  // fdatasyncs the file and, the first time, its directory (so the open file itself survives a
+  // power loss). After it returns, every block appended so far survives a crash: recovery keeps it.
+  Status Sync();
   // Seals the open segment (see the class comment). An open segment without blocks is removed
   // instead and nothing is returned in *out (out->records == 0).
   Status Seal(SealedSegment* out);
@@ -88,9 +92,10 @@ class SegmentWriter final : public WriteSink {
   std::string open_name_;
   std::string sealed_name_;
   uint64_t write_pos_ = 0;
-  uint64_t allocated_ = 0;  // file size asked for by Preallocate
-  bool prealloc_ = true;    // false once an fallocate failed for this segment
-  io::IoOp falloc_op_;      // at most one fallocate in flight
+  uint64_t allocated_ = 0;   // file size asked for by Preallocate
+  bool prealloc_ = true;     // false once an fallocate failed for this segment
+  bool dir_synced_ = false;  // the open file's directory entry is durable
+  io::IoOp falloc_op_;       // at most one fallocate in flight
   // The pool buffer being filled: bytes [batch_offset_, batch_offset_ + batch_len_) of the file.
   WritePool::Slot* batch_ = nullptr;
   uint64_t batch_offset_ = 0;

@@ -66,6 +66,8 @@ class WritePool {
   Status Drain() { return io_->DrainAll(); }
 
   io::IoBackend* io() { return io_; }
+  // Buffers acquired (held or in flight) of the pool's size.
+  size_t in_use() const { return slots_.size() - free_.size(); }
   // Completion latency of block writes, submit to completion.
   const Histogram& write_latency() const { return latency_; }
   // How long in total Acquire() waited for a buffer (all were in flight).

@@ -17,9 +17,22 @@ PartitionPipeline::PartitionPipeline(PartitionTask task, const PipelineOptions& 
   result_.partition = task_.partition;
   result_.start_offset = 0;
   result_.end_offset = task_.end_offset;
+  if (task_.prior) {
+    // Continuous backup resuming: the manifest entry goes on from where the last run sealed.
+    result_ = *task_.prior;
+    records_ = result_.records;
+    next_ = result_.end_offset;
+    if (task_.log_start > next_) {
+      AddGap(next_, task_.log_start, backup::kGapLogStart);
+      next_ = task_.log_start;
+    }
+    result_.end_offset = next_;
+    return;
+  }
   // Offsets below the log start were deleted before the backup began (retention, or
   // DeleteRecords): recorded, so that verify does not call them lost.
   if (task_.log_start > 0) AddGap(0, task_.log_start, backup::kGapLogStart);
+  if (task_.end_offset == kNoEnd) result_.end_offset = next_;
   if (next_ >= task_.end_offset) MarkDone();
 }
 
@@ -49,11 +62,12 @@ Status PartitionPipeline::Append(const RecordView& r) {
     ++duplicates_;  // a redelivery of what is already stored
     return Status::Ok();
   }
-  if (r.offset > next_) AddGap(next_, r.offset, backup::kGapNotDelivered);
   if (!builder_.TryAppend(r)) {
     TM_RETURN_IF_ERROR(FlushBlock());
     TM_CHECK(builder_.TryAppend(r));
   }
+  // After the flush: a segment sealed by it covers exactly up to next_, its gaps included.
+  if (r.offset > next_) AddGap(next_, r.offset, backup::kGapNotDelivered);
   next_ = r.offset + 1;
   ++records_;
   if (next_ >= task_.end_offset) MarkDone();
@@ -71,10 +85,13 @@ void PartitionPipeline::OnEof(int64_t next_offset) {
 
 Status PartitionPipeline::FlushBlock() {
   if (builder_.empty()) return Status::Ok();
-  if (!writer_.is_open())
-    TM_RETURN_IF_ERROR(writer_.Open(builder_.stats().first_offset, WallClockMs()));
+  if (!writer_.is_open()) {
+    opened_ms_ = WallClockMs();
+    TM_RETURN_IF_ERROR(writer_.Open(builder_.stats().first_offset, opened_ms_));
+  }
   TM_RETURN_IF_ERROR(writer_.AppendBlock(builder_));
   builder_.Reset();
+  unsynced_ = true;
   if (writer_.size() >= opts_.segment_max_bytes) TM_RETURN_IF_ERROR(SealSegment());
   return Status::Ok();
 }
@@ -82,17 +99,41 @@ Status PartitionPipeline::FlushBlock() {
 Status PartitionPipeline::SealSegment() {
   segment::SealedSegment s;
   TM_RETURN_IF_ERROR(writer_.Seal(&s));
+  unsynced_ = false;
   if (s.records == 0) return Status::Ok();  // an open segment without blocks is removed
   result_.bytes_raw += s.bytes_raw;
   result_.bytes_stored += s.bytes_stored;
   result_.records += s.records;
   result_.segments.push_back(std::move(s));
+  // Continuous: the entry covers what is sealed. Every record below next_ is in a block of this
+  // segment (seals happen with the builder empty), and every gap below it is recorded.
+  if (task_.end_offset == kNoEnd) result_.end_offset = next_;
+  ++seal_count_;
+  return Status::Ok();
+}
+
+tidemark::Result<bool> PartitionPipeline::SyncOpen() {
+  if (builder_.empty() && !unsynced_) return false;
+  TM_RETURN_IF_ERROR(FlushBlock());
+  if (writer_.is_open()) TM_RETURN_IF_ERROR(writer_.Sync());  // else the flush rolled and sealed
+  unsynced_ = false;
+  return true;
+}
+
+Status PartitionPipeline::RollIfOpenedBefore(int64_t opened_before_ms) {
+  if (!writer_.is_open() || opened_ms_ > opened_before_ms) return Status::Ok();
+  TM_RETURN_IF_ERROR(FlushBlock());
+  if (writer_.is_open()) TM_RETURN_IF_ERROR(SealSegment());
   return Status::Ok();
 }
 
 Status PartitionPipeline::Finish() {
   TM_RETURN_IF_ERROR(FlushBlock());
   if (writer_.is_open()) TM_RETURN_IF_ERROR(SealSegment());
+  if (task_.end_offset == kNoEnd && result_.end_offset != next_) {
+    result_.end_offset = next_;  // a gap since the last seal, with no record after it
+    ++seal_count_;
+  }
   // Always-on: what the segments hold is exactly what was appended.
   TM_CHECK_MSG(result_.records == records_, "sealed record count differs from records appended");
   return Status::Ok();

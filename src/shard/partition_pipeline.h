@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "backup/manifest.h"
@@ -19,11 +21,17 @@
 
 namespace tidemark::shard {
 
+// end_offset of a partition backed up continuously (`tidemark run`): it never completes.
+inline constexpr int64_t kNoEnd = std::numeric_limits<int64_t>::max();
+
 struct PartitionTask {
   std::string topic;
   int32_t partition = 0;
   int64_t log_start = 0;   // low watermark at start: first offset the broker still has
-  int64_t end_offset = 0;  // exclusive end of the snapshot
+  int64_t end_offset = 0;  // exclusive end of the snapshot, or kNoEnd
+  // Continuous backup: what is sealed for this partition so far (the caller adds any gap up to
+  // where consumption starts). The pipeline goes on from its end_offset.
+  std::optional<backup::PartitionManifest> prior;
 };
 
 struct PipelineOptions {
@@ -51,6 +59,22 @@ class PartitionPipeline {
   Status FlushWrites() { return writer_.is_open() ? writer_.Flush() : Status::Ok(); }
   // Flushes the open block and seals the open segment. Call once, at the end.
   Status Finish();
+  // Continuous backup. Closes the open block (however small) and makes the open segment
+  // durable: the data at risk in a crash is bounded by how often this runs. Returns whether
+  // there was anything to sync.
+  tidemark::Result<bool> SyncOpen();
+  // Seals the open segment if it was opened at or before `opened_before_ms` (time-based roll).
+  Status RollIfOpenedBefore(int64_t opened_before_ms);
+  // Bumped at every seal that changed the manifest entry (so a caller can publish Result()).
+  uint64_t seal_count() const { return seal_count_; }
+  uint64_t records() const { return records_; }
+  // Consumed by this pipeline (this run only), for the metrics.
+  void CountIn(uint64_t bytes) {
+    ++records_in_;
+    bytes_in_ += bytes;
+  }
+  uint64_t records_in() const { return records_in_; }
+  uint64_t bytes_in() const { return bytes_in_; }
   // What the manifest records for this partition (after Finish).
   backup::PartitionManifest Result() const;
 
@@ -69,6 +93,12 @@ class PartitionPipeline {
   bool done_ = false;
   uint64_t records_ = 0;
   uint64_t duplicates_ = 0;
+  uint64_t seal_count_ = 0;
+  uint64_t records_in_ = 0;
+  uint64_t bytes_in_ = 0;
+  int64_t opened_ms_ = 0;
+  bool unsynced_ = false;  // blocks appended to the open segment since its last sync  // when the
+                           // open segment was opened (wall clock)
   backup::PartitionManifest result_;
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "segment/block.h"
 #include "tidemark/assert.h"
 
@@ -17,6 +18,11 @@ constexpr int kPollTimeoutMs = 100;
 constexpr size_t kMinBlockBytes = 64 * 1024;
 constexpr size_t kMaxRingEntries = 32768;  // the kernel's IORING_MAX_ENTRIES
 }  // namespace
+
+int ShardOf(const std::string& topic, int32_t partition, int shards) {
+  const uint64_t h = format::Xxh3(topic.data(), topic.size());
+  return static_cast<int>((h + static_cast<uint64_t>(partition)) % static_cast<uint64_t>(shards));
+}
 
 Shard::Shard(ShardOptions o, rd_kafka_t* rk, std::vector<PartitionTask> tasks,
              std::atomic<bool>* stop)
@@ -32,6 +38,7 @@ Shard::~Shard() {
 
 Status Shard::Init() {
   const std::string& dir = opts_.pipeline.backup_dir;
+  progress_.heartbeat_ms.store(MonotonicNs() / 1000000);
   // The ring holds every op that can be in flight at once: io_depth writes plus one fallocate per
   // partition (each writer preallocates ahead of itself). Sized so, the submission queue never
   // fills for long and the completion queue (twice the size) never overflows between reaps.
@@ -80,6 +87,155 @@ void Shard::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
+size_t Shard::BlockBytesFor(size_t partitions) const {
+  return std::clamp<size_t>(opts_.memory_bytes / std::max<size_t>(1, partitions), kMinBlockBytes,
+                            block_bytes_);
+}
+
+Status Shard::Forward(const std::string& topic, int32_t partition) {
+  rd_kafka_queue_t* pq = rd_kafka_queue_get_partition(rk_, topic.c_str(), partition);
+  if (pq == nullptr)
+    return Status::Kafka("cannot get the queue of " + topic + "/" + std::to_string(partition));
+  rd_kafka_queue_forward(pq, queue_);
+  rd_kafka_queue_destroy(pq);
+  return Status::Ok();
+}
+
+void Shard::AddPartition(PartitionTask t) {
+  std::lock_guard<std::mutex> g(mu_);
+  commands_.push_back({true, std::move(t)});
+}
+
+void Shard::RemovePartition(const std::string& topic, int32_t partition) {
+  Command c;
+  c.task.topic = topic;
+  c.task.partition = partition;
+  std::lock_guard<std::mutex> g(mu_);
+  commands_.push_back(std::move(c));
+}
+
+std::vector<PartitionUpdate> Shard::TakeUpdates() {
+  std::lock_guard<std::mutex> g(mu_);
+  return std::exchange(updates_, {});
+}
+
+void Shard::SetIntervals(int64_t flush_interval_ms, int64_t segment_max_interval_ms) {
+  flush_interval_ms_.store(flush_interval_ms);
+  roll_interval_ms_.store(segment_max_interval_ms);
+}
+
+Histogram Shard::SyncLatency() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return sync_latency_;
+}
+
+std::map<std::string, TopicCounters> Shard::TopicTotals() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return topic_totals_;
+}
+
+Histogram Shard::SealLatency() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return seal_latency_;
+}
+
+void Shard::Publish(size_t i, bool released) {
+  auto& p = *pipelines_[i];
+  published_[i] = p.seal_count();
+  std::lock_guard<std::mutex> g(mu_);
+  updates_.push_back({p.task().topic, p.Result(), released});
+}
+
+// Continuous mode: partitions handed over or taken away since the last turn.
+Status Shard::ApplyCommands() {
+  std::vector<Command> cmds;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (commands_.empty()) return Status::Ok();
+    cmds.swap(commands_);
+  }
+  for (auto& c : cmds) {
+    if (c.add) {
+      PipelineOptions po = opts_.pipeline;
+      po.block_bytes = BlockBytesFor(pipelines_.size() + 1);
+      pipelines_.push_back(
+          std::make_unique<PartitionPipeline>(std::move(c.task), po, pool_.get(), codec_.get()));
+      rkts_.push_back(nullptr);
+      published_.push_back(pipelines_.back()->seal_count());
+      // The entry as it starts (a resumed partition may have gained a gap): published at once.
+      Publish(pipelines_.size() - 1, false);
+      continue;
+    }
+    for (size_t i = 0; i < pipelines_.size(); ++i) {
+      auto& p = *pipelines_[i];
+      if (p.task().topic != c.task.topic || p.task().partition != c.task.partition) continue;
+      const int64_t t0 = MonotonicNs();
+      Status fs = p.Finish();
+      if (!fs.ok())
+        return fs.WithContext(p.task().topic + "/" + std::to_string(p.task().partition));
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        seal_latency_.Record(static_cast<uint64_t>((MonotonicNs() - t0) / 1000));
+      }
+      Publish(i, true);
+      retired_[p.task().topic].records += p.records_in();
+      retired_[p.task().topic].bytes += p.bytes_in();
+      pipelines_.erase(pipelines_.begin() + static_cast<ptrdiff_t>(i));
+      rkts_.erase(rkts_.begin() + static_cast<ptrdiff_t>(i));
+      published_.erase(published_.begin() + static_cast<ptrdiff_t>(i));
+      break;
+    }
+  }
+  progress_.partitions.store(pipelines_.size(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+// Continuous mode, about every flush interval: the durability point of every partition with new
+// blocks, time-based rolls, and the manifest entries that changed.
+Status Shard::Tick() {
+  const int64_t now_ms = MonotonicNs() / 1000000;
+  progress_.heartbeat_ms.store(now_ms, std::memory_order_relaxed);
+  if (now_ms < next_tick_ms_) return Status::Ok();
+  next_tick_ms_ = now_ms + flush_interval_ms_.load(std::memory_order_relaxed);
+  const int64_t roll_before = WallClockMs() - roll_interval_ms_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < pipelines_.size(); ++i) {
+    auto& p = *pipelines_[i];
+    const std::string name = p.task().topic + "/" + std::to_string(p.task().partition);
+    const uint64_t seals = p.seal_count();
+    int64_t t0 = MonotonicNs();
+    TM_RETURN_IF_ERROR(p.RollIfOpenedBefore(roll_before).WithContext(name));
+    if (p.seal_count() != seals) {
+      std::lock_guard<std::mutex> g(mu_);
+      seal_latency_.Record(static_cast<uint64_t>((MonotonicNs() - t0) / 1000));
+    }
+    t0 = MonotonicNs();
+    auto synced = p.SyncOpen();
+    if (!synced.ok()) return synced.status().WithContext(name);
+    if (*synced) {
+      progress_.syncs.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> g(mu_);
+      sync_latency_.Record(static_cast<uint64_t>((MonotonicNs() - t0) / 1000));
+    }
+    if (p.seal_count() != published_[i]) {
+      progress_.seals.fetch_add(p.seal_count() - published_[i], std::memory_order_relaxed);
+      Publish(i, false);
+    }
+  }
+  std::map<std::string, TopicCounters> totals = retired_;
+  for (const auto& p : pipelines_) {
+    totals[p->task().topic].records += p->records_in();
+    totals[p->task().topic].bytes += p->bytes_in();
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    topic_totals_.swap(totals);
+  }
+  progress_.in_flight.store(io_->in_flight(), std::memory_order_relaxed);
+  progress_.pool_in_use.store(pool_->in_use(), std::memory_order_relaxed);
+  progress_.sq_full.store(io_->stats().sq_full, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
 PartitionPipeline* Shard::Find(rd_kafka_message_t* m) {
   for (size_t i = 0; i < pipelines_.size(); ++i) {
     if (rkts_[i] == m->rkt && pipelines_[i]->task().partition == m->partition)
@@ -105,6 +261,11 @@ void Shard::Pause(const PartitionPipeline& p) {
 
 Status Shard::Handle(rd_kafka_message_t* m) {
   PartitionPipeline* p = Find(m);
+  if (p == nullptr && opts_.continuous) {
+    // Fetched before the partition was taken away (a rebalance): its next owner reads it again
+    // from the sealed end.
+    return Status::Ok();
+  }
   if (p == nullptr) {
     return Status::Kafka(std::string("message for a partition this shard does not own: ") +
                          rd_kafka_topic_name(m->rkt) + "/" + std::to_string(m->partition));
@@ -142,6 +303,7 @@ Status Shard::Handle(rd_kafka_message_t* m) {
     r.headers = header_scratch_;
     TM_RETURN_IF_ERROR(
         p->Append(r).WithContext(p->task().topic + "/" + std::to_string(p->task().partition)));
+    p->CountIn(bytes);
     progress_.records.fetch_add(1, std::memory_order_relaxed);
     progress_.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
   }
@@ -165,24 +327,35 @@ void Shard::Run() {
 
   rd_kafka_message_t* msgs[kBatch];
   Status st;
-  while (st.ok() && remaining_ > 0 && !stop_->load(std::memory_order_relaxed)) {
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, kPollTimeoutMs, msgs, kBatch);
+  while (st.ok() && (remaining_ > 0 || opts_.continuous) &&
+         !stop_->load(std::memory_order_relaxed)) {
+    if (opts_.continuous) st = ApplyCommands();
+    if (!st.ok()) break;
+    const int timeout_ms =
+        opts_.continuous
+            ? static_cast<int>(std::clamp<int64_t>(flush_interval_ms_.load(), 1, kPollTimeoutMs))
+            : kPollTimeoutMs;
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, msgs, kBatch);
     if (n < 0) {
       st = Status::Kafka(std::string("consume: ") + rd_kafka_err2str(rd_kafka_last_error()));
       break;
     }
+    // A partition is added before it is assigned, so its first records are never ahead of it.
+    if (n > 0 && opts_.continuous) st = ApplyCommands();
     for (ssize_t i = 0; i < n; ++i) {
       if (st.ok()) st = Handle(msgs[i]);
       rd_kafka_message_destroy(msgs[i]);
     }
-    if (st.ok() && n == 0) {
+    if (st.ok() && n == 0 && !opts_.continuous) {
       // Idle: nothing fetched for a poll interval. Write out what is held rather than wait.
       for (auto& p : pipelines_) {
         if (st.ok()) st = p->FlushWrites();
       }
     }
+    if (st.ok() && opts_.continuous) st = Tick();
     if (st.ok()) st = pool_->Poll();
   }
+  if (!st.ok()) TM_LOG_ERROR("shard %d: %s", opts_.index, st.message().c_str());
   // Seal what was written, even when stopping early: a sealed segment is always true to its
   // contents; whether the run as a whole succeeded is decided by the caller.
   failed_.assign(pipelines_.size(), false);
@@ -198,6 +371,11 @@ void Shard::Run() {
   }
   Status ds = pool_->Drain();
   if (!ds.ok() && st.ok()) st = ds;
+  if (opts_.continuous) {
+    for (size_t i = 0; i < pipelines_.size(); ++i) {
+      if (!failed_[i]) Publish(i, true);
+    }
+  }
   latency_ = pool_->write_latency();
   status_ = st;
   progress_.finished.store(true, std::memory_order_release);

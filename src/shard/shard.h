@@ -11,7 +11,9 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -31,13 +33,43 @@ struct ShardOptions {
   uint32_t io_depth = 8;
   uint64_t memory_bytes = 256ull << 20;  // staging buffers, split over the shard's partitions
   io::DirectIoMode direct_io = io::DirectIoMode::kAuto;
+  // Continuous backup (`tidemark run`): partitions come and go at run time (AddPartition,
+  // RemovePartition), the shard runs until stopped, and every partition's open segment is
+  // synced every flush_interval_ms and sealed segment_max_interval_ms after it was opened.
+  bool continuous = false;
+};
+
+// Continuous mode: a partition's manifest entry after a seal (or its last one, when released).
+struct PartitionUpdate {
+  std::string topic;
+  backup::PartitionManifest entry;
+  bool released = false;  // the shard no longer owns the partition; entry is final
+};
+
+struct TopicCounters {
+  uint64_t records = 0;
+  uint64_t bytes = 0;
 };
 
 struct ShardProgress {
   std::atomic<uint64_t> records{0};
   std::atomic<uint64_t> bytes_in{0};  // key + value + header bytes consumed
   std::atomic<bool> finished{false};
+  std::atomic<int64_t> heartbeat_ms{0};  // monotonic ms of the shard loop's last turn
+  std::atomic<uint64_t> syncs{0};        // durability points reached (continuous mode)
+  std::atomic<uint64_t> seals{0};
+  std::atomic<uint64_t> partitions{0};
+  // I/O, refreshed every tick: writes in flight, pool buffers held or in flight (of io_depth),
+  // and how often the io_uring submission queue was full.
+  std::atomic<uint64_t> in_flight{0};
+  std::atomic<uint64_t> pool_in_use{0};
+  std::atomic<uint64_t> sq_full{0};
 };
+
+// The stable rule that spreads partitions over shards: a topic's partitions go round-robin from
+// a start chosen by the topic name's XXH3 (fixed across builds and platforms, unlike std::hash),
+// so a partition lands on the same shard whatever else is being backed up.
+int ShardOf(const std::string& topic, int32_t partition, int shards);
 
 class Shard {
  public:
@@ -59,11 +91,31 @@ class Shard {
   std::string io_description() const { return io_description_; }
   const Histogram& write_latency() const { return latency_; }
 
+  // Continuous mode; callable from any thread while the shard runs.
+  // Sends the partition's fetch queue to this shard. Call before the partition is assigned.
+  Status Forward(const std::string& topic, int32_t partition);
+  void AddPartition(PartitionTask t);
+  // The partition's open segment is sealed and the partition dropped; its final entry comes
+  // through TakeUpdates with released = true.
+  void RemovePartition(const std::string& topic, int32_t partition);
+  std::vector<PartitionUpdate> TakeUpdates();
+  // Settings a reload may change.
+  void SetIntervals(int64_t flush_interval_ms, int64_t segment_max_interval_ms);
+  // Latency of the durability points (block flush + write + fdatasync), and of seals, in us.
+  Histogram SyncLatency() const;
+  Histogram SealLatency() const;
+  // Records and bytes consumed per topic since the shard started (refreshed every tick).
+  std::map<std::string, TopicCounters> TopicTotals() const;
+
  private:
   void Run();
   Status Handle(rd_kafka_message_t* m);
   PartitionPipeline* Find(rd_kafka_message_t* m);
   void Pause(const PartitionPipeline& p);
+  Status ApplyCommands();
+  Status Tick();
+  void Publish(size_t i, bool released);
+  size_t BlockBytesFor(size_t partitions) const;
 
   ShardOptions opts_;
   rd_kafka_t* rk_;
@@ -84,6 +136,23 @@ class Shard {
   Status status_;
   std::string io_description_;
   Histogram latency_;
+
+  // Continuous mode.
+  struct Command {
+    bool add = false;
+    PartitionTask task;
+  };
+  mutable std::mutex mu_;  // guards commands_, updates_, sync_latency_, seal_latency_
+  std::vector<Command> commands_;
+  std::vector<PartitionUpdate> updates_;
+  Histogram sync_latency_;
+  Histogram seal_latency_;
+  std::map<std::string, TopicCounters> retired_;       // of partitions removed (shard thread)
+  std::map<std::string, TopicCounters> topic_totals_;  // guarded by mu_
+  std::vector<uint64_t> published_;                    // per pipeline: seal_count() last published
+  std::atomic<int64_t> flush_interval_ms_{1000};
+  std::atomic<int64_t> roll_interval_ms_{60000};
+  int64_t next_tick_ms_ = 0;
 };
 
 }  // namespace tidemark::shard

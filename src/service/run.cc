@@ -1,0 +1,839 @@
+#include "service/run.h"
+
+#include <systemd/sd-daemon.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "backup/manifest.h"
+#include "common/dir_lock.h"
+#include "common/histogram.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/time.h"
+#include "kafka/kafka.h"
+#include "service/http.h"
+#include "service/store.h"
+#include "shard/shard.h"
+
+namespace tidemark::service {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kPollMs = 100;
+constexpr int64_t kStatsIntervalMs = 1000;
+constexpr int64_t kBackoffMinMs = 1000;
+constexpr int64_t kBackoffMaxMs = 30000;
+
+using TopicPartition = std::pair<std::string, int32_t>;
+
+int64_t NowMs() { return MonotonicNs() / 1000000; }
+
+// Everything the metrics endpoint shows, refreshed by the main thread about once a second.
+struct LiveStats {
+  struct Partition {
+    int64_t lag = -1;  // high watermark - next offset to consume; -1: unknown yet
+    int64_t sealed_end = 0;
+  };
+  struct Topic {
+    uint64_t records_in = 0, bytes_in = 0;                         // consumed, since start
+    uint64_t records_stored = 0, bytes_raw = 0, bytes_stored = 0;  // in the manifest
+  };
+  std::map<TopicPartition, Partition> partitions;
+  std::map<std::string, Topic> topics;
+  Histogram sync_us, seal_us;
+  uint64_t syncs = 0, seals = 0, in_flight = 0, pool_in_use = 0, pool_size = 0, sq_full = 0;
+  uint64_t kafka_errors = 0, failures = 0, reloads_ok = 0, reloads_rejected = 0;
+  uint64_t manifest_writes = 0;
+  int64_t partitions_owned = 0;
+  bool running = false;      // a session is up (consumer and shards)
+  std::string last_failure;  // of the last failed session, "" when none
+  std::vector<std::string> degraded;
+};
+
+class Service {
+ public:
+  Service(std::string config_path, config::Config c, RunSignals sig)
+      : path_(std::move(config_path)), c_(std::move(c)), sig_(sig) {
+    errors_.user = this;
+  }
+
+  int Run();
+
+ private:
+  Status Prepare();
+  Status Session();
+  void EndSession();
+  Status Discover();
+  Status Assign(rd_kafka_topic_partition_list_t* parts, bool from_group);
+  Status Release(rd_kafka_topic_partition_list_t* parts, bool commit);
+  bool ApplyUpdates();
+  Status Checkpoint(bool force);
+  void Commit(bool sync);
+  void Reload();
+  void RefreshStats();
+  bool Stopping() const { return sig_.stop->load(); }
+  std::string RenderMetrics();
+  Health CurrentHealth();
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* parts, void* opaque);
+
+  std::string path_;
+  config::Config c_;
+  RunSignals sig_;
+  std::string dir_;
+  DirLock lock_;
+  backup::Manifest m_;
+  bool dirty_ = false;
+  int64_t last_checkpoint_ms_ = 0;
+
+  // One session: a consumer and its shards.
+  kafka::ErrorState errors_;
+  kafka::KafkaHandle rk_;
+  std::atomic<bool> shard_stop_{false};
+  std::vector<std::unique_ptr<shard::Shard>> shards_;
+  std::map<TopicPartition, int> owned_;  // partition -> shard index
+  std::map<TopicPartition, int64_t> to_commit_;
+  std::set<std::string> subscribed_;
+  std::map<std::string, int32_t> partition_counts_;
+  Status callback_error_;  // from the rebalance callback, which cannot return one
+  int64_t next_discovery_ms_ = 0;
+  int64_t next_stats_ms_ = 0;
+  int64_t next_watchdog_ms_ = 0;
+  uint64_t watchdog_usec_ = 0;
+  std::map<std::string, shard::TopicCounters> retired_in_;  // consumed by earlier sessions
+
+  std::mutex stats_mu_;
+  LiveStats stats_;
+};
+
+// --- start ----------------------------------------------------------------------------------
+
+Status Service::Prepare() {
+  TM_RETURN_IF_ERROR(config::ValidateForBackup(c_));
+  dir_ = c_.storage.path + "/" + c_.backup.id;
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) {
+    return Status::Errno(ec.value(), "cannot create backup directory " + dir_ +
+                                         " (check [storage] path and its permissions)");
+  }
+  TM_ASSIGN_OR_RETURN(lock_, DirLock::Acquire(dir_, "tidemark run " + c_.backup.id));
+  if (fs::exists(dir_ + "/" + backup::kManifestName, ec)) {
+    TM_ASSIGN_OR_RETURN(auto prior, backup::ReadManifest(dir_));
+    if (prior.kind != "continuous") {
+      return Status::Config("backup '" + c_.backup.id + "' in " + c_.storage.path + " is a " +
+                            prior.kind +
+                            " backup; a continuous backup needs an id of its own ([backup] id)");
+    }
+    m_ = std::move(prior);
+  } else {
+    m_.id = c_.backup.id;
+    m_.kind = "continuous";
+    m_.started_ms = WallClockMs();
+    m_.groups_note = "a continuous backup does not capture consumer groups";
+  }
+  return Status::Ok();
+}
+
+int Service::Run() {
+  if (Status s = Prepare(); !s.ok()) {
+    TM_LOG_ERROR("%s", s.message().c_str());
+    return 2;
+  }
+  std::unique_ptr<MetricsServer> http;
+  if (!c_.metrics.listen.empty()) {
+    http = std::make_unique<MetricsServer>([this] { return RenderMetrics(); },
+                                           [this] { return CurrentHealth(); });
+    if (Status s = http->Start(c_.metrics.listen); !s.ok()) {
+      TM_LOG_ERROR("%s", s.message().c_str());
+      return 2;
+    }
+    TM_LOG_INFO("metrics on http://%s/metrics (port %d)", c_.metrics.listen.c_str(), http->port());
+  }
+  if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
+  int64_t backoff = kBackoffMinMs;
+  bool ready_sent = false;
+  while (!Stopping()) {
+    const int64_t started = NowMs();
+    Status s = Session();
+    if (!ready_sent && s.ok()) ready_sent = true;
+    if (s.ok() || Stopping()) break;
+    // A failed session: report, wait, start again (recovering the store first).
+    {
+      std::lock_guard<std::mutex> g(stats_mu_);
+      ++stats_.failures;
+      stats_.last_failure = s.message();
+      stats_.running = false;
+    }
+    if (NowMs() - started > kBackoffMaxMs) backoff = kBackoffMinMs;  // it ran for a while
+    TM_LOG_ERROR("backup %s: %s; starting again in %" PRId64 " s", c_.backup.id.c_str(),
+                 s.message().c_str(), backoff / 1000);
+    sd_notifyf(0, "STATUS=failing: %s (next try in %" PRId64 " s)", s.message().c_str(),
+               backoff / 1000);
+    for (int64_t until = NowMs() + backoff; NowMs() < until && !Stopping();) {
+      if (sig_.reload->exchange(false)) Reload();
+      if (watchdog_usec_ != 0) sd_notify(0, "WATCHDOG=1");  // alive, and saying why it waits
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    backoff = std::min(backoff * 2, kBackoffMaxMs);
+  }
+  sd_notify(0, "STOPPING=1");
+  TM_LOG_INFO("backup %s: stopped; manifest %s/%s", c_.backup.id.c_str(), dir_.c_str(),
+              backup::kManifestName);
+  return 0;
+}
+
+// --- one session ----------------------------------------------------------------------------
+
+Status Service::Session() {
+  // 1. The store first: whatever stopped the last run, what is on disk is made whole.
+  StoreRecovery rec;
+  TM_ASSIGN_OR_RETURN(m_, RecoverStore(dir_, std::move(m_), &rec));
+  for (const auto& l : rec.recovered) TM_LOG_INFO("recovered %s", l.c_str());
+  for (const auto& l : rec.adopted) TM_LOG_INFO("adopted sealed segment %s", l.c_str());
+  for (const auto& l : rec.problems) TM_LOG_WARN("store: %s", l.c_str());
+  m_.compression = format::CodecName(c_.backup.compression);
+  m_.level = c_.backup.level;
+  m_.brokers = c_.kafka.bootstrap_servers;
+  dirty_ = true;
+  TM_RETURN_IF_ERROR(Checkpoint(true));
+
+  // 2. The consumer. Offsets are always given explicitly (from the store); auto.offset.reset
+  // only matters if retention deletes records while a fetch is in flight.
+  const bool group = !c_.backup.group.empty();
+  std::vector<std::pair<std::string, std::string>> overrides = {
+      {"enable.partition.eof", "false"},
+      {"auto.offset.reset", "earliest"},
+  };
+  if (group) {
+    overrides.push_back({"group.id", c_.backup.group});
+    overrides.push_back({"partition.assignment.strategy", "cooperative-sticky"});
+  }
+  errors_.user = this;
+  TM_ASSIGN_OR_RETURN(rk_,
+                      kafka::MakeBackupConsumer(c_, &errors_, overrides, [](rd_kafka_conf_t* conf) {
+                        rd_kafka_conf_set_rebalance_cb(conf, &Service::OnRebalance);
+                      }));
+
+  // 3. The shards, empty: partitions come with the assignment.
+  const int n = c_.backup.shards > 0
+                    ? c_.backup.shards
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  shard_stop_.store(false);
+  owned_.clear();
+  subscribed_.clear();
+  to_commit_.clear();
+  callback_error_ = Status::Ok();
+  for (int i = 0; i < n; ++i) {
+    shard::ShardOptions so;
+    so.index = i;
+    so.cpu = static_cast<int>(static_cast<unsigned>(i) % cores);
+    so.pipeline = {dir_, c_.backup.id, c_.backup.block_bytes, c_.backup.segment_max_bytes};
+    so.codec = c_.backup.compression;
+    so.level = c_.backup.level;
+    so.io_depth = c_.backup.io_depth;
+    so.memory_bytes = c_.backup.shard_memory_bytes;
+    so.direct_io = c_.storage.direct_io;
+    so.continuous = true;
+    shards_.push_back(std::make_unique<shard::Shard>(
+        so, rk_.get(), std::vector<shard::PartitionTask>{}, &shard_stop_));
+    if (Status s = shards_.back()->Init(); !s.ok()) {
+      shards_.clear();
+      rk_ = kafka::KafkaHandle();
+      return s;
+    }
+    shards_.back()->SetIntervals(c_.backup.flush_interval_ms, c_.backup.segment_max_interval_ms);
+    shards_.back()->Start();
+  }
+  TM_LOG_INFO("backup %s: continuous into %s, %d shards, %s, I/O %s%s", c_.backup.id.c_str(),
+              dir_.c_str(), n, m_.compression.c_str(), shards_.front()->io_description().c_str(),
+              group ? (", consumer group " + c_.backup.group).c_str() : "");
+  {
+    std::lock_guard<std::mutex> g(stats_mu_);
+    stats_.running = true;
+    stats_.pool_size = static_cast<uint64_t>(n) * c_.backup.io_depth;
+  }
+  sd_notify(0, "READY=1");
+
+  // 4. Until stopped or failed.
+  Status failure;
+  next_discovery_ms_ = 0;
+  while (!Stopping() && failure.ok()) {
+    if (sig_.reload->exchange(false)) Reload();
+    if (NowMs() >= next_discovery_ms_) {
+      if (Status s = Discover(); !s.ok()) {
+        TM_LOG_WARN("%s; trying again in %" PRId64 " ms", s.message().c_str(),
+                    c_.backup.topic_refresh_interval_ms);
+      }
+      next_discovery_ms_ = NowMs() + c_.backup.topic_refresh_interval_ms;
+    }
+    rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk_.get(), kPollMs);
+    if (msg != nullptr) {
+      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        TM_LOG_WARN("kafka: %s", rd_kafka_message_errstr(msg));
+        errors_.Set(rd_kafka_message_errstr(msg));
+      }
+      rd_kafka_message_destroy(msg);
+    }
+    if (!callback_error_.ok()) failure = callback_error_;
+    ApplyUpdates();
+    if (Status s = Checkpoint(false); !s.ok() && failure.ok()) failure = s;
+    for (auto& sh : shards_) {
+      if (sh->progress().finished.load(std::memory_order_acquire) && !sh->status().ok() &&
+          failure.ok())
+        failure = sh->status();
+    }
+    if (NowMs() >= next_stats_ms_) {
+      RefreshStats();
+      next_stats_ms_ = NowMs() + kStatsIntervalMs;
+    }
+  }
+  if (Stopping()) {
+    sd_notify(0, "STOPPING=1");
+    TM_LOG_INFO("backup %s: stopping: sealing open segments", c_.backup.id.c_str());
+  }
+  EndSession();
+  return failure;
+}
+
+// Seals everything and lets go of the consumer. With a group, closing the consumer revokes the
+// partitions through the callback, which seals them and commits the sealed ends.
+void Service::EndSession() {
+  if (rk_) {
+    if (!c_.backup.group.empty()) {
+      rd_kafka_consumer_close(rk_.get());
+    }
+  }
+  shard_stop_.store(true);
+  for (auto& sh : shards_) sh->Join();
+  ApplyUpdates();
+  if (Status s = Checkpoint(true); !s.ok()) TM_LOG_ERROR("%s", s.message().c_str());
+  if (rk_ && c_.backup.group.empty()) rd_kafka_consumer_close(rk_.get());
+  {
+    std::lock_guard<std::mutex> g(stats_mu_);
+    for (auto& sh : shards_) {
+      for (const auto& [t, v] : sh->TopicTotals()) {
+        retired_in_[t].records += v.records;
+        retired_in_[t].bytes += v.bytes;
+      }
+    }
+    stats_.running = false;
+  }
+  shards_.clear();
+  rk_ = kafka::KafkaHandle();
+  owned_.clear();
+}
+
+// Which topics match now; new ones are subscribed to (group) or assigned (no group).
+Status Service::Discover() {
+  const int timeout = static_cast<int>(std::min<int64_t>(c_.kafka.timeout_ms, 10000));
+  TM_ASSIGN_OR_RETURN(auto all, kafka::ListTopics(rk_.get(), timeout, errors_));
+  auto topics = kafka::MatchTopics(all, c_.backup.topics, c_.backup.exclude);
+  if (topics.empty()) {
+    TM_LOG_WARN("no topic matches [%s] (excluding [%s]) yet; looking again in %" PRId64 " ms",
+                JoinList(c_.backup.topics).c_str(), JoinList(c_.backup.exclude).c_str(),
+                c_.backup.topic_refresh_interval_ms);
+  }
+  for (const auto& t : topics) {
+    partition_counts_[t.name] = t.partition_count;
+    if (m_.topics[t.name].partition_count != t.partition_count) {
+      m_.topics[t.name].partition_count = t.partition_count;
+      dirty_ = true;
+    }
+  }
+  if (!c_.backup.group.empty()) {
+    std::set<std::string> names;
+    for (const auto& t : topics) names.insert(t.name);
+    if (names == subscribed_ || names.empty()) return Status::Ok();
+    rd_kafka_topic_partition_list_t* l =
+        rd_kafka_topic_partition_list_new(static_cast<int>(names.size()));
+    for (const auto& t : names) {
+      rd_kafka_topic_partition_list_add(l, t.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_.get(), l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return Status::Kafka(std::string("subscribe: ") + rd_kafka_err2str(err));
+    for (const auto& t : names) {
+      if (!subscribed_.count(t)) TM_LOG_INFO("topic %s: now backed up", t.c_str());
+    }
+    subscribed_ = std::move(names);
+    return Status::Ok();
+  }
+  rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(0);
+  for (const auto& t : topics) {
+    for (int32_t p = 0; p < t.partition_count; ++p) {
+      if (!owned_.count({t.name, p})) rd_kafka_topic_partition_list_add(l, t.name.c_str(), p);
+    }
+  }
+  Status st;
+  if (l->cnt > 0) {
+    st = Assign(l, false);
+    if (st.ok()) {
+      rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_.get(), l);
+      if (e != nullptr) {
+        st = Status::Kafka(std::string("assign: ") + rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(l);
+  return st;
+}
+
+// Hands new partitions to their shards and sets where each starts: the end of what is sealed
+// here, moved past records retention deleted since ("log-start" gap) and, in a group, past what
+// another member backed up and committed ("group-peer" gap).
+Status Service::Assign(rd_kafka_topic_partition_list_t* parts, bool from_group) {
+  const int timeout = static_cast<int>(std::min<int64_t>(c_.kafka.timeout_ms, 10000));
+  std::vector<TopicPartition> tps;
+  for (int i = 0; i < parts->cnt; ++i)
+    tps.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
+  TM_ASSIGN_OR_RETURN(auto marks, kafka::QueryWatermarksAll(rk_.get(), tps, timeout));
+  std::vector<int64_t> committed(tps.size(), -1);
+  if (from_group) {
+    rd_kafka_topic_partition_list_t* c = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), c, timeout);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_topic_partition_list_destroy(c);
+      return Status::Kafka(std::string("cannot read the group's committed offsets: ") +
+                           rd_kafka_err2str(err));
+    }
+    for (int i = 0; i < c->cnt; ++i) committed[static_cast<size_t>(i)] = c->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(c);
+  }
+  for (size_t i = 0; i < tps.size(); ++i) {
+    const auto& [topic, p] = tps[i];
+    backup::PartitionManifest& e = backup::FindOrAddPartition(&m_, topic, p);
+    const bool fresh = e.segments.empty() && e.end_offset == 0;
+    auto add_gap = [&e](int64_t to, const char* reason) {
+      if (!e.gaps.empty() && e.gaps.back().to == e.end_offset && e.gaps.back().reason == reason)
+        e.gaps.back().to = to;
+      else
+        e.gaps.push_back({e.end_offset, to, reason});
+      e.end_offset = to;
+    };
+    if (marks[i].low > e.end_offset) {
+      if (!fresh) {
+        TM_LOG_WARN("%s/%d: offsets %" PRId64 "..%" PRId64
+                    " were deleted by retention before they were backed up (recorded as a "
+                    "log-start gap)",
+                    topic.c_str(), p, e.end_offset, marks[i].low - 1);
+      }
+      add_gap(marks[i].low, backup::kGapLogStart);
+    }
+    if (committed[i] > e.end_offset) add_gap(committed[i], backup::kGapGroupPeer);
+    dirty_ = true;
+    shard::PartitionTask t;
+    t.topic = topic;
+    t.partition = p;
+    t.log_start = e.end_offset;
+    t.end_offset = shard::kNoEnd;
+    t.prior = e;
+    const int s = shard::ShardOf(topic, p, static_cast<int>(shards_.size()));
+    TM_RETURN_IF_ERROR(shards_[static_cast<size_t>(s)]->Forward(topic, p));
+    shards_[static_cast<size_t>(s)]->AddPartition(std::move(t));
+    owned_[{topic, p}] = s;
+    parts->elems[i].offset = e.end_offset;
+    TM_LOG_INFO("%s/%d: backing up from offset %" PRId64 " (shard %d)", topic.c_str(), p,
+                e.end_offset, s);
+  }
+  return Status::Ok();
+}
+
+// Seals the partitions' open segments, writes the manifest and, when `commit`, commits the sealed
+// ends, all before the partitions are let go.
+Status Service::Release(rd_kafka_topic_partition_list_t* parts, bool commit) {
+  std::set<TopicPartition> pending;
+  for (int i = 0; i < parts->cnt; ++i) {
+    TopicPartition tp{parts->elems[i].topic, parts->elems[i].partition};
+    auto it = owned_.find(tp);
+    if (it == owned_.end()) continue;
+    shards_[static_cast<size_t>(it->second)]->RemovePartition(tp.first, tp.second);
+    pending.insert(tp);
+  }
+  while (!pending.empty()) {
+    for (auto& sh : shards_) {
+      for (auto& u : sh->TakeUpdates()) {
+        TopicPartition tp{u.topic, u.entry.partition};
+        if (u.released) pending.erase(tp);
+        backup::FindOrAddPartition(&m_, u.topic, u.entry.partition) = std::move(u.entry);
+        to_commit_[tp] = backup::FindOrAddPartition(&m_, tp.first, tp.second).end_offset;
+        dirty_ = true;
+      }
+    }
+    bool dead = std::any_of(shards_.begin(), shards_.end(), [](const auto& sh) {
+      return sh->progress().finished.load(std::memory_order_acquire);
+    });
+    if (dead) break;  // a failed shard releases nothing more; its partitions stay unsealed
+    if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (int i = 0; i < parts->cnt; ++i)
+    owned_.erase({parts->elems[i].topic, parts->elems[i].partition});
+  if (!commit) {
+    for (int i = 0; i < parts->cnt; ++i)
+      to_commit_.erase({parts->elems[i].topic, parts->elems[i].partition});
+  }
+  TM_RETURN_IF_ERROR(Checkpoint(true));
+  Commit(true);
+  if (!pending.empty())
+    return Status::Incomplete("partitions released without a final seal (a shard failed)");
+  return Status::Ok();
+}
+
+void Service::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<Service*>(static_cast<kafka::ErrorState*>(opaque)->user);
+  const bool cooperative = std::string(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    Status s = self->Assign(parts, true);
+    if (!s.ok() && self->callback_error_.ok()) self->callback_error_ = s;
+    if (cooperative) {
+      rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts);
+      if (e != nullptr) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, parts);
+    }
+    return;
+  }
+  // Revoked (or lost: then another member may already own them, and nothing is committed).
+  const bool lost = rd_kafka_assignment_lost(rk) != 0;
+  TM_LOG_INFO("rebalance: %d partitions %s", parts->cnt, lost ? "lost" : "revoked");
+  Status s = self->Release(parts, !lost);
+  if (!s.ok() && self->callback_error_.ok()) self->callback_error_ = s;
+  if (cooperative) {
+    rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts);
+    if (e != nullptr) rd_kafka_error_destroy(e);
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+// Manifest entries changed by seals (or released) since the last turn.
+bool Service::ApplyUpdates() {
+  bool any = false;
+  for (auto& sh : shards_) {
+    for (auto& u : sh->TakeUpdates()) {
+      TopicPartition tp{u.topic, u.entry.partition};
+      const int64_t end = u.entry.end_offset;
+      backup::FindOrAddPartition(&m_, u.topic, u.entry.partition) = std::move(u.entry);
+      if (owned_.count(tp) || u.released) to_commit_[tp] = end;
+      dirty_ = true;
+      any = true;
+    }
+  }
+  return any;
+}
+
+// Writes the manifest when it changed (at most every checkpoint_interval_ms unless forced),
+// then commits the group's offsets: never ahead of what the manifest names.
+Status Service::Checkpoint(bool force) {
+  const int64_t now = NowMs();
+  if (!dirty_) return Status::Ok();
+  if (!force && now - last_checkpoint_ms_ < c_.backup.checkpoint_interval_ms) return Status::Ok();
+  m_.finished_ms = WallClockMs();  // for a continuous backup: as of when the manifest holds
+  TM_RETURN_IF_ERROR(backup::WriteManifest(dir_, m_).WithContext(
+      "cannot write the manifest (the segments stay on disk and are adopted at the next start)"));
+  dirty_ = false;
+  last_checkpoint_ms_ = now;
+  {
+    std::lock_guard<std::mutex> g(stats_mu_);
+    ++stats_.manifest_writes;
+  }
+  if (!force) Commit(false);
+  return Status::Ok();
+}
+
+void Service::Commit(bool sync) {
+  if (c_.backup.group.empty() || !rk_ || to_commit_.empty()) {
+    to_commit_.clear();
+    return;
+  }
+  rd_kafka_topic_partition_list_t* l =
+      rd_kafka_topic_partition_list_new(static_cast<int>(to_commit_.size()));
+  for (const auto& [tp, off] : to_commit_) {
+    if (off > 0) rd_kafka_topic_partition_list_add(l, tp.first.c_str(), tp.second)->offset = off;
+  }
+  if (l->cnt > 0) {
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), l, sync ? 0 : 1);
+    if (sync && err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      TM_LOG_WARN(
+          "commit of sealed offsets to group %s: %s (the next owner resumes from an "
+          "earlier commit; its overlap with this node's segments is reported at restore)",
+          c_.backup.group.c_str(), rd_kafka_err2str(err));
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(l);
+  to_commit_.clear();
+}
+
+// --- reload ---------------------------------------------------------------------------------
+
+void Service::Reload() {
+  sd_notify(0, "RELOADING=1");
+  auto next = config::LoadConfigFile(path_);
+  Status st = next.ok() ? config::ValidateForBackup(*next) : next.status();
+  if (!st.ok()) {
+    TM_LOG_ERROR("reload rejected, the running configuration is kept: %s", st.message().c_str());
+    std::lock_guard<std::mutex> g(stats_mu_);
+    ++stats_.reloads_rejected;
+    sd_notify(0, "READY=1");
+    return;
+  }
+  const config::Config& n = *next;
+  std::vector<std::string> fixed;
+  auto same = [&](bool eq, const char* key) {
+    if (!eq) fixed.push_back(key);
+  };
+  same(n.kafka.bootstrap_servers == c_.kafka.bootstrap_servers, "kafka.bootstrap_servers");
+  same(n.kafka.properties == c_.kafka.properties, "kafka.properties");
+  same(n.backup.id == c_.backup.id, "backup.id");
+  same(n.backup.group == c_.backup.group, "backup.group");
+  same(n.backup.compression == c_.backup.compression, "backup.compression");
+  same(n.backup.level == c_.backup.level, "backup.level");
+  same(n.backup.shards == c_.backup.shards, "backup.shards");
+  same(n.backup.segment_max_bytes == c_.backup.segment_max_bytes, "backup.segment_max_bytes");
+  same(n.backup.block_bytes == c_.backup.block_bytes, "backup.block_bytes");
+  same(n.backup.io_depth == c_.backup.io_depth, "backup.io_depth");
+  same(n.backup.shard_memory_bytes == c_.backup.shard_memory_bytes, "backup.shard_memory_bytes");
+  same(n.storage.path == c_.storage.path, "storage.path");
+  same(n.storage.direct_io == c_.storage.direct_io, "storage.direct_io");
+  same(n.metrics.listen == c_.metrics.listen, "metrics.listen");
+  if (!fixed.empty()) {
+    TM_LOG_WARN("reload: %s change only at a restart; kept as they are", JoinList(fixed).c_str());
+  }
+  c_.backup.topics = n.backup.topics;
+  c_.backup.exclude = n.backup.exclude;
+  c_.backup.groups = n.backup.groups;
+  c_.backup.flush_interval_ms = n.backup.flush_interval_ms;
+  c_.backup.segment_max_interval_ms = n.backup.segment_max_interval_ms;
+  c_.backup.topic_refresh_interval_ms = n.backup.topic_refresh_interval_ms;
+  c_.backup.checkpoint_interval_ms = n.backup.checkpoint_interval_ms;
+  c_.metrics.lag_alert_records = n.metrics.lag_alert_records;
+  c_.metrics.stall_alert_ms = n.metrics.stall_alert_ms;
+  for (auto& sh : shards_)
+    sh->SetIntervals(c_.backup.flush_interval_ms, c_.backup.segment_max_interval_ms);
+  next_discovery_ms_ = 0;  // the topic patterns may have changed
+  TM_LOG_INFO("reloaded %s: topics [%s], exclude [%s], flush every %" PRId64
+              " ms, segments sealed after %" PRId64 " ms",
+              path_.c_str(), JoinList(c_.backup.topics).c_str(),
+              JoinList(c_.backup.exclude).c_str(), c_.backup.flush_interval_ms,
+              c_.backup.segment_max_interval_ms);
+  std::lock_guard<std::mutex> g(stats_mu_);
+  ++stats_.reloads_ok;
+  sd_notify(0, "READY=1");
+}
+
+// --- metrics and health ---------------------------------------------------------------------
+
+void Service::RefreshStats() {
+  LiveStats s;
+  {
+    std::lock_guard<std::mutex> g(stats_mu_);
+    s.kafka_errors = stats_.kafka_errors;
+    s.failures = stats_.failures;
+    s.reloads_ok = stats_.reloads_ok;
+    s.reloads_rejected = stats_.reloads_rejected;
+    s.manifest_writes = stats_.manifest_writes;
+    s.pool_size = stats_.pool_size;
+    s.last_failure = stats_.last_failure;
+    s.running = stats_.running;
+  }
+  s.kafka_errors = errors_.count();
+  for (const auto& [t, v] : retired_in_) {
+    s.topics[t].records_in += v.records;
+    s.topics[t].bytes_in += v.bytes;
+  }
+  const int64_t now = NowMs();
+  bool stalled = false;
+  for (auto& sh : shards_) {
+    for (const auto& [t, v] : sh->TopicTotals()) {
+      s.topics[t].records_in += v.records;
+      s.topics[t].bytes_in += v.bytes;
+    }
+    s.sync_us.Merge(sh->SyncLatency());
+    s.seal_us.Merge(sh->SealLatency());
+    const auto& p = sh->progress();
+    s.syncs += p.syncs.load();
+    s.seals += p.seals.load();
+    s.in_flight += p.in_flight.load();
+    s.pool_in_use += p.pool_in_use.load();
+    s.sq_full += p.sq_full.load();
+    if (now - p.heartbeat_ms.load() > c_.metrics.stall_alert_ms) stalled = true;
+  }
+  for (const auto& [name, t] : m_.topics) {
+    auto& ts = s.topics[name];
+    for (const auto& p : t.partitions) {
+      ts.records_stored += p.records;
+      ts.bytes_raw += p.bytes_raw;
+      ts.bytes_stored += p.bytes_stored;
+    }
+  }
+  // Lag: the high watermark librdkafka last saw against the next offset handed to a shard.
+  int64_t max_lag = 0;
+  std::string max_lag_at;
+  if (rk_ && !owned_.empty()) {
+    rd_kafka_topic_partition_list_t* l =
+        rd_kafka_topic_partition_list_new(static_cast<int>(owned_.size()));
+    for (const auto& [tp, sh] : owned_)
+      rd_kafka_topic_partition_list_add(l, tp.first.c_str(), tp.second);
+    rd_kafka_position(rk_.get(), l);
+    for (int i = 0; i < l->cnt; ++i) {
+      const auto& el = l->elems[i];
+      int64_t lo = -1, hi = -1;
+      rd_kafka_get_watermark_offsets(rk_.get(), el.topic, el.partition, &lo, &hi);
+      const auto& entry = backup::FindOrAddPartition(&m_, el.topic, el.partition);
+      const int64_t next = el.offset >= 0 ? el.offset : entry.end_offset;
+      LiveStats::Partition ps;
+      ps.sealed_end = entry.end_offset;
+      ps.lag = hi >= 0 ? std::max<int64_t>(0, hi - next) : -1;
+      if (ps.lag > max_lag) {
+        max_lag = ps.lag;
+        max_lag_at = std::string(el.topic) + "/" + std::to_string(el.partition);
+      }
+      s.partitions[{el.topic, el.partition}] = ps;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  s.partitions_owned = static_cast<int64_t>(owned_.size());
+  if (!s.running) {
+    s.degraded.push_back("not backing up" +
+                         (s.last_failure.empty() ? std::string() : ": " + s.last_failure));
+  }
+  if (stalled)
+    s.degraded.push_back("a shard has not turned for " + std::to_string(c_.metrics.stall_alert_ms) +
+                         " ms");
+  if (max_lag > c_.metrics.lag_alert_records) {
+    s.degraded.push_back("lag " + std::to_string(max_lag) + " records on " + max_lag_at +
+                         " (alert above " + std::to_string(c_.metrics.lag_alert_records) + ")");
+  }
+  if (errors_.count() > 0 && WallClockMs() - errors_.last_ms() < 10000)
+    s.degraded.push_back("kafka: " + errors_.Last());
+  const std::string status = s.degraded.empty()
+                                 ? "backing up " + std::to_string(owned_.size()) + " partitions"
+                                 : "degraded: " + JoinList(s.degraded);
+  sd_notifyf(0, "STATUS=%s", status.c_str());
+  // The watchdog hears from a service whose shards turn; a stalled shard lets systemd restart it.
+  if (watchdog_usec_ != 0 && !stalled) sd_notify(0, "WATCHDOG=1");
+  std::lock_guard<std::mutex> g(stats_mu_);
+  stats_ = std::move(s);
+}
+
+std::string Service::RenderMetrics() {
+  LiveStats s;
+  {
+    std::lock_guard<std::mutex> g(stats_mu_);
+    s = stats_;
+  }
+  std::string out;
+  char line[512];
+  auto head = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto val = [&](const char* name, const std::string& labels, double v) {
+    std::snprintf(line, sizeof(line), "%s%s %.17g\n", name,
+                  labels.empty() ? "" : ("{" + labels + "}").c_str(), v);
+    out += line;
+  };
+  auto topic = [](const std::string& t) { return "topic=\"" + t + "\""; };
+  head("tidemark_records_in_total", "counter", "Records consumed from Kafka since start.");
+  for (const auto& [t, v] : s.topics)
+    val("tidemark_records_in_total", topic(t), double(v.records_in));
+  head("tidemark_bytes_in_total", "counter", "Key, value and header bytes consumed since start.");
+  for (const auto& [t, v] : s.topics) val("tidemark_bytes_in_total", topic(t), double(v.bytes_in));
+  head("tidemark_records_stored", "gauge", "Records in sealed segments named by the manifest.");
+  for (const auto& [t, v] : s.topics)
+    val("tidemark_records_stored", topic(t), double(v.records_stored));
+  head("tidemark_bytes_stored", "gauge", "Bytes of sealed segments named by the manifest.");
+  for (const auto& [t, v] : s.topics)
+    val("tidemark_bytes_stored", topic(t), double(v.bytes_stored));
+  head("tidemark_compression_ratio", "gauge", "Encoded bytes before compression / bytes stored.");
+  for (const auto& [t, v] : s.topics) {
+    if (v.bytes_stored > 0)
+      val("tidemark_compression_ratio", topic(t), double(v.bytes_raw) / double(v.bytes_stored));
+  }
+  head("tidemark_consumer_lag_records", "gauge",
+       "High watermark minus the next offset to back up, per partition.");
+  for (const auto& [tp, p] : s.partitions) {
+    if (p.lag >= 0)
+      val("tidemark_consumer_lag_records",
+          topic(tp.first) + ",partition=\"" + std::to_string(tp.second) + "\"", double(p.lag));
+  }
+  head("tidemark_sealed_end_offset", "gauge", "Offset up to which the partition is sealed.");
+  for (const auto& [tp, p] : s.partitions) {
+    val("tidemark_sealed_end_offset",
+        topic(tp.first) + ",partition=\"" + std::to_string(tp.second) + "\"", double(p.sealed_end));
+  }
+  auto summary = [&](const char* name, const char* help, const Histogram& h) {
+    head(name, "summary", help);
+    for (double q : {0.5, 0.9, 0.99}) {
+      char l[32];
+      std::snprintf(l, sizeof(l), "quantile=\"%g\"", q);
+      val(name, l, h.count() ? double(h.Quantile(q)) / 1e6 : 0.0);
+    }
+    val((std::string(name) + "_count").c_str(), "", double(h.count()));
+  };
+  summary("tidemark_segment_seal_seconds",
+          "Sealing a segment: last blocks, footer, fdatasync, "
+          "rename, directory fsync.",
+          s.seal_us);
+  summary("tidemark_durability_point_seconds",
+          "Making an open segment durable: close the block, write, fdatasync.", s.sync_us);
+  head("tidemark_writes_in_flight", "gauge",
+       "Segment writes submitted to io_uring, not completed.");
+  val("tidemark_writes_in_flight", "", double(s.in_flight));
+  head("tidemark_submission_queue_full_total", "counter",
+       "Times the io_uring submission queue was full.");
+  val("tidemark_submission_queue_full_total", "", double(s.sq_full));
+  head("tidemark_buffer_pool_in_use", "gauge", "Write buffers being filled or in flight.");
+  val("tidemark_buffer_pool_in_use", "", double(s.pool_in_use));
+  head("tidemark_buffer_pool_size", "gauge", "Write buffers in all shards' pools.");
+  val("tidemark_buffer_pool_size", "", double(s.pool_size));
+  head("tidemark_upload_queue_depth", "gauge",
+       "Sealed segments waiting for upload (no uploader configured: always 0).");
+  val("tidemark_upload_queue_depth", "", 0);
+  head("tidemark_partitions_owned", "gauge", "Partitions this process backs up.");
+  val("tidemark_partitions_owned", "", double(s.partitions_owned));
+  head("tidemark_durability_points_total", "counter", "Open segments made durable.");
+  val("tidemark_durability_points_total", "", double(s.syncs));
+  head("tidemark_segments_sealed_total", "counter", "Segments sealed since start.");
+  val("tidemark_segments_sealed_total", "", double(s.seals));
+  head("tidemark_manifest_writes_total", "counter", "Manifest checkpoints written.");
+  val("tidemark_manifest_writes_total", "", double(s.manifest_writes));
+  head("tidemark_kafka_errors_total", "counter", "Client-level Kafka errors (broker down, ...).");
+  val("tidemark_kafka_errors_total", "", double(s.kafka_errors));
+  head("tidemark_failures_total", "counter",
+       "Pipeline failures (storage, Kafka) that restarted the pipeline after a back-off.");
+  val("tidemark_failures_total", "", double(s.failures));
+  head("tidemark_config_reloads_total", "counter", "SIGHUP reloads by result.");
+  val("tidemark_config_reloads_total", "result=\"ok\"", double(s.reloads_ok));
+  val("tidemark_config_reloads_total", "result=\"rejected\"", double(s.reloads_rejected));
+  head("tidemark_healthy", "gauge", "1 when /healthz says ok.");
+  val("tidemark_healthy", "", s.degraded.empty() ? 1 : 0);
+  return out;
+}
+
+Health Service::CurrentHealth() {
+  std::lock_guard<std::mutex> g(stats_mu_);
+  if (stats_.degraded.empty()) return {true, "ok"};
+  return {false, "degraded: " + JoinList(stats_.degraded)};
+}
+
+}  // namespace
+
+int RunService(const std::string& config_path, config::Config c, RunSignals signals) {
+  Service s(config_path, std::move(c), signals);
+  return s.Run();
+}
+
+}  // namespace tidemark::service

@@ -1,0 +1,34 @@
+// The local segment store of a continuous backup, brought back to a consistent state at start.
+//
+// The store, not the consumer group's committed offsets, is the source of truth for where a
+// continuous backup resumes. Whatever stopped the last run (kill -9, power loss, a full disk):
+//   1. every unsealed segment (`.tmseg.open`) is recovered to its last complete, checksummed
+//      block and sealed (segment::RecoverOpenSegment); one whose header page is damaged is moved
+//      aside as `.damaged` and reported (its records are fetched again: they are not in the
+//      manifest);
+//   2. every sealed segment the manifest does not name yet (sealed just before the stop) is read
+//      back, its offset holes become gaps, and it is added to its partition's entry;
+//   3. the manifest is rewritten, so each partition's end_offset is where consumption resumes.
+// Nothing here trusts the previous manifest beyond what the files confirm.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backup/manifest.h"
+
+namespace tidemark::service {
+
+struct StoreRecovery {
+  std::vector<std::string> recovered;  // one line per recovered open segment
+  std::vector<std::string> adopted;    // sealed segments added to the manifest
+  std::vector<std::string> problems;   // moved aside, overlapping or missing files
+};
+
+// `dir` is <path>/<id>; `manifest` is what the last run wrote (nullopt: none yet).
+Result<backup::Manifest> RecoverStore(const std::string& dir,
+                                      std::optional<backup::Manifest> manifest,
+                                      StoreRecovery* report);
+
+}  // namespace tidemark::service
