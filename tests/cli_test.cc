@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "cli_util.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
 #include "segment/segment_reader.h"
@@ -23,26 +24,9 @@ namespace tidemark {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CmdResult {
-  int code = -1;
-  std::string out;  // stdout and stderr
-};
-
-CmdResult Tidemark(const std::string& args, bool merge_stderr = true) {
-  const char* bin = std::getenv("TIDEMARK_BIN");
-  EXPECT_NE(bin, nullptr) << "TIDEMARK_BIN is not set (meson sets it)";
-  std::string cmd =
-      std::string(bin ? bin : "tidemark") + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  CmdResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
-}
+using testing::CmdResult;
+using testing::Spawn;
+using testing::Tidemark;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -222,24 +206,6 @@ TEST_F(CliTest, FullDiskFailsAndNoSealedSegmentLies) {
     EXPECT_TRUE(reader.footer_status().ok()) << e.path();
   }
   ::umount(mnt.c_str());
-}
-
-// Starts the tidemark binary with `args` (no shell), output to `log`; returns its pid.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  const char* bin = std::getenv("TIDEMARK_BIN");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(bin));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(bin, argv.data());
-    ::_exit(127);
-  }
-  return pid;
 }
 
 class RestoreCliTest : public CliTest {

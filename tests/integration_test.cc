@@ -9,6 +9,7 @@
 #include <random>
 
 #include "backup/snapshot.h"
+#include "backup_reader.h"
 #include "io/io_backend.h"
 #include "kafka/mock.h"
 #include "segment/segment_reader.h"
@@ -23,33 +24,8 @@ namespace fs = std::filesystem;
 using testing::OwnedHeader;
 using testing::OwnedRecord;
 
-using PartitionRecords = std::map<std::pair<std::string, int32_t>, std::vector<OwnedRecord>>;
-
-// Every record of a backup, read back through the manifest and the segment reader.
-PartitionRecords ReadBackup(const std::string& dir) {
-  PartitionRecords out;
-  auto m = backup::ReadManifest(dir);
-  EXPECT_TRUE(m.ok()) << m.status().message();
-  if (!m.ok()) return out;
-  for (const auto& [topic, t] : m->topics) {
-    for (const auto& p : t.partitions) {
-      auto& recs = out[{topic, p.partition}];
-      for (const auto& s : p.segments) {
-        segment::SegmentReader reader;
-        EXPECT_TRUE(reader.Open(dir + "/" + s.path).ok());
-        for (const auto& e : reader.footer().blocks) {
-          format::BlockHeader h;
-          std::span<const uint8_t> payload;
-          EXPECT_TRUE(reader.ReadBlockAt(e.file_offset, &h, &payload).ok());
-          RecordDecoder dec(payload);
-          RecordView v;
-          while (dec.Next(&v)) recs.push_back(OwnedRecord::From(v));
-        }
-      }
-    }
-  }
-  return out;
-}
+using testing::PartitionRecords;
+using testing::ReadBackup;
 
 class MockClusterTest : public ::testing::Test {
  protected:

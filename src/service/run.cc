@@ -370,6 +370,26 @@ Status Service::Discover() {
     subscribed_ = std::move(names);
     return Status::Ok();
   }
+  // Partitions of topics no longer wanted (a reload changed the patterns): sealed and let go.
+  std::set<std::string> wanted;
+  for (const auto& t : topics) wanted.insert(t.name);
+  rd_kafka_topic_partition_list_t* gone = rd_kafka_topic_partition_list_new(0);
+  for (const auto& [tp, s] : owned_) {
+    if (!wanted.count(tp.first))
+      rd_kafka_topic_partition_list_add(gone, tp.first.c_str(), tp.second);
+  }
+  if (gone->cnt > 0) {
+    TM_LOG_INFO("%d partitions no longer match the topic patterns; sealing and releasing them",
+                gone->cnt);
+    Status rs = Release(gone, false);
+    rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_.get(), gone);
+    if (e != nullptr) rd_kafka_error_destroy(e);
+    if (!rs.ok()) {
+      rd_kafka_topic_partition_list_destroy(gone);
+      return rs;
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(gone);
   rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(0);
   for (const auto& t : topics) {
     for (int32_t p = 0; p < t.partition_count; ++p) {
