@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -180,6 +181,32 @@ class ServiceTest : public ::testing::Test {
     }
   }
 
+  // The metrics port a service logged (it listens on port 0: any free port).
+  int MetricsPort(const std::string& log) {
+    int port = 0;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          std::smatch m;
+          const std::string text = ReadText(dir_ / log);
+          if (!std::regex_search(text, m, std::regex("\\(port ([0-9]+)\\)"))) return false;
+          port = std::stoi(m[1]);
+          return true;
+        },
+        10000));
+    return port;
+  }
+  void Produce(const std::string& topic, int partitions, int n, size_t value_bytes = 64) {
+    kafka::Producer p;
+    ASSERT_TRUE(p.Connect(cluster_.bootstraps()).ok());
+    std::mt19937_64 rng(static_cast<uint64_t>(n));
+    std::string v(value_bytes, '\0');
+    for (int i = 0; i < n; ++i) {
+      for (auto& ch : v) ch = static_cast<char>(rng());
+      ASSERT_TRUE(p.Produce(topic, i % partitions, std::nullopt, v, {}, 1000 + i).ok());
+    }
+    ASSERT_TRUE(p.Flush().ok());
+  }
+
   fs::path dir_;
   kafka::MockCluster cluster_;
   std::vector<pid_t> children_;
@@ -234,16 +261,8 @@ TEST_F(ServiceTest, MetricsNewTopicBadReloadAndGracefulStop) {
     ASSERT_TRUE(p.Flush().ok());
   }
   pid_t pid = Start(cfg, "run.log");
-  int port = 0;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        std::smatch m;
-        const std::string log = ReadText(dir_ / "run.log");
-        if (!std::regex_search(log, m, std::regex("\\(port ([0-9]+)\\)"))) return false;
-        port = std::stoi(m[1]);
-        return true;
-      },
-      10000));
+  const int port = MetricsPort("run.log");
+  ASSERT_GT(port, 0);
   ASSERT_TRUE(WaitCovered(store, "live", "t1", 2, 20000));
 
   // A topic created while the service runs is picked up.
@@ -359,6 +378,77 @@ TEST_F(ServiceTest, ASecondInstanceOnTheSameDirectoryIsRefusedNamingTheFirst) {
   auto on_snapshot = Tidemark("run --config " + WriteConfig("snap.toml", "snap", "[\"t1\"]"));
   EXPECT_EQ(on_snapshot.code, 2) << on_snapshot.out;
   EXPECT_NE(on_snapshot.out.find("is a snapshot backup"), std::string::npos) << on_snapshot.out;
+}
+
+// The data directory fills up: the pipeline stops (back-pressure: nothing more is consumed),
+// the failure shows in the log, the metrics and /healthz, and the service tries again after a
+// back-off. Once there is space, it catches up and nothing is lost.
+TEST_F(ServiceTest, FullDiskIsReportedAndNothingIsLostOnceSpaceReturns) {
+  const fs::path mnt = dir_ / "store";
+  fs::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0)
+    GTEST_SKIP() << "cannot mount a size-limited tmpfs here (needs root): " << std::strerror(errno);
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  ASSERT_TRUE(cluster_.CreateTopic("fill", 2).ok());
+  Produce("fill", 2, 250, 16 * 1024);  // 4 MB of incompressible values for a 2 MiB disk
+  const std::string cfg = WriteConfig("run.toml", "live", "[\"fill\"]", "compression = \"none\"\n",
+                                      "[metrics]\nlisten = \"127.0.0.1:0\"\n");
+  pid_t pid = Start(cfg, "run.log");
+  const int port = MetricsPort("run.log");
+  ASSERT_GT(port, 0);
+  httplib::Client http("127.0.0.1", port);
+  std::string health;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = http.Get("/healthz");
+        health = r ? std::to_string(r->status) + " " + r->body : "";
+        return r && r->status == 503 && r->body.find("No space left") != std::string::npos;
+      },
+      20000))
+      << health << ReadText(dir_ / "run.log");
+  auto m = http.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->body.find("tidemark_failures_total 0\n"), std::string::npos) << m->body;
+  EXPECT_NE(ReadText(dir_ / "run.log").find("starting again in"), std::string::npos);
+
+  // Space returns: the next try recovers the store and catches up.
+  ASSERT_EQ(::mount("tmpfs", mnt.c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0);
+  ASSERT_TRUE(WaitCovered(mnt.string(), "live", "fill", 2, 60000)) << ReadText(dir_ / "run.log");
+  EXPECT_EQ(Stop(pid), 0);
+  ExpectBackupEqualsSource(testing::ReadBackup(mnt.string() + "/live"), "fill", 2);
+  auto v = Tidemark("verify --path " + mnt.string() + " --id live");
+  EXPECT_EQ(v.code, 0) << v.out;
+}
+
+// The broker goes away for a while: the service waits, says so, and resumes.
+TEST_F(ServiceTest, BrokerDownForAWhileIsReportedAndTheBackupResumes) {
+  ASSERT_TRUE(cluster_.CreateTopic("t1", 2).ok());
+  Produce("t1", 2, 300);
+  const std::string cfg =
+      WriteConfig("run.toml", "live", "[\"t1\"]", "", "[metrics]\nlisten = \"127.0.0.1:0\"\n");
+  const std::string store = (dir_ / "store").string();
+  pid_t pid = Start(cfg, "run.log");
+  const int port = MetricsPort("run.log");
+  ASSERT_TRUE(WaitCovered(store, "live", "t1", 2, 20000));
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_.handle(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  httplib::Client http("127.0.0.1", port);
+  std::string health;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = http.Get("/healthz");
+        health = r ? r->body : "";
+        return r && r->status == 503 && r->body.find("kafka") != std::string::npos;
+      },
+      20000))
+      << health;
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(cluster_.handle(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  Produce("t1", 2, 300);
+  ASSERT_TRUE(WaitCovered(store, "live", "t1", 2, 30000)) << ReadText(dir_ / "run.log");
+  EXPECT_EQ(Stop(pid), 0);
+  ExpectBackupEqualsSource(testing::ReadBackup(store + "/live"), "t1", 2);
 }
 
 // Two processes in one consumer group: each backs up its share into its own store. One is

@@ -173,6 +173,9 @@ int Service::Run() {
       ++stats_.failures;
       stats_.last_failure = s.message();
       stats_.running = false;
+      stats_.partitions.clear();
+      stats_.partitions_owned = 0;
+      stats_.degraded = {"not backing up: " + s.message()};
     }
     if (NowMs() - started > kBackoffMaxMs) backoff = kBackoffMinMs;  // it ran for a while
     TM_LOG_ERROR("backup %s: %s; starting again in %" PRId64 " s", c_.backup.id.c_str(),
@@ -197,7 +200,8 @@ int Service::Run() {
 Status Service::Session() {
   // 1. The store first: whatever stopped the last run, what is on disk is made whole.
   StoreRecovery rec;
-  TM_ASSIGN_OR_RETURN(m_, RecoverStore(dir_, std::move(m_), &rec));
+  // A copy: if recovery fails (a full disk), the next try starts from the same manifest.
+  TM_ASSIGN_OR_RETURN(m_, RecoverStore(dir_, m_, &rec));
   for (const auto& l : rec.recovered) TM_LOG_INFO("recovered %s", l.c_str());
   for (const auto& l : rec.adopted) TM_LOG_INFO("adopted sealed segment %s", l.c_str());
   for (const auto& l : rec.problems) TM_LOG_WARN("store: %s", l.c_str());
@@ -223,6 +227,9 @@ Status Service::Session() {
                       kafka::MakeBackupConsumer(c_, &errors_, overrides, [](rd_kafka_conf_t* conf) {
                         rd_kafka_conf_set_rebalance_cb(conf, &Service::OnRebalance);
                       }));
+
+  // Client-level errors (a broker down) and logs come through the consumer poll below.
+  rd_kafka_poll_set_consumer(rk_.get());
 
   // 3. The shards, empty: partitions come with the assignment.
   const int n = c_.backup.shards > 0
@@ -286,13 +293,13 @@ Status Service::Session() {
       rd_kafka_message_destroy(msg);
     }
     if (!callback_error_.ok()) failure = callback_error_;
-    ApplyUpdates();
-    if (Status s = Checkpoint(false); !s.ok() && failure.ok()) failure = s;
     for (auto& sh : shards_) {
       if (sh->progress().finished.load(std::memory_order_acquire) && !sh->status().ok() &&
           failure.ok())
         failure = sh->status();
     }
+    ApplyUpdates();
+    if (Status s = Checkpoint(false); !s.ok() && failure.ok()) failure = s;
     if (NowMs() >= next_stats_ms_) {
       RefreshStats();
       next_stats_ms_ = NowMs() + kStatsIntervalMs;
