@@ -11,6 +11,7 @@
 #include "bench/bench.h"
 #include "cli/demo.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "restore/restore.h"
@@ -235,6 +236,8 @@ int Main(int argc, char** argv) {
   auto* run = app.add_subcommand(
       "run", "the continuous backup service (systemd): SIGTERM seals and exits, SIGHUP reloads");
   run->add_option("--config", run_config, "the TOML configuration")->required();
+  bool run_check = false;
+  run->add_flag("--check", run_check, "check the configuration and exit (0: good, 2: not)");
 
   MockOptions mock_opts;
   auto* mock = app.add_subcommand("mock",
@@ -260,6 +263,13 @@ int Main(int argc, char** argv) {
   if (*run) {
     auto c = config::LoadConfigFile(run_config);
     if (!c.ok()) return Fail(c.status());
+    if (run_check) {
+      if (Status s = config::ValidateForBackup(*c); !s.ok()) return Fail(s);
+      std::printf("%s: good (backup %s of [%s] into %s/%s)\n", run_config.c_str(),
+                  c->backup.id.c_str(), JoinList(c->backup.topics).c_str(), c->storage.path.c_str(),
+                  c->backup.id.c_str());
+      return 0;
+    }
     return service::RunService(run_config, std::move(*c), {&g_stop, &g_reload});
   }
 
