@@ -8,6 +8,9 @@
 //             generator's records first), or of --topic on --brokers as it is;
 //             compare: kcat -C | zstd -1 > file, kcat -C > /dev/null
 //   restore   `tidemark restore` of that backup into a fresh mock cluster; compare: kcat -P
+//   run       `tidemark run` (the service) backing up while this process produces as fast as
+//             it can for --seconds: whether it keeps up (producer time / time until every
+//             record is consumed), and its durability-point latency p50/p99 from /metrics
 //
 // Every measured run is a child process, so its CPU time and peak RSS are its own (wait4).
 #pragma once
@@ -23,7 +26,7 @@
 namespace tidemark::bench {
 
 struct BenchOptions {
-  std::string mode = "pipeline";  // pipeline | backup | restore
+  std::string mode = "pipeline";  // pipeline | backup | restore | run
   std::string dir = "/var/tmp/tidemark-bench";
   std::string self;        // this binary, to run `tidemark backup/restore/mock` as children
   int shards = 0;          // 0: one per core
@@ -43,6 +46,8 @@ struct BenchOptions {
   std::string sweep;  // "", shards, value-bytes, gigabytes: one run per value
   std::vector<double> sweep_values;
   bool json = false;
+  double seconds = 10;  // run: how long the producer writes
+  double rate_mb = 0;   // run: the producer's pace, MB/s of key+value+headers (0: flat out)
   // backup against a cluster of your own instead of the embedded one: its topic, as it is
   std::string brokers;
   std::string topic;

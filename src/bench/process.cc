@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "common/time.h"
 
@@ -111,6 +112,39 @@ Result<std::pair<std::string, ChildRun>> ForkAndRun(const std::function<std::str
   ::close(fds[0]);
   TM_ASSIGN_OR_RETURN(ChildRun r, Wait(pid, t0));
   return std::make_pair(std::move(text), r);
+}
+
+Background::~Background() {
+  if (pid_ > 0) (void)Stop(SIGKILL);
+}
+
+Status Background::Start(const std::vector<std::string>& argv, const std::string& log) {
+  // Truncated here, before the child exists: the caller may read the log for what it says.
+  { std::ofstream truncate(log, std::ios::trunc); }
+  t0_ = MonotonicNs();
+  pid_ = ::fork();
+  if (pid_ < 0) return Status::Errno(errno, "fork");
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
+    int fd = ::open(log.c_str(), O_WRONLY | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  return Status::Ok();
+}
+
+Result<ChildRun> Background::Stop(int sig) {
+  if (pid_ <= 0) return Status::Invalid("not running");
+  ::kill(pid_, sig);
+  const pid_t pid = std::exchange(pid_, -1);
+  return Wait(pid, t0_);
 }
 
 Status MockProcess::Start(const std::string& self, const std::string& topics,

@@ -33,6 +33,23 @@ std::string ReadFile(const std::string& path);
 // other threads (fork copies only the caller).
 Result<std::pair<std::string, ChildRun>> ForkAndRun(const std::function<std::string()>& fn);
 
+// A measured child that runs until told to stop (the service): started now, stopped with a
+// signal, then measured like Spawn's (wall time since start, CPU, peak RSS).
+class Background {
+ public:
+  Background() = default;
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  Status Start(const std::vector<std::string>& argv, const std::string& log);
+  Result<ChildRun> Stop(int sig);
+  bool running() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+  int64_t t0_ = 0;
+};
+
 // An embedded Kafka in its own process (`tidemark mock`), so its memory and CPU are not the
 // measured run's. Killed when it goes out of scope, and with the benchmark if that dies first.
 class MockProcess {

@@ -179,15 +179,18 @@ int Main(int argc, char** argv) {
 
   bench::BenchOptions bo;
   std::string bench_data = "json", bench_codec = "zstd", bench_direct = "auto", bench_sweep;
-  auto* bench_cmd = app.add_subcommand(
-      "bench", "throughput baselines: pipeline (no broker), backup, restore; --compare for ratios");
-  bench_cmd->add_option("mode", bo.mode, "pipeline | backup | restore")
-      ->check(CLI::IsMember({"pipeline", "backup", "restore"}));
+  auto* bench_cmd = app.add_subcommand("bench",
+                                       "throughput baselines: pipeline (no broker), backup, "
+                                       "restore, run (the service); --compare for ratios");
+  bench_cmd->add_option("mode", bo.mode, "pipeline | backup | restore | run")
+      ->check(CLI::IsMember({"pipeline", "backup", "restore", "run"}));
   bench_cmd->add_option("--dir", bo.dir, "scratch directory on the disk under test");
   bench_cmd->add_option("--shards", bo.shards, "shard threads (0: one per core)");
   bench_cmd->add_option("--partitions", bo.partitions,
                         "partitions (pipeline: default 2 per shard; backup/restore: 16)");
   bench_cmd->add_option("--gigabytes", bo.gigabytes, "pipeline: input bytes in total, GB");
+  bench_cmd->add_option("--seconds", bo.seconds, "run: how long the producer writes");
+  bench_cmd->add_option("--rate-mb", bo.rate_mb, "run: producer pace in MB/s (0: flat out)");
   bench_cmd->add_option("--records", bo.records_per_partition,
                         "backup/restore: records per partition (the mock keeps ~5 MB each)");
   bench_cmd->add_option("--value-bytes", bo.value_bytes, "value size");

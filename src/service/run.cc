@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kPollMs = 100;
-constexpr int64_t kStatsIntervalMs = 1000;
+constexpr int64_t kStatsIntervalMs = 250;  // metrics, STATUS, watchdog
 constexpr int64_t kBackoffMinMs = 1000;
 constexpr int64_t kBackoffMaxMs = 30000;
 
