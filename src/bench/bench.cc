@@ -601,13 +601,18 @@ Status BenchService(const BenchOptions& o, std::vector<Measurement>* runs,
       MetricValue(body, "tidemark_durability_point_seconds{quantile=\"0.5\"}") * 1e6);
   m.p99_us = static_cast<int64_t>(
       MetricValue(body, "tidemark_durability_point_seconds{quantile=\"0.99\"}") * 1e6);
+  const double seals = MetricValue(body, "tidemark_segment_seal_seconds_count");
   m.io = "durability points " +
          std::to_string(
              static_cast<uint64_t>(MetricValue(body, "tidemark_durability_point_seconds_count"))) +
-         " (p50/p99 column: durability-point latency), seals p99 " +
-         std::to_string(static_cast<int64_t>(
-             MetricValue(body, "tidemark_segment_seal_seconds{quantile=\"0.99\"}") * 1e6)) +
-         " us";
+         " (the p50/p99 column is their latency), segments sealed " +
+         std::to_string(static_cast<uint64_t>(std::max(seals, 0.0)));
+  if (seals > 0) {
+    m.io += " (seal p99 " +
+            std::to_string(static_cast<int64_t>(
+                MetricValue(body, "tidemark_segment_seal_seconds{quantile=\"0.99\"}") * 1e6)) +
+            " us)";
+  }
   runs->push_back(m);
   ratios->push_back({"records consumed / produced (the rest fell out of the mock's retention)",
                      std::max(consumed, 0.0) / static_cast<double>(records), "1"});
