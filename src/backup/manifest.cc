@@ -54,6 +54,14 @@ std::string Hex64(uint64_t v) {
 }
 }  // namespace
 
+void AddGap(PartitionManifest* p, int64_t from, int64_t to, const std::string& reason) {
+  if (!p->gaps.empty() && p->gaps.back().to == from && p->gaps.back().reason == reason) {
+    p->gaps.back().to = to;
+    return;
+  }
+  p->gaps.push_back({from, to, reason});
+}
+
 PartitionManifest& FindOrAddPartition(Manifest* m, const std::string& topic, int32_t partition) {
   auto& parts = m->topics[topic].partitions;
   auto it = std::lower_bound(parts.begin(), parts.end(), partition,

@@ -75,6 +75,10 @@ struct Manifest {
   size_t TotalSegments() const;
 };
 
+// Appends gap [from, to) to the entry, merged into the last gap when it continues it with the
+// same reason. Gaps are recorded in increasing offsets.
+void AddGap(PartitionManifest* p, int64_t from, int64_t to, const std::string& reason);
+
 // The entry of topic/partition, added (partitions kept in order) when there is none.
 PartitionManifest& FindOrAddPartition(Manifest* m, const std::string& topic, int32_t partition);
 

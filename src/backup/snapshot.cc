@@ -180,17 +180,8 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
 
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<shard::Shard>> shards;
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < per_shard.size(); ++i) {
-    shard::ShardOptions so;
-    so.index = static_cast<int>(i);
-    so.cpu = static_cast<int>(i % cores);
-    so.pipeline = {dir, c.backup.id, c.backup.block_bytes, c.backup.segment_max_bytes};
-    so.codec = c.backup.compression;
-    so.level = c.backup.level;
-    so.io_depth = c.backup.io_depth;
-    so.memory_bytes = c.backup.shard_memory_bytes;
-    so.direct_io = c.storage.direct_io;
+    shard::ShardOptions so = shard::ShardOptionsFor(c, dir, static_cast<int>(i));
     shards.push_back(std::make_unique<shard::Shard>(so, rk.get(), per_shard[i], &stop));
     Status init = shards.back()->Init();
     if (!init.ok()) {

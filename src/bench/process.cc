@@ -40,16 +40,17 @@ Result<ChildRun> Wait(pid_t pid, int64_t t0) {
   return r;
 }
 
-}  // namespace
-
-// Runs argv to completion (stdout and stderr into `out_path`), measuring its wall time, and
-// through wait4 its CPU time and peak RSS (its own and its waited-for children's).
-Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
-  const int64_t t0 = MonotonicNs();
+// Starts argv with stdout and stderr into `log` (truncated here, before the child exists, so
+// the caller never reads an earlier run's output); with `pdeathsig`, the child gets it when the
+// caller dies.
+Result<pid_t> ForkExec(const std::vector<std::string>& argv, const std::string& log,
+                       int pdeathsig) {
+  { std::ofstream truncate(log, std::ios::trunc); }
   pid_t pid = ::fork();
   if (pid < 0) return Status::Errno(errno, "fork");
   if (pid == 0) {
-    int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (pdeathsig != 0) ::prctl(PR_SET_PDEATHSIG, pdeathsig);
+    int fd = ::open(log.c_str(), O_WRONLY | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
@@ -60,6 +61,16 @@ Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& 
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+}  // namespace
+
+// Runs argv to completion (stdout and stderr into `out_path`), measuring its wall time, and
+// through wait4 its CPU time and peak RSS (its own and its waited-for children's).
+Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
+  const int64_t t0 = MonotonicNs();
+  TM_ASSIGN_OR_RETURN(pid_t pid, ForkExec(argv, out_path, 0));
   return Wait(pid, t0);
 }
 
@@ -119,24 +130,8 @@ Background::~Background() {
 }
 
 Status Background::Start(const std::vector<std::string>& argv, const std::string& log) {
-  // Truncated here, before the child exists: the caller may read the log for what it says.
-  { std::ofstream truncate(log, std::ios::trunc); }
   t0_ = MonotonicNs();
-  pid_ = ::fork();
-  if (pid_ < 0) return Status::Errno(errno, "fork");
-  if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
-    int fd = ::open(log.c_str(), O_WRONLY | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
+  TM_ASSIGN_OR_RETURN(pid_, ForkExec(argv, log, SIGKILL));  // never outlive the benchmark
   return Status::Ok();
 }
 
@@ -149,21 +144,8 @@ Result<ChildRun> Background::Stop(int sig) {
 
 Status MockProcess::Start(const std::string& self, const std::string& topics,
                           const std::string& log) {
-  // Truncated here, before the child exists: reading a previous run's address would be wrong.
-  { std::ofstream truncate(log, std::ios::trunc); }
-  pid_ = ::fork();
-  if (pid_ < 0) return Status::Errno(errno, "fork");
-  if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the benchmark
-    int fd = ::open(log.c_str(), O_WRONLY | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    ::execl(self.c_str(), self.c_str(), "mock", "--topics", topics.c_str(), "--records", "0",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  TM_ASSIGN_OR_RETURN(pid_, ForkExec({self, "mock", "--topics", topics, "--records", "0"}, log,
+                                     SIGTERM));  // never outlive the benchmark
   for (int i = 0; i < 300; ++i) {
     const std::string out = ReadFile(log);
     const size_t at = out.find("bootstrap.servers=");

@@ -96,18 +96,7 @@ Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::s
     return Status::Errno(errno, "rename " + path + " to " + sealed_path);
   TM_RETURN_IF_ERROR(io::SyncDirectory(sealed_path.substr(0, sealed_path.rfind('/'))));
 
-  SealedSegment s;
-  s.path = sealed_rel;
-  s.first_offset = footer.first_offset;
-  s.last_offset = footer.last_offset;
-  s.min_timestamp = footer.min_timestamp;
-  s.max_timestamp = footer.max_timestamp;
-  s.records = footer.record_count;
-  s.bytes_raw = footer.raw_bytes;
-  s.bytes_stored = pos + region;
-  s.blocks = static_cast<uint32_t>(footer.blocks.size());
-  s.checksum = checksum;
-  out.sealed = s;
+  out.sealed = SealedSegment::Of(footer, sealed_rel, pos + region, checksum);
   return out;
 }
 

@@ -207,16 +207,9 @@ Status SegmentWriter::Seal(SealedSegment* out) {
     return error_ = s;
   if (Status s = io->SyncDir(dir); !s.ok()) return error_ = s;
 
-  out->path = format::PartitionDir(opts_.topic, opts_.partition) + "/" + sealed_name_;
-  out->first_offset = footer_.first_offset;
-  out->last_offset = footer_.last_offset;
-  out->min_timestamp = footer_.min_timestamp;
-  out->max_timestamp = footer_.max_timestamp;
-  out->records = footer_.record_count;
-  out->bytes_raw = footer_.raw_bytes;
-  out->bytes_stored = write_pos_ + region;
-  out->blocks = static_cast<uint32_t>(footer_.blocks.size());
-  out->checksum = checksum;
+  *out = SealedSegment::Of(footer_,
+                           format::PartitionDir(opts_.topic, opts_.partition) + "/" + sealed_name_,
+                           write_pos_ + region, checksum);
   return Status::Ok();
 }
 

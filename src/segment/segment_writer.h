@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "segment/block.h"
@@ -30,6 +31,24 @@ struct SealedSegment {
   uint64_t bytes_stored = 0;  // file size
   uint32_t blocks = 0;
   uint64_t checksum = 0;  // XXH3 of the footer body
+
+  // What a sealed segment's footer says about it (the writer, crash recovery and the store
+  // scan all describe a segment this way).
+  static SealedSegment Of(const format::Footer& f, std::string path, uint64_t bytes_stored,
+                          uint64_t checksum) {
+    SealedSegment s;
+    s.path = std::move(path);
+    s.first_offset = f.first_offset;
+    s.last_offset = f.last_offset;
+    s.min_timestamp = f.min_timestamp;
+    s.max_timestamp = f.max_timestamp;
+    s.records = f.record_count;
+    s.bytes_raw = f.raw_bytes;
+    s.bytes_stored = bytes_stored;
+    s.blocks = static_cast<uint32_t>(f.blocks.size());
+    s.checksum = checksum;
+    return s;
+  }
 };
 
 class SegmentWriter final : public WriteSink {

@@ -19,6 +19,7 @@
 #include "common/time.h"
 #include "kafka/kafka.h"
 #include "service/http.h"
+#include "service/metrics.h"
 #include "service/store.h"
 #include "shard/shard.h"
 
@@ -33,31 +34,7 @@ constexpr int64_t kStatsIntervalMs = 250;  // metrics, STATUS, watchdog
 constexpr int64_t kBackoffMinMs = 1000;
 constexpr int64_t kBackoffMaxMs = 30000;
 
-using TopicPartition = std::pair<std::string, int32_t>;
-
 int64_t NowMs() { return MonotonicNs() / 1000000; }
-
-// Everything the metrics endpoint shows, refreshed by the main thread about once a second.
-struct LiveStats {
-  struct Partition {
-    int64_t lag = -1;  // high watermark - next offset to consume; -1: unknown yet
-    int64_t sealed_end = 0;
-  };
-  struct Topic {
-    uint64_t records_in = 0, bytes_in = 0;                         // consumed, since start
-    uint64_t records_stored = 0, bytes_raw = 0, bytes_stored = 0;  // in the manifest
-  };
-  std::map<TopicPartition, Partition> partitions;
-  std::map<std::string, Topic> topics;
-  Histogram sync_us, seal_us;
-  uint64_t syncs = 0, seals = 0, in_flight = 0, pool_in_use = 0, pool_size = 0, sq_full = 0;
-  uint64_t kafka_errors = 0, failures = 0, reloads_ok = 0, reloads_rejected = 0;
-  uint64_t manifest_writes = 0;
-  int64_t partitions_owned = 0;
-  bool running = false;      // a session is up (consumer and shards)
-  std::string last_failure;  // of the last failed session, "" when none
-  std::vector<std::string> degraded;
-};
 
 class Service {
  public:
@@ -235,22 +212,13 @@ Status Service::Session() {
   const int n = c_.backup.shards > 0
                     ? c_.backup.shards
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   shard_stop_.store(false);
   owned_.clear();
   subscribed_.clear();
   to_commit_.clear();
   callback_error_ = Status::Ok();
   for (int i = 0; i < n; ++i) {
-    shard::ShardOptions so;
-    so.index = i;
-    so.cpu = static_cast<int>(static_cast<unsigned>(i) % cores);
-    so.pipeline = {dir_, c_.backup.id, c_.backup.block_bytes, c_.backup.segment_max_bytes};
-    so.codec = c_.backup.compression;
-    so.level = c_.backup.level;
-    so.io_depth = c_.backup.io_depth;
-    so.memory_bytes = c_.backup.shard_memory_bytes;
-    so.direct_io = c_.storage.direct_io;
+    shard::ShardOptions so = shard::ShardOptionsFor(c_, dir_, i);
     so.continuous = true;
     shards_.push_back(std::make_unique<shard::Shard>(
         so, rk_.get(), std::vector<shard::PartitionTask>{}, &shard_stop_));
@@ -444,10 +412,7 @@ Status Service::Assign(rd_kafka_topic_partition_list_t* parts, bool from_group) 
     backup::PartitionManifest& e = backup::FindOrAddPartition(&m_, topic, p);
     const bool fresh = e.segments.empty() && e.end_offset == 0;
     auto add_gap = [&e](int64_t to, const char* reason) {
-      if (!e.gaps.empty() && e.gaps.back().to == e.end_offset && e.gaps.back().reason == reason)
-        e.gaps.back().to = to;
-      else
-        e.gaps.push_back({e.end_offset, to, reason});
+      backup::AddGap(&e, e.end_offset, to, reason);
       e.end_offset = to;
     };
     if (marks[i].low > e.end_offset) {
@@ -757,97 +722,8 @@ void Service::RefreshStats() {
 }
 
 std::string Service::RenderMetrics() {
-  LiveStats s;
-  {
-    std::lock_guard<std::mutex> g(stats_mu_);
-    s = stats_;
-  }
-  std::string out;
-  char line[512];
-  auto head = [&](const char* name, const char* type, const char* help) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-  };
-  auto val = [&](const char* name, const std::string& labels, double v) {
-    std::snprintf(line, sizeof(line), "%s%s %.17g\n", name,
-                  labels.empty() ? "" : ("{" + labels + "}").c_str(), v);
-    out += line;
-  };
-  auto topic = [](const std::string& t) { return "topic=\"" + t + "\""; };
-  head("tidemark_records_in_total", "counter", "Records consumed from Kafka since start.");
-  for (const auto& [t, v] : s.topics)
-    val("tidemark_records_in_total", topic(t), double(v.records_in));
-  head("tidemark_bytes_in_total", "counter", "Key, value and header bytes consumed since start.");
-  for (const auto& [t, v] : s.topics) val("tidemark_bytes_in_total", topic(t), double(v.bytes_in));
-  head("tidemark_records_stored", "gauge", "Records in sealed segments named by the manifest.");
-  for (const auto& [t, v] : s.topics)
-    val("tidemark_records_stored", topic(t), double(v.records_stored));
-  head("tidemark_bytes_stored", "gauge", "Bytes of sealed segments named by the manifest.");
-  for (const auto& [t, v] : s.topics)
-    val("tidemark_bytes_stored", topic(t), double(v.bytes_stored));
-  head("tidemark_compression_ratio", "gauge", "Encoded bytes before compression / bytes stored.");
-  for (const auto& [t, v] : s.topics) {
-    if (v.bytes_stored > 0)
-      val("tidemark_compression_ratio", topic(t), double(v.bytes_raw) / double(v.bytes_stored));
-  }
-  head("tidemark_consumer_lag_records", "gauge",
-       "High watermark minus the next offset to back up, per partition.");
-  for (const auto& [tp, p] : s.partitions) {
-    if (p.lag >= 0)
-      val("tidemark_consumer_lag_records",
-          topic(tp.first) + ",partition=\"" + std::to_string(tp.second) + "\"", double(p.lag));
-  }
-  head("tidemark_sealed_end_offset", "gauge", "Offset up to which the partition is sealed.");
-  for (const auto& [tp, p] : s.partitions) {
-    val("tidemark_sealed_end_offset",
-        topic(tp.first) + ",partition=\"" + std::to_string(tp.second) + "\"", double(p.sealed_end));
-  }
-  auto summary = [&](const char* name, const char* help, const Histogram& h) {
-    head(name, "summary", help);
-    for (double q : {0.5, 0.9, 0.99}) {
-      char l[32];
-      std::snprintf(l, sizeof(l), "quantile=\"%g\"", q);
-      val(name, l, h.count() ? double(h.Quantile(q)) / 1e6 : 0.0);
-    }
-    val((std::string(name) + "_count").c_str(), "", double(h.count()));
-  };
-  summary("tidemark_segment_seal_seconds",
-          "Sealing a segment: last blocks, footer, fdatasync, "
-          "rename, directory fsync.",
-          s.seal_us);
-  summary("tidemark_durability_point_seconds",
-          "Making an open segment durable: close the block, write, fdatasync.", s.sync_us);
-  head("tidemark_writes_in_flight", "gauge",
-       "Segment writes submitted to io_uring, not completed.");
-  val("tidemark_writes_in_flight", "", double(s.in_flight));
-  head("tidemark_submission_queue_full_total", "counter",
-       "Times the io_uring submission queue was full.");
-  val("tidemark_submission_queue_full_total", "", double(s.sq_full));
-  head("tidemark_buffer_pool_in_use", "gauge", "Write buffers being filled or in flight.");
-  val("tidemark_buffer_pool_in_use", "", double(s.pool_in_use));
-  head("tidemark_buffer_pool_size", "gauge", "Write buffers in all shards' pools.");
-  val("tidemark_buffer_pool_size", "", double(s.pool_size));
-  head("tidemark_upload_queue_depth", "gauge",
-       "Sealed segments waiting for upload (no uploader configured: always 0).");
-  val("tidemark_upload_queue_depth", "", 0);
-  head("tidemark_partitions_owned", "gauge", "Partitions this process backs up.");
-  val("tidemark_partitions_owned", "", double(s.partitions_owned));
-  head("tidemark_durability_points_total", "counter", "Open segments made durable.");
-  val("tidemark_durability_points_total", "", double(s.syncs));
-  head("tidemark_segments_sealed_total", "counter", "Segments sealed since start.");
-  val("tidemark_segments_sealed_total", "", double(s.seals));
-  head("tidemark_manifest_writes_total", "counter", "Manifest checkpoints written.");
-  val("tidemark_manifest_writes_total", "", double(s.manifest_writes));
-  head("tidemark_kafka_errors_total", "counter", "Client-level Kafka errors (broker down, ...).");
-  val("tidemark_kafka_errors_total", "", double(s.kafka_errors));
-  head("tidemark_failures_total", "counter",
-       "Pipeline failures (storage, Kafka) that restarted the pipeline after a back-off.");
-  val("tidemark_failures_total", "", double(s.failures));
-  head("tidemark_config_reloads_total", "counter", "SIGHUP reloads by result.");
-  val("tidemark_config_reloads_total", "result=\"ok\"", double(s.reloads_ok));
-  val("tidemark_config_reloads_total", "result=\"rejected\"", double(s.reloads_rejected));
-  head("tidemark_healthy", "gauge", "1 when /healthz says ok.");
-  val("tidemark_healthy", "", s.degraded.empty() ? 1 : 0);
-  return out;
+  std::lock_guard<std::mutex> g(stats_mu_);
+  return RenderPrometheus(stats_);
 }
 
 Health Service::CurrentHealth() {

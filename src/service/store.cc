@@ -42,26 +42,7 @@ Result<segment::SealedSegment> ReadSealed(const std::string& dir, const std::str
     }
     TM_RETURN_IF_ERROR(dec.status());
   }
-  segment::SealedSegment s;
-  s.path = rel;
-  s.first_offset = f.first_offset;
-  s.last_offset = f.last_offset;
-  s.min_timestamp = f.min_timestamp;
-  s.max_timestamp = f.max_timestamp;
-  s.records = f.record_count;
-  s.bytes_raw = f.raw_bytes;
-  s.bytes_stored = r.file_size();
-  s.blocks = static_cast<uint32_t>(f.blocks.size());
-  s.checksum = r.footer_checksum();
-  return s;
-}
-
-void AddGap(backup::PartitionManifest* p, backup::Gap g) {
-  if (!p->gaps.empty() && p->gaps.back().to == g.from && p->gaps.back().reason == g.reason) {
-    p->gaps.back().to = g.to;
-    return;
-  }
-  p->gaps.push_back(std::move(g));
+  return segment::SealedSegment::Of(f, rel, r.file_size(), r.footer_checksum());
 }
 
 }  // namespace
@@ -138,8 +119,8 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
           continue;
         }
         if (seg->first_offset > entry.end_offset)
-          AddGap(&entry, {entry.end_offset, seg->first_offset, backup::kGapNotDelivered});
-        for (auto& h : holes) AddGap(&entry, h);
+          backup::AddGap(&entry, entry.end_offset, seg->first_offset, backup::kGapNotDelivered);
+        for (const auto& h : holes) backup::AddGap(&entry, h.from, h.to, h.reason);
         entry.records += seg->records;
         entry.bytes_raw += seg->bytes_raw;
         entry.bytes_stored += seg->bytes_stored;

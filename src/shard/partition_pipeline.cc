@@ -38,12 +38,7 @@ PartitionPipeline::PartitionPipeline(PartitionTask task, const PipelineOptions& 
 
 void PartitionPipeline::AddGap(int64_t from, int64_t to, const char* reason) {
   TM_CHECK(from < to);
-  auto& gaps = result_.gaps;
-  if (!gaps.empty() && gaps.back().to == from && gaps.back().reason == reason) {
-    gaps.back().to = to;
-    return;
-  }
-  gaps.push_back({from, to, reason});
+  backup::AddGap(&result_, from, to, reason);
 }
 
 void PartitionPipeline::MarkDone() { done_ = true; }

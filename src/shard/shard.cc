@@ -24,6 +24,20 @@ int ShardOf(const std::string& topic, int32_t partition, int shards) {
   return static_cast<int>((h + static_cast<uint64_t>(partition)) % static_cast<uint64_t>(shards));
 }
 
+ShardOptions ShardOptionsFor(const config::Config& c, const std::string& dir, int index) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  ShardOptions so;
+  so.index = index;
+  so.cpu = static_cast<int>(static_cast<unsigned>(index) % cores);
+  so.pipeline = {dir, c.backup.id, c.backup.block_bytes, c.backup.segment_max_bytes};
+  so.codec = c.backup.compression;
+  so.level = c.backup.level;
+  so.io_depth = c.backup.io_depth;
+  so.memory_bytes = c.backup.shard_memory_bytes;
+  so.direct_io = c.storage.direct_io;
+  return so;
+}
+
 Shard::Shard(ShardOptions o, rd_kafka_t* rk, std::vector<PartitionTask> tasks,
              std::atomic<bool>* stop)
     : opts_(std::move(o)), rk_(rk), tasks_(std::move(tasks)), stop_(stop) {}

@@ -39,6 +39,9 @@ struct ShardOptions {
   bool continuous = false;
 };
 
+// Shard `index` of a backup into `dir` as the configuration asks (pinned to CPU index % cores).
+ShardOptions ShardOptionsFor(const config::Config& c, const std::string& dir, int index);
+
 // Continuous mode: a partition's manifest entry after a seal (or its last one, when released).
 struct PartitionUpdate {
   std::string topic;

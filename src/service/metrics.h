@@ -1,0 +1,42 @@
+// What `tidemark run` exports: the state the main thread refreshes (LiveStats) and its
+// Prometheus text exposition. docs/OPERATIONS.md lists every metric.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/histogram.h"
+
+namespace tidemark::service {
+
+using TopicPartition = std::pair<std::string, int32_t>;
+
+// Everything the metrics endpoint shows, refreshed by the main thread every 250 ms.
+struct LiveStats {
+  struct Partition {
+    int64_t lag = -1;  // high watermark - next offset to consume; -1: unknown yet
+    int64_t sealed_end = 0;
+  };
+  struct Topic {
+    uint64_t records_in = 0, bytes_in = 0;                         // consumed, since start
+    uint64_t records_stored = 0, bytes_raw = 0, bytes_stored = 0;  // in the manifest
+  };
+  std::map<TopicPartition, Partition> partitions;
+  std::map<std::string, Topic> topics;
+  Histogram sync_us, seal_us;
+  uint64_t syncs = 0, seals = 0, in_flight = 0, pool_in_use = 0, pool_size = 0, sq_full = 0;
+  uint64_t kafka_errors = 0, failures = 0, reloads_ok = 0, reloads_rejected = 0;
+  uint64_t manifest_writes = 0;
+  int64_t partitions_owned = 0;
+  bool running = false;      // a session is up (consumer and shards)
+  std::string last_failure;  // of the last failed session, "" when none
+  std::vector<std::string> degraded;
+};
+
+// Prometheus text format 0.0.4.
+std::string RenderPrometheus(const LiveStats& s);
+
+}  // namespace tidemark::service
