@@ -397,6 +397,20 @@ TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
   EXPECT_EQ(rj["runs"][0]["records"], 1000);
   EXPECT_EQ(rj["runs"][1]["name"], "kcat -P");
 
+  // The service backing up while a producer writes: every record consumed, and the
+  // durability-point latency read from its /metrics.
+  CmdResult svc = Tidemark(
+      "bench run --json --partitions 2 --seconds 2 --rate-mb 2 --value-bytes 200 --dir " + dir,
+      false);
+  ASSERT_EQ(svc.code, 0) << svc.out;
+  auto sj = nlohmann::json::parse(svc.out);
+  ASSERT_EQ(sj["runs"].size(), 2u);
+  EXPECT_EQ(sj["runs"][1]["name"], "tidemark run (to caught up)");
+  EXPECT_EQ(sj["runs"][1]["records"], sj["runs"][0]["records"]);
+  EXPECT_GT(sj["runs"][1]["block_latency_us_p99"].get<int64_t>(), 0);
+  ASSERT_EQ(sj["ratios"].size(), 3u);
+  EXPECT_EQ(sj["ratios"][0]["value"].get<double>(), 1.0);  // consumed / produced
+
   CmdResult sweep =
       Tidemark("bench pipeline --sweep shards=1,2 --gigabytes 0.02 --json --dir " + dir, false);
   ASSERT_EQ(sweep.code, 0) << sweep.out;
