@@ -43,7 +43,7 @@ void PartitionPipeline::AddGap(int64_t from, int64_t to, const char* reason) {
 
 void PartitionPipeline::MarkDone() { done_ = true; }
 
-Status PartitionPipeline::Append(const RecordView& r) {
+Status PartitionPipeline::Append(const RecordView& r, const char* jump_reason) {
   if (done_ || r.offset >= task_.end_offset) {
     // Produced after the snapshot started: the next backup's business.
     if (!done_ && r.offset >= task_.end_offset) {
@@ -62,7 +62,7 @@ Status PartitionPipeline::Append(const RecordView& r) {
     TM_CHECK(builder_.TryAppend(r));
   }
   // After the flush: a segment sealed by it covers exactly up to next_, its gaps included.
-  if (r.offset > next_) AddGap(next_, r.offset, backup::kGapNotDelivered);
+  if (r.offset > next_) AddGap(next_, r.offset, jump_reason);
   next_ = r.offset + 1;
   ++records_;
   if (next_ >= task_.end_offset) MarkDone();

@@ -51,8 +51,9 @@ class PartitionPipeline {
   int64_t next_offset() const { return next_; }
   uint64_t duplicates_dropped() const { return duplicates_; }
 
-  // Adds one record (see the class comment for the offset rules).
-  Status Append(const RecordView& r);
+  // Adds one record (see the class comment for the offset rules). An offset jump before it is
+  // recorded as a gap with `jump_reason` (the caller may know it was retention).
+  Status Append(const RecordView& r, const char* jump_reason = backup::kGapNotDelivered);
   // The broker says the partition ends at `next_offset` for now (librdkafka's partition EOF).
   void OnEof(int64_t next_offset);
   // Submits the blocks held for writing (the open block stays open). For idle moments.

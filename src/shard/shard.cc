@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cinttypes>
 
 #include "common/log.h"
 #include "common/time.h"
@@ -315,8 +316,22 @@ Status Shard::Handle(rd_kafka_message_t* m) {
       }
     }
     r.headers = header_scratch_;
-    TM_RETURN_IF_ERROR(
-        p->Append(r).WithContext(p->task().topic + "/" + std::to_string(p->task().partition)));
+    // Continuous backup: a jump to at or below the broker's log start means retention deleted
+    // records before they were read (the service fell behind): said loudly, and recorded so.
+    const char* jump = backup::kGapNotDelivered;
+    if (opts_.continuous && m->offset > p->next_offset()) {
+      int64_t lo = -1, hi = -1;
+      if (rd_kafka_get_watermark_offsets(rk_, p->task().topic.c_str(), m->partition, &lo, &hi) ==
+              RD_KAFKA_RESP_ERR_NO_ERROR &&
+          lo >= m->offset) {
+        jump = backup::kGapLogStart;
+        TM_LOG_WARN("%s/%d: offsets %" PRId64 "..%" PRId64
+                    " were deleted by retention before they were backed up (log-start gap)",
+                    p->task().topic.c_str(), m->partition, p->next_offset(), m->offset - 1);
+      }
+    }
+    TM_RETURN_IF_ERROR(p->Append(r, jump).WithContext(p->task().topic + "/" +
+                                                      std::to_string(p->task().partition)));
     p->CountIn(bytes);
     progress_.records.fetch_add(1, std::memory_order_relaxed);
     progress_.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
