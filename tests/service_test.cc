@@ -378,6 +378,15 @@ TEST_F(ServiceTest, ASecondInstanceOnTheSameDirectoryIsRefusedNamingTheFirst) {
   auto on_snapshot = Tidemark("run --config " + WriteConfig("snap.toml", "snap", "[\"t1\"]"));
   EXPECT_EQ(on_snapshot.code, 2) << on_snapshot.out;
   EXPECT_NE(on_snapshot.out.find("is a snapshot backup"), std::string::npos) << on_snapshot.out;
+
+  // A librdkafka property it does not know: exit 2 naming it, not a restart loop.
+  const std::string bad = WriteConfig("bad.toml", "other", "[\"t1\"]");
+  std::string text = ReadText(bad);
+  text.replace(text.find("[backup]"), 0, "\"no.such.property\" = \"x\"\n");
+  std::ofstream(bad) << text;
+  auto bad_prop = Tidemark("run --config " + bad);
+  EXPECT_EQ(bad_prop.code, 2) << bad_prop.out;
+  EXPECT_NE(bad_prop.out.find("no.such.property"), std::string::npos) << bad_prop.out;
 }
 
 // The data directory fills up: the pipeline stops (back-pressure: nothing more is consumed),

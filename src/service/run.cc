@@ -138,12 +138,14 @@ int Service::Run() {
   }
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
   int64_t backoff = kBackoffMinMs;
-  bool ready_sent = false;
   while (!Stopping()) {
     const int64_t started = NowMs();
     Status s = Session();
-    if (!ready_sent && s.ok()) ready_sent = true;
     if (s.ok() || Stopping()) break;
+    if (s.Is(Errc::kConfig)) {  // a configuration that cannot work: trying again will not help
+      TM_LOG_ERROR("%s", s.message().c_str());
+      return 2;
+    }
     // A failed session: report, wait, start again (recovering the store first).
     {
       std::lock_guard<std::mutex> g(stats_mu_);
