@@ -357,6 +357,23 @@ TEST_F(ServiceTest, MetricsNewTopicBadReloadAndGracefulStop) {
   ExpectBackupEqualsSource(backup, "t2", 1);
   auto v = Tidemark("verify --path " + store + " --id live");
   EXPECT_EQ(v.code, 0) << v.out;
+
+  // A continuous backup restores like a snapshot: into an empty cluster, record for record.
+  kafka::MockCluster target;
+  ASSERT_TRUE(target.Start(1).ok());
+  ASSERT_TRUE(target.CreateTopic("t1", 2).ok());
+  ASSERT_TRUE(target.CreateTopic("t2", 1).ok());
+  auto r = Tidemark("restore --path " + store + " --id live --brokers " + target.bootstraps() +
+                    " --progress off");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const auto& [topic, parts] : {std::pair<std::string, int>{"t1", 2}, {"t2", 1}}) {
+    auto want = testing::ConsumeTopic(cluster_.bootstraps(), topic);
+    auto got = testing::ConsumeTopic(target.bootstraps(), topic);
+    for (int32_t p = 0; p < parts; ++p) {
+      SCOPED_TRACE(topic + "/" + std::to_string(p));
+      EXPECT_EQ(got[p], want[p]);
+    }
+  }
 }
 
 TEST_F(ServiceTest, ASecondInstanceOnTheSameDirectoryIsRefusedNamingTheFirst) {
