@@ -368,6 +368,16 @@ TEST_F(RestoreCliTest, BadArgumentsAreClearAndProduceNothing) {
   EXPECT_FALSE(fs::exists(path_ + "/src/restores"));
 }
 
+// The README's first command runs this: every stage of the demo, end to end.
+TEST_F(CliTest, DemoRunsEveryStage) {
+  CmdResult d = Tidemark("demo --records 300 --path " + (dir_ / "demo").string());
+  ASSERT_EQ(d.code, 0) << d.out;
+  for (const char* stage : {"tidemark backup", "verify OK", "tidemark restore", "tidemark run",
+                            "stopping: sealing open segments", "demo: done"}) {
+    EXPECT_NE(d.out.find(stage), std::string::npos) << stage << "\n" << d.out;
+  }
+}
+
 TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
   const std::string dir = (dir_ / "bench").string();
   CmdResult p = Tidemark("bench pipeline --compare --json --gigabytes 0.05 --dir " + dir, false);
