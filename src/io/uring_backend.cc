@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "common/log.h"
 #include "io/aligned_buffer.h"
@@ -57,10 +59,24 @@ class UringBackend final : public IoBackend {
   }
   bool direct() const override { return direct_; }
 
+  // Creates what is missing of `dir` and makes each new entry durable (an fsync of its parent),
+  // so a segment made durable inside it is not lost with its directory in a power loss.
   Status MakeDirs(const std::string& dir) override {
+    namespace fs = std::filesystem;
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    if (fs::is_directory(dir, ec)) return Status::Ok();
+    std::vector<fs::path> missing;
+    for (fs::path p = fs::path(dir).lexically_normal(); !p.empty() && !fs::exists(p, ec);
+         p = p.parent_path()) {
+      missing.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    fs::create_directories(dir, ec);
     if (ec) return Status::Errno(ec.value(), "create directory " + dir);
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      const fs::path parent = it->parent_path();
+      TM_RETURN_IF_ERROR(SyncDirectory(parent.empty() ? "." : parent.string()));
+    }
     return Status::Ok();
   }
 
