@@ -634,7 +634,6 @@ void Service::RefreshStats() {
   LiveStats s;
   {
     std::lock_guard<std::mutex> g(stats_mu_);
-    s.kafka_errors = stats_.kafka_errors;
     s.failures = stats_.failures;
     s.reloads_ok = stats_.reloads_ok;
     s.reloads_rejected = stats_.reloads_rejected;

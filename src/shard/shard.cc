@@ -83,12 +83,7 @@ Status Shard::Init() {
     ++remaining_;
     // Forward before assign: librdkafka creates the partition on demand and keeps an
     // application-set forward, so no message can reach the consumer's main queue instead.
-    rd_kafka_queue_t* pq = rd_kafka_queue_get_partition(rk_, t.topic.c_str(), t.partition);
-    if (pq == nullptr)
-      return Status::Kafka("cannot get the queue of " + t.topic + "/" +
-                           std::to_string(t.partition));
-    rd_kafka_queue_forward(pq, queue_);
-    rd_kafka_queue_destroy(pq);
+    TM_RETURN_IF_ERROR(Forward(t.topic, t.partition));
   }
   header_scratch_.reserve(64);
   return Status::Ok();

@@ -94,9 +94,11 @@ class Shard {
   std::string io_description() const { return io_description_; }
   const Histogram& write_latency() const { return latency_; }
 
-  // Continuous mode; callable from any thread while the shard runs.
-  // Sends the partition's fetch queue to this shard. Call before the partition is assigned.
+  // Sends the partition's fetch queue to this shard; call before the partition is assigned.
+  // Init() does it for the shard's tasks; in continuous mode, callable from any thread.
   Status Forward(const std::string& topic, int32_t partition);
+
+  // Continuous mode; callable from any thread while the shard runs.
   void AddPartition(PartitionTask t);
   // The partition's open segment is sealed and the partition dropped; its final entry comes
   // through TakeUpdates with released = true.
