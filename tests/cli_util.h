@@ -19,19 +19,24 @@ struct CmdResult {
   std::string out;  // stdout and stderr
 };
 
-inline CmdResult Tidemark(const std::string& args, bool merge_stderr = true) {
-  const char* bin = std::getenv("TIDEMARK_BIN");
-  EXPECT_NE(bin, nullptr) << "TIDEMARK_BIN is not set (meson sets it)";
-  std::string cmd =
-      std::string(bin ? bin : "tidemark") + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+// Runs a shell command line; its exit code and stdout (stderr too if the command says 2>&1).
+inline CmdResult Shell(const std::string& cmd) {
   CmdResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
   std::array<char, 4096> buf;
   size_t n;
   while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
   int status = ::pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   return r;
+}
+
+inline CmdResult Tidemark(const std::string& args, bool merge_stderr = true) {
+  const char* bin = std::getenv("TIDEMARK_BIN");
+  EXPECT_NE(bin, nullptr) << "TIDEMARK_BIN is not set (meson sets it)";
+  return Shell(std::string(bin ? bin : "tidemark") + " " + args +
+               (merge_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 // Starts the tidemark binary with `args` (no shell), output to `log`; returns its pid.

@@ -11,6 +11,9 @@ PACKAGES=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   # the service: sd_notify (systemd), the metrics endpoint (HTTP), systemd-analyze verify
   libsystemd-dev libcpp-httplib-dev systemd
+  # object storage: libcurl (SigV4 signing), OpenSSL (MD5/SHA-256 of bodies), and Ceph's RADOS
+  # Gateway for the s3 test suite (tools/rgw.sh)
+  libcurl4-openssl-dev libssl-dev ceph-mon ceph-osd radosgw ceph-common
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio python3 time
   # plots of benchmark sweeps (tools/plot-bench.sh)

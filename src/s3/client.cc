@@ -1,0 +1,305 @@
+#include "s3/client.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <strings.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+
+namespace tidemark::s3 {
+
+namespace {
+
+std::once_flag g_curl_init;
+
+std::string Hex(const unsigned char* p, size_t n) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[p[i] >> 4];
+    out[2 * i + 1] = kDigits[p[i] & 15];
+  }
+  return out;
+}
+
+std::vector<unsigned char> Digest(const EVP_MD* md, std::span<const uint8_t> data) {
+  std::vector<unsigned char> out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr);
+  out.resize(len);
+  return out;
+}
+
+std::string Base64(const std::vector<unsigned char>& v) {
+  std::string out(4 * ((v.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), v.data(),
+                                static_cast<int>(v.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// The text of <tag>...</tag> in an S3 XML answer, or "".
+std::string XmlField(const std::string& xml, const std::string& tag) {
+  const size_t a = xml.find("<" + tag + ">");
+  if (a == std::string::npos) return "";
+  const size_t from = a + tag.size() + 2;
+  const size_t b = xml.find("</" + tag + ">", from);
+  return b == std::string::npos ? "" : xml.substr(from, b - from);
+}
+
+// Object keys keep '/', everything outside the unreserved set is percent-encoded.
+std::string EncodeKey(const std::string& key) {
+  std::string out;
+  char buf[4];
+  for (unsigned char ch : key) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == '/') {
+      out += static_cast<char>(ch);
+    } else {
+      std::snprintf(buf, sizeof(buf), "%%%02X", ch);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+size_t OnBody(char* p, size_t size, size_t n, void* ctx) {
+  static_cast<std::string*>(ctx)->append(p, size * n);
+  return size * n;
+}
+
+bool Retriable(CURLcode c) {
+  switch (c) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct Client::Response {
+  long status = 0;
+  std::string body;
+  std::string headers;  // raw header lines
+  std::string Header(const std::string& name) const {
+    // Case-insensitive "name: value" at a line start.
+    size_t pos = 0;
+    while (pos < headers.size()) {
+      const size_t eol = headers.find("\r\n", pos);
+      const std::string line =
+          headers.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+      if (line.size() > name.size() && line[name.size()] == ':' &&
+          strncasecmp(line.c_str(), name.c_str(), name.size()) == 0) {
+        size_t v = name.size() + 1;
+        while (v < line.size() && line[v] == ' ') ++v;
+        return line.substr(v);
+      }
+      if (eol == std::string::npos) break;
+      pos = eol + 2;
+    }
+    return "";
+  }
+};
+
+Result<std::unique_ptr<Client>> Client::Make(ClientOptions o, Credentials c) {
+  if (o.endpoint.rfind("http://", 0) != 0 && o.endpoint.rfind("https://", 0) != 0) {
+    return Status::Config("S3 endpoint '" + o.endpoint +
+                          "' must start with http:// or https:// ([upload] endpoint or "
+                          "AWS_ENDPOINT_URL)");
+  }
+  if (c.access_key.empty() || c.secret_key.empty()) {
+    return Status::Config(
+        "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the [upload] "
+        "credentials file)");
+  }
+  while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return Status::Unsupported("curl_easy_init failed");
+  return std::unique_ptr<Client>(new Client(std::move(o), std::move(c), curl));
+}
+
+Client::Client(ClientOptions o, Credentials c, void* curl)
+    : opts_(std::move(o)), creds_(std::move(c)), curl_(curl) {}
+
+Client::~Client() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+std::string Client::Url(const std::string& bucket, const std::string& key) const {
+  std::string path = key.empty() ? "" : "/" + EncodeKey(key);
+  if (opts_.path_style) return opts_.endpoint + "/" + bucket + path;
+  const size_t scheme = opts_.endpoint.find("://") + 3;
+  return opts_.endpoint.substr(0, scheme) + bucket + "." + opts_.endpoint.substr(scheme) +
+         (path.empty() ? "/" : path);
+}
+
+Result<Client::Response> Client::Once(const char* method, const std::string& url,
+                                      std::span<const uint8_t> body, const std::string& range) {
+  CURL* c = static_cast<CURL*>(curl_);
+  curl_easy_reset(c);
+  Response r;
+  char err[CURL_ERROR_SIZE] = {0};
+  const std::string sigv4 = "aws:amz:" + opts_.region + ":s3";
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+  curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
+  curl_easy_setopt(c, CURLOPT_USERNAME, creds_.access_key.c_str());
+  curl_easy_setopt(c, CURLOPT_PASSWORD, creds_.secret_key.c_str());
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(opts_.timeout_ms));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min(opts_.timeout_ms, 10000)));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnBody);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  if (!opts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
+  struct curl_slist* hs = nullptr;
+  // RGW and AWS check the payload hash that SigV4 signs; curl signs the value given here.
+  const std::string sha = "x-amz-content-sha256: " + Hex(Digest(EVP_sha256(), body).data(), 32);
+  hs = curl_slist_append(hs, sha.c_str());
+  if (std::string(method) == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (std::string(method) == "PUT" || std::string(method) == "POST") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    const std::string md5 = "Content-MD5: " + Base64(Digest(EVP_md5(), body));
+    hs = curl_slist_append(hs, md5.c_str());
+    hs = curl_slist_append(hs, "Content-Type: application/octet-stream");
+  } else if (std::string(method) != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  }
+  if (!range.empty()) hs = curl_slist_append(hs, ("Range: " + range).c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+  const CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(hs);
+  if (rc != CURLE_OK) {
+    Status st = Status::Unsupported(std::string(curl_easy_strerror(rc)) +
+                                    (err[0] ? std::string(": ") + err : ""));
+    return Retriable(rc) ? Status::Aborted(st.message()) : st;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  return r;
+}
+
+Result<Client::Response> Client::Send(const char* method, const std::string& bucket,
+                                      const std::string& key, std::span<const uint8_t> body,
+                                      const std::string& range) {
+  const std::string url = Url(bucket, key);
+  std::mt19937 rng(std::random_device{}());
+  int64_t backoff = opts_.backoff_ms;
+  for (int attempt = 0;; ++attempt) {
+    auto r = Once(method, url, body, range);
+    const bool transient =
+        (!r.ok() && r.status().Is(Errc::kAborted)) || (r.ok() && r->status >= 500);
+    if (!transient || attempt >= opts_.retries) {
+      if (!r.ok()) {
+        return Status::Unsupported(
+            std::string(method) + " " + url + ": " + r.status().message() +
+            (transient ? " (after " + std::to_string(attempt + 1) + " attempts)" : "") +
+            "; check [upload] endpoint / AWS_ENDPOINT_URL and that the "
+            "store is reachable");
+      }
+      return r;
+    }
+    // Full jitter: a random wait up to the doubled back-off, so retries of many workers spread.
+    const int64_t wait = std::uniform_int_distribution<int64_t>(backoff / 2, backoff)(rng);
+    TM_LOG_DEBUG(
+        "s3: %s %s: %s; retrying in %lld ms", method, url.c_str(),
+        r.ok() ? ("HTTP " + std::to_string(r->status)).c_str() : r.status().message().c_str(),
+        static_cast<long long>(wait));
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+    backoff *= 2;
+  }
+}
+
+Status Client::Failure(const char* op, const std::string& bucket, const std::string& key,
+                       const Response& r) const {
+  const std::string code = XmlField(r.body, "Code");
+  const std::string what = std::string(op) + " " + bucket + (key.empty() ? "" : "/" + key) +
+                           " at " + opts_.endpoint + ": ";
+  if (code == "SignatureDoesNotMatch")
+    return Status::Config(what + "the secret key does not match access key " + creds_.access_key +
+                          " (HTTP 403; check AWS_SECRET_ACCESS_KEY or the [upload] credentials)");
+  if (code == "InvalidAccessKeyId")
+    return Status::Config(what + "access key " + creds_.access_key +
+                          " is unknown to this store (HTTP 403; check AWS_ACCESS_KEY_ID)");
+  if (code == "AccessDenied")
+    return Status::Config(what + "access denied for access key " + creds_.access_key +
+                          " (HTTP 403; the bucket's policy or the user's permissions)");
+  if (code == "NoSuchBucket")
+    return Status::NotFound(what + "bucket '" + bucket +
+                            "' does not exist (create it, or fix [upload] bucket)");
+  if (code == "NoSuchKey" || (r.status == 404 && code.empty()))
+    return Status::NotFound(what + "no such object");
+  if (code == "RequestTimeTooSkewed")
+    return Status::Config(what +
+                          "the store says this machine's clock is off "
+                          "(RequestTimeTooSkewed); synchronise it (chrony, "
+                          "systemd-timesyncd)");
+  if (code == "AuthorizationHeaderMalformed" || code == "InvalidRegion")
+    return Status::Config(what + "wrong region '" + opts_.region + "' (" + code + ": " +
+                          XmlField(r.body, "Message") + "; check [upload] region / AWS_REGION)");
+  return Status::Unsupported(
+      what + "HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code) +
+      (XmlField(r.body, "Message").empty() ? "" : ": " + XmlField(r.body, "Message")));
+}
+
+Status Client::CreateBucket(const std::string& bucket) {
+  TM_ASSIGN_OR_RETURN(Response r, Send("PUT", bucket, "", {}, ""));
+  if (r.status == 200) return Status::Ok();
+  if (XmlField(r.body, "Code") == "BucketAlreadyOwnedByYou") return Status::Ok();
+  return Failure("create bucket", bucket, "", r);
+}
+
+Status Client::PutObject(const std::string& bucket, const std::string& key,
+                         std::span<const uint8_t> data) {
+  TM_ASSIGN_OR_RETURN(Response r, Send("PUT", bucket, key, data, ""));
+  if (r.status != 200) return Failure("put", bucket, key, r);
+  // A single-part ETag is the MD5 of the body: what the store kept is what was sent.
+  std::string etag = r.Header("ETag");
+  if (etag.size() >= 2 && etag.front() == '"') etag = etag.substr(1, etag.size() - 2);
+  const std::string md5 = Hex(Digest(EVP_md5(), data).data(), 16);
+  if (!etag.empty() && etag != md5) {
+    return Status::Corrupt("put " + bucket + "/" + key + ": the store's ETag " + etag +
+                           " is not the MD5 of what was sent (" + md5 + ")");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Client::GetObject(const std::string& bucket, const std::string& key,
+                                      uint64_t offset, std::optional<uint64_t> length) {
+  std::string range;
+  if (offset > 0 || length) {
+    range = "bytes=" + std::to_string(offset) + "-" +
+            (length ? std::to_string(offset + *length - 1) : "");
+  }
+  TM_ASSIGN_OR_RETURN(Response r, Send("GET", bucket, key, {}, range));
+  if (r.status != 200 && r.status != 206) return Failure("get", bucket, key, r);
+  return std::move(r.body);
+}
+
+Result<ObjectInfo> Client::HeadObject(const std::string& bucket, const std::string& key) {
+  TM_ASSIGN_OR_RETURN(Response r, Send("HEAD", bucket, key, {}, ""));
+  if (r.status != 200) return Failure("head", bucket, key, r);
+  ObjectInfo info;
+  info.size = std::strtoull(r.Header("Content-Length").c_str(), nullptr, 10);
+  info.etag = r.Header("ETag");
+  return info;
+}
+
+}  // namespace tidemark::s3

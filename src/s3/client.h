@@ -1,0 +1,72 @@
+// An S3 client for the object-storage tier: libcurl with its built-in AWS SigV4 signing (no
+// hand-written signing), path-style or virtual-hosted addressing, TLS with the system CA store or
+// a CA file. Every body goes with Content-MD5 and x-amz-content-sha256, so the server checks what
+// it received; a PUT's ETag is checked against the MD5 too. 5xx answers, timeouts and connection
+// errors are retried with exponential back-off and jitter. Errors name the operation, the bucket
+// and key, and what to do; the secret key never appears in a message or a log line.
+//
+// Thread contract: one Client per thread (it owns its curl handle).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "tidemark/status.h"
+
+namespace tidemark::s3 {
+
+struct Credentials {
+  std::string access_key;
+  std::string secret_key;
+};
+
+struct ClientOptions {
+  std::string endpoint;  // http(s)://host[:port]
+  std::string region = "us-east-1";
+  bool path_style = true;  // false: virtual-hosted (https://bucket.host/key)
+  std::string ca_file;     // "": the system CA store
+  int timeout_ms = 30000;
+  int retries = 4;       // after the first attempt
+  int backoff_ms = 200;  // first back-off; doubled per retry, with jitter
+};
+
+struct ObjectInfo {
+  uint64_t size = 0;
+  std::string etag;
+};
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> Make(ClientOptions o, Credentials c);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  Status CreateBucket(const std::string& bucket);
+  Status PutObject(const std::string& bucket, const std::string& key,
+                   std::span<const uint8_t> data);
+  // The whole object, or `length` bytes from `offset` (a range read).
+  Result<std::string> GetObject(const std::string& bucket, const std::string& key,
+                                uint64_t offset = 0, std::optional<uint64_t> length = {});
+  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key);
+
+ private:
+  struct Response;
+  Client(ClientOptions o, Credentials c, void* curl);
+  Result<Response> Send(const char* method, const std::string& bucket, const std::string& key,
+                        std::span<const uint8_t> body, const std::string& range);
+  Result<Response> Once(const char* method, const std::string& url, std::span<const uint8_t> body,
+                        const std::string& range);
+  Status Failure(const char* op, const std::string& bucket, const std::string& key,
+                 const Response& r) const;
+  std::string Url(const std::string& bucket, const std::string& key) const;
+
+  ClientOptions opts_;
+  Credentials creds_;
+  void* curl_;  // CURL*
+};
+
+}  // namespace tidemark::s3
