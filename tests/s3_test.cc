@@ -94,6 +94,37 @@ TEST_F(S3Test, PutGetHeadAndRangeReadsAreByteExact) {
   EXPECT_TRUE(missing.status().Is(Errc::kNotFound)) << missing.status().message();
 }
 
+TEST_F(S3Test, MultipartUploadsAreByteExactAndAbortsLeaveNothing) {
+  auto c = Make(g_gw->secret);
+  ASSERT_TRUE(c->CreateBucket("multipart").ok());
+  // Three parts: 5 MiB, 5 MiB and the rest (S3's minimum part size is 5 MiB but for the last).
+  std::string data(10 * 1024 * 1024 + 12345, '\0');
+  std::mt19937_64 rng(9);
+  for (auto& ch : data) ch = static_cast<char>(rng());
+  const auto bytes =
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  Status st = c->PutObjectMultipart("multipart", "big.tmseg", bytes, 5 * 1024 * 1024);
+  ASSERT_TRUE(st.ok()) << st.message();
+  auto head = c->HeadObject("multipart", "big.tmseg");
+  ASSERT_TRUE(head.ok()) << head.status().message();
+  EXPECT_EQ(head->size, data.size());
+  EXPECT_NE(head->etag.find("-3"), std::string::npos) << head->etag;
+  auto back = c->GetObject("multipart", "big.tmseg");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(*back == data) << "the object read back differs";
+
+  // An aborted upload: its id is gone, and the object never appears.
+  auto id = c->CreateMultipartUpload("multipart", "aborted");
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  ASSERT_TRUE(c->UploadPart("multipart", "aborted", *id, 1, bytes.subspan(0, 1 << 20)).ok());
+  ASSERT_TRUE(c->AbortMultipartUpload("multipart", "aborted", *id).ok());
+  auto late = c->UploadPart("multipart", "aborted", *id, 2, bytes.subspan(0, 1 << 20));
+  EXPECT_FALSE(late.ok());
+  auto gone = c->HeadObject("multipart", "aborted");
+  ASSERT_FALSE(gone.ok());
+  EXPECT_TRUE(gone.status().Is(Errc::kNotFound)) << gone.status().message();
+}
+
 TEST_F(S3Test, AWrongSecretIsAClear403ThatNeverShowsASecret) {
   const std::string wrong = "0123456789abcdef0123456789abcdef01234567";
   auto c = Make(wrong);

@@ -70,6 +70,15 @@ std::string EncodeKey(const std::string& key) {
   return out;
 }
 
+std::string Unquote(std::string etag) {
+  if (etag.size() >= 2 && etag.front() == '"') etag = etag.substr(1, etag.size() - 2);
+  return etag;
+}
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
 size_t OnBody(char* p, size_t size, size_t n, void* ctx) {
   static_cast<std::string*>(ctx)->append(p, size * n);
   return size * n;
@@ -198,8 +207,9 @@ Result<Client::Response> Client::Once(const char* method, const std::string& url
 
 Result<Client::Response> Client::Send(const char* method, const std::string& bucket,
                                       const std::string& key, std::span<const uint8_t> body,
-                                      const std::string& range) {
-  const std::string url = Url(bucket, key);
+                                      const std::string& range, const std::string& query) {
+  // (curl's SigV4 in 7.88 signs a bare "?uploads" wrongly; "uploads=" is the same query.)
+  const std::string url = Url(bucket, key) + (query.empty() ? "" : "?" + query);
   std::mt19937 rng(std::random_device{}());
   int64_t backoff = opts_.backoff_ms;
   for (int attempt = 0;; ++attempt) {
@@ -271,8 +281,7 @@ Status Client::PutObject(const std::string& bucket, const std::string& key,
   TM_ASSIGN_OR_RETURN(Response r, Send("PUT", bucket, key, data, ""));
   if (r.status != 200) return Failure("put", bucket, key, r);
   // A single-part ETag is the MD5 of the body: what the store kept is what was sent.
-  std::string etag = r.Header("ETag");
-  if (etag.size() >= 2 && etag.front() == '"') etag = etag.substr(1, etag.size() - 2);
+  const std::string etag = Unquote(r.Header("ETag"));
   const std::string md5 = Hex(Digest(EVP_md5(), data).data(), 16);
   if (!etag.empty() && etag != md5) {
     return Status::Corrupt("put " + bucket + "/" + key + ": the store's ETag " + etag +
@@ -300,6 +309,98 @@ Result<ObjectInfo> Client::HeadObject(const std::string& bucket, const std::stri
   info.size = std::strtoull(r.Header("Content-Length").c_str(), nullptr, 10);
   info.etag = r.Header("ETag");
   return info;
+}
+
+Result<std::string> Client::CreateMultipartUpload(const std::string& bucket,
+                                                  const std::string& key) {
+  TM_ASSIGN_OR_RETURN(Response r, Send("POST", bucket, key, {}, "", "uploads="));
+  if (r.status != 200) return Failure("start multipart upload of", bucket, key, r);
+  std::string id = XmlField(r.body, "UploadId");
+  if (id.empty())
+    return Status::Corrupt("start multipart upload of " + bucket + "/" + key + ": no UploadId");
+  return id;
+}
+
+Result<std::string> Client::UploadPart(const std::string& bucket, const std::string& key,
+                                       const std::string& upload_id, int part_number,
+                                       std::span<const uint8_t> data) {
+  TM_ASSIGN_OR_RETURN(Response r,
+                      Send("PUT", bucket, key, data, "",
+                           "partNumber=" + std::to_string(part_number) + "&uploadId=" + upload_id));
+  if (r.status != 200) return Failure("upload a part of", bucket, key, r);
+  const std::string etag = Unquote(r.Header("ETag"));
+  const std::string md5 = Hex(Digest(EVP_md5(), data).data(), 16);
+  if (etag != md5) {
+    return Status::Corrupt("upload part " + std::to_string(part_number) + " of " + bucket + "/" +
+                           key + ": the store's ETag '" + etag + "' is not the part's MD5 " + md5);
+  }
+  return etag;
+}
+
+Status Client::CompleteMultipartUpload(const std::string& bucket, const std::string& key,
+                                       const std::string& upload_id,
+                                       const std::vector<std::string>& part_etags) {
+  std::string xml = "<CompleteMultipartUpload>";
+  std::string md5s;  // the parts' binary MD5s: the object's ETag is their MD5, "-<parts>"
+  for (size_t i = 0; i < part_etags.size(); ++i) {
+    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>\"" + part_etags[i] +
+           "\"</ETag></Part>";
+    for (size_t k = 0; k + 1 < part_etags[i].size(); k += 2)
+      md5s += static_cast<char>(std::stoi(part_etags[i].substr(k, 2), nullptr, 16));
+  }
+  xml += "</CompleteMultipartUpload>";
+  TM_ASSIGN_OR_RETURN(Response r,
+                      Send("POST", bucket, key, Bytes(xml), "", "uploadId=" + upload_id));
+  // An error can also come inside a 200 (S3 streams the answer while it assembles the parts).
+  if (r.status != 200 || !XmlField(r.body, "Code").empty())
+    return Failure("complete multipart upload of", bucket, key, r);
+  const std::string want =
+      Hex(Digest(EVP_md5(), Bytes(md5s)).data(), 16) + "-" + std::to_string(part_etags.size());
+  std::string got = XmlField(r.body, "ETag");  // quoted, as "..." or &quot;...&quot;
+  for (const std::string q : {"&quot;", "\""}) {
+    if (got.size() >= 2 * q.size() && got.compare(0, q.size(), q) == 0 &&
+        got.compare(got.size() - q.size(), q.size(), q) == 0)
+      got = got.substr(q.size(), got.size() - 2 * q.size());
+  }
+  if (got.empty()) {  // Ceph RGW (16.2) answers with an empty ETag: ask for the object's
+    TM_ASSIGN_OR_RETURN(ObjectInfo info, HeadObject(bucket, key));
+    got = Unquote(info.etag);
+  }
+  if (got != want) {
+    return Status::Corrupt("complete multipart upload of " + bucket + "/" + key +
+                           ": the store's ETag '" + got + "' is not the parts' checksum " + want);
+  }
+  return Status::Ok();
+}
+
+Status Client::AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                                    const std::string& upload_id) {
+  TM_ASSIGN_OR_RETURN(Response r, Send("DELETE", bucket, key, {}, "", "uploadId=" + upload_id));
+  if (r.status != 204 && r.status != 200)
+    return Failure("abort multipart upload of", bucket, key, r);
+  return Status::Ok();
+}
+
+Status Client::PutObjectMultipart(const std::string& bucket, const std::string& key,
+                                  std::span<const uint8_t> data, size_t part_bytes) {
+  TM_ASSIGN_OR_RETURN(std::string id, CreateMultipartUpload(bucket, key));
+  std::vector<std::string> etags;
+  Status st;
+  for (size_t off = 0; st.ok() && (off < data.size() || etags.empty()); off += part_bytes) {
+    auto etag = UploadPart(bucket, key, id, static_cast<int>(etags.size() + 1),
+                           data.subspan(off, std::min(part_bytes, data.size() - off)));
+    if (etag.ok())
+      etags.push_back(*etag);
+    else
+      st = etag.status();
+  }
+  if (st.ok()) st = CompleteMultipartUpload(bucket, key, id, etags);
+  if (!st.ok()) {
+    if (Status a = AbortMultipartUpload(bucket, key, id); !a.ok())
+      TM_LOG_WARN("%s (the incomplete upload %s may hold parts on the store)", a.message().c_str(),
+                  id.c_str());
+  }
+  return st;
 }
 
 }  // namespace tidemark::s3

@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "tidemark/status.h"
 
@@ -53,11 +54,30 @@ class Client {
                                 uint64_t offset = 0, std::optional<uint64_t> length = {});
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key);
 
+  // Multipart upload. Every part but the last must be at least 5 MiB (S3's rule); each part goes
+  // with its MD5 and its ETag is checked, and the completed object's ETag is checked against the
+  // MD5 of the parts' MD5s.
+  Result<std::string> CreateMultipartUpload(const std::string& bucket, const std::string& key);
+  // Returns the part's ETag (for Complete).
+  Result<std::string> UploadPart(const std::string& bucket, const std::string& key,
+                                 const std::string& upload_id, int part_number,
+                                 std::span<const uint8_t> data);
+  Status CompleteMultipartUpload(const std::string& bucket, const std::string& key,
+                                 const std::string& upload_id,
+                                 const std::vector<std::string>& part_etags);
+  Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                              const std::string& upload_id);
+  // `data` in parts of `part_bytes`, one after another; a failed upload is aborted, so no parts
+  // are left behind on the store.
+  Status PutObjectMultipart(const std::string& bucket, const std::string& key,
+                            std::span<const uint8_t> data, size_t part_bytes);
+
  private:
   struct Response;
   Client(ClientOptions o, Credentials c, void* curl);
   Result<Response> Send(const char* method, const std::string& bucket, const std::string& key,
-                        std::span<const uint8_t> body, const std::string& range);
+                        std::span<const uint8_t> body, const std::string& range,
+                        const std::string& query = "");
   Result<Response> Once(const char* method, const std::string& url, std::span<const uint8_t> body,
                         const std::string& range);
   Status Failure(const char* op, const std::string& bucket, const std::string& key,
