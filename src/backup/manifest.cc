@@ -105,16 +105,19 @@ std::string ManifestToJson(const Manifest& m) {
       jp["bytes_stored"] = p.bytes_stored;
       json segs = json::array();
       for (const auto& s : p.segments) {
-        segs.push_back({{"path", s.path},
-                        {"first_offset", s.first_offset},
-                        {"last_offset", s.last_offset},
-                        {"min_timestamp", s.min_timestamp},
-                        {"max_timestamp", s.max_timestamp},
-                        {"records", s.records},
-                        {"bytes_raw", s.bytes_raw},
-                        {"bytes_stored", s.bytes_stored},
-                        {"blocks", s.blocks},
-                        {"checksum", Hex64(s.checksum)}});
+        json js = {{"path", s.path},
+                   {"first_offset", s.first_offset},
+                   {"last_offset", s.last_offset},
+                   {"min_timestamp", s.min_timestamp},
+                   {"max_timestamp", s.max_timestamp},
+                   {"records", s.records},
+                   {"bytes_raw", s.bytes_raw},
+                   {"bytes_stored", s.bytes_stored},
+                   {"blocks", s.blocks},
+                   {"checksum", Hex64(s.checksum)}};
+        if (s.uploaded_ms != 0) js["uploaded_ms"] = s.uploaded_ms;
+        if (!s.local) js["local"] = false;
+        segs.push_back(std::move(js));
       }
       jp["segments"] = std::move(segs);
       json gaps = json::array();
@@ -189,6 +192,8 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
           s.bytes_stored = js.at("bytes_stored").get<uint64_t>();
           s.blocks = js.at("blocks").get<uint32_t>();
           s.checksum = std::stoull(js.at("checksum").get<std::string>(), nullptr, 16);
+          s.uploaded_ms = js.value("uploaded_ms", int64_t{0});
+          s.local = js.value("local", true);
           if (s.path.find("..") != std::string::npos || (!s.path.empty() && s.path[0] == '/')) {
             return Status::Corrupt(origin + ": segment path '" + s.path +
                                    "' escapes the backup directory");

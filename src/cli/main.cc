@@ -16,6 +16,8 @@
 #include "config/config.h"
 #include "restore/restore.h"
 #include "service/run.h"
+#include "source/backup_source.h"
+#include "upload/uploader.h"
 #include "verify/verify.h"
 
 namespace tidemark::cli {
@@ -71,6 +73,8 @@ Result<restore::RestoreOptions> BuildRestoreOptions(const RestoreFlags& f) {
   restore::RestoreOptions o;
   o.path = f.path.empty() ? (f.config.empty() ? "" : c.storage.path) : f.path;
   o.id = f.id;
+  o.upload = c.upload;
+  o.state_dir = c.restore.state_dir;
   o.brokers = f.brokers;
   o.properties = c.kafka.properties;
   o.properties.insert(o.properties.end(), c.restore.properties.begin(), c.restore.properties.end());
@@ -151,7 +155,8 @@ int Main(int argc, char** argv) {
       "restore", "produce a backup (or a window of it) into a cluster, exactly once");
   restore_cmd->add_option("--config", rf.config,
                           "TOML config file ([kafka.properties], [restore])");
-  restore_cmd->add_option("--path", rf.path, "storage directory holding the backup");
+  restore_cmd->add_option("--path", rf.path,
+                          "storage directory or s3://BUCKET/PREFIX holding the backup");
   restore_cmd->add_option("--id", rf.id, "backup id")->required();
   restore_cmd->add_option("--brokers", rf.brokers, "target cluster, host:port,...")->required();
   restore_cmd->add_option("--topics", rf.topics, "backed-up topic globs to restore (default all)");
@@ -214,16 +219,27 @@ int Main(int argc, char** argv) {
   bool as_json = false;
   auto* verify =
       app.add_subcommand("verify", "check every checksum, record and offset of a backup");
-  verify->add_option("--path", path, "storage directory")->required();
+  std::string read_config;  // [upload]: how to reach object storage for s3:// paths
+  verify->add_option("--path", path, "storage directory or s3://BUCKET/PREFIX")->required();
   verify->add_option("--id", id, "backup id")->required();
+  verify->add_option("--config", read_config, "config file (its [upload] section)");
   verify->add_flag("--json", as_json, "one JSON document on stdout");
-  auto* ls = app.add_subcommand("ls", "list the backups in a directory");
-  ls->add_option("--path", path, "storage directory")->required();
+  auto* ls =
+      app.add_subcommand("ls", "list the backups in a directory or under s3://BUCKET/PREFIX");
+  ls->add_option("--path", path, "storage directory or s3://BUCKET/PREFIX")->required();
+  ls->add_option("--config", read_config, "config file (its [upload] section)");
   ls->add_flag("--json", as_json, "one JSON document on stdout");
   auto* describe =
       app.add_subcommand("describe", "topics, partitions, segments and gaps of a backup");
-  describe->add_option("--path", path, "storage directory")->required();
+  describe->add_option("--path", path, "storage directory or s3://BUCKET/PREFIX")->required();
   describe->add_option("--id", id, "backup id")->required();
+  describe->add_option("--config", read_config, "config file (its [upload] section)");
+  std::string upload_config, upload_id;
+  auto* upload_cmd = app.add_subcommand(
+      "upload", "upload sealed segments, then manifests, to object storage once, and exit");
+  upload_cmd->add_option("--config", upload_config, "config file ([storage] and [upload])")
+      ->required();
+  upload_cmd->add_option("--id", upload_id, "only this backup (default: every backup)");
   describe->add_flag("--json", as_json, "one JSON document on stdout");
 
   DemoOptions demo_opts;
@@ -324,21 +340,31 @@ int Main(int argc, char** argv) {
                 rf.json ? restore::ReportToJson(*r).c_str() : restore::ReportToText(*r).c_str());
     return r->damaged() ? 1 : 0;
   }
-  if (*verify) {
-    auto r = verify::VerifyBackup(path, id);
-    if (!r.ok()) return Fail(r.status());
-    std::printf("%s",
-                as_json ? verify::ReportToJson(*r).c_str() : verify::ReportToText(*r).c_str());
-    return r->ok() ? 0 : 1;
-  }
-  if (*ls) {
-    auto r = verify::ListBackups(path, as_json);
-    if (!r.ok()) return Fail(r.status());
-    std::printf("%s", r->c_str());
+  if (*upload_cmd) {
+    auto c = config::LoadConfigFile(upload_config);
+    if (!c.ok()) return Fail(c.status());
+    auto sum = upload::UploadOnce(*c, upload_id);
+    if (!sum.ok()) return Fail(sum.status());
+    std::printf("%s", upload::SummaryToText(*sum).c_str());
     return 0;
   }
-  if (*describe) {
-    auto r = verify::DescribeBackup(path, id, as_json);
+  if (*verify || *ls || *describe) {
+    config::Config c;
+    if (!read_config.empty()) {
+      auto rc = config::LoadConfigFile(read_config);
+      if (!rc.ok()) return Fail(rc.status());
+      c = std::move(*rc);
+    }
+    auto src = source::Open(path, c.upload);
+    if (!src.ok()) return Fail(src.status());
+    if (*verify) {
+      auto r = verify::VerifyBackup(**src, id);
+      if (!r.ok()) return Fail(r.status());
+      std::printf("%s",
+                  as_json ? verify::ReportToJson(*r).c_str() : verify::ReportToText(*r).c_str());
+      return r->ok() ? 0 : 1;
+    }
+    auto r = *ls ? verify::ListBackups(**src, as_json) : verify::DescribeBackup(**src, id, as_json);
     if (!r.ok()) return Fail(r.status());
     std::printf("%s", r->c_str());
     return 0;

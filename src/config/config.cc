@@ -216,16 +216,67 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
 
   TM_RETURN_IF_ERROR(r.Table(root, "upload", &t));
   if (t != nullptr) {
-    TM_RETURN_IF_ERROR(r.OnlyKnown(*t, "upload", {"endpoint", "bucket", "prefix", "region"}));
-    TM_RETURN_IF_ERROR(r.String(*t, "upload", "endpoint", &c.upload.endpoint));
-    TM_RETURN_IF_ERROR(r.String(*t, "upload", "bucket", &c.upload.bucket));
-    TM_RETURN_IF_ERROR(r.String(*t, "upload", "prefix", &c.upload.prefix));
-    TM_RETURN_IF_ERROR(r.String(*t, "upload", "region", &c.upload.region));
+    TM_RETURN_IF_ERROR(r.OnlyKnown(
+        *t, "upload",
+        {"endpoint", "bucket", "prefix", "region", "addressing", "ca_file", "credentials_file",
+         "profile", "workers", "part_size_bytes", "multipart_threshold_bytes", "parts_in_flight",
+         "queue_max_segments", "timeout_ms", "retries", "keep_local"}));
+    UploadConfig& u = c.upload;
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "endpoint", &u.endpoint));
+    if (!u.endpoint.empty() && u.endpoint.rfind("http://", 0) != 0 &&
+        u.endpoint.rfind("https://", 0) != 0)
+      return r.BadValue(*t, "upload", "endpoint",
+                        "'" + u.endpoint + "' must start with http:// or https://");
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "bucket", &u.bucket));
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "prefix", &u.prefix));
+    while (!u.prefix.empty() && u.prefix.back() == '/') u.prefix.pop_back();
+    while (!u.prefix.empty() && u.prefix.front() == '/') u.prefix.erase(0, 1);
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "region", &u.region));
+    std::string addressing;
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "addressing", &addressing));
+    if (addressing == "virtual")
+      u.path_style = false;
+    else if (!addressing.empty() && addressing != "path")
+      return r.BadValue(*t, "upload", "addressing",
+                        "'" + addressing + "' is not one of path, virtual");
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "ca_file", &u.ca_file));
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "credentials_file", &u.credentials_file));
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "profile", &u.profile));
+    int64_t v = u.workers;
+    TM_RETURN_IF_ERROR(r.Int(*t, "upload", "workers", 1, 256, &v));
+    u.workers = static_cast<int>(v);
+    v = static_cast<int64_t>(u.part_bytes);
+    // S3's rules: parts of 5 MiB to 5 GiB.
+    TM_RETURN_IF_ERROR(r.Int(*t, "upload", "part_size_bytes", 5 << 20, int64_t{5} << 30, &v));
+    u.part_bytes = static_cast<uint64_t>(v);
+    v = static_cast<int64_t>(u.multipart_threshold_bytes);
+    TM_RETURN_IF_ERROR(
+        r.Int(*t, "upload", "multipart_threshold_bytes", 5 << 20, int64_t{5} << 30, &v));
+    u.multipart_threshold_bytes = static_cast<uint64_t>(v);
+    v = u.parts_in_flight;
+    TM_RETURN_IF_ERROR(r.Int(*t, "upload", "parts_in_flight", 1, 64, &v));
+    u.parts_in_flight = static_cast<int>(v);
+    v = u.queue_max_segments;
+    TM_RETURN_IF_ERROR(r.Int(*t, "upload", "queue_max_segments", 1, 1 << 20, &v));
+    u.queue_max_segments = static_cast<int>(v);
+    TM_RETURN_IF_ERROR(r.Int(*t, "upload", "timeout_ms", 100, 3600000, &u.timeout_ms));
+    v = u.retries;
+    TM_RETURN_IF_ERROR(r.Int(*t, "upload", "retries", 0, 100, &v));
+    u.retries = static_cast<int>(v);
+    std::string keep;
+    TM_RETURN_IF_ERROR(r.String(*t, "upload", "keep_local", &keep));
+    if (!keep.empty()) {
+      auto ms = ParseKeepLocal(keep);
+      if (!ms.ok()) return r.BadValue(*t, "upload", "keep_local", ms.status().message());
+      u.keep_local_ms = *ms;
+    }
   }
   TM_RETURN_IF_ERROR(r.Table(root, "restore", &t));
   if (t != nullptr) {
     TM_RETURN_IF_ERROR(r.OnlyKnown(
-        *t, "restore", {"properties", "rate_limit_bytes", "rate_limit_records", "threads"}));
+        *t, "restore",
+        {"properties", "rate_limit_bytes", "rate_limit_records", "threads", "state_dir"}));
+    TM_RETURN_IF_ERROR(r.String(*t, "restore", "state_dir", &c.restore.state_dir));
     TM_RETURN_IF_ERROR(r.Properties(*t, "restore", &c.restore.properties));
     int64_t v = 0;
     TM_RETURN_IF_ERROR(r.Int(*t, "restore", "rate_limit_bytes", 0, INT64_MAX, &v));
@@ -251,6 +302,22 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
         r.Int(*t, "metrics", "stall_alert_ms", 100, 86400000, &c.metrics.stall_alert_ms));
   }
   return c;
+}
+
+Result<int64_t> ParseKeepLocal(const std::string& s) {
+  if (s == "all") return int64_t{-1};
+  if (s == "none") return int64_t{0};
+  static const std::pair<char, int64_t> kUnits[] = {
+      {'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+  char* end = nullptr;
+  const long long n = s.empty() ? -1 : std::strtoll(s.c_str(), &end, 10);
+  if (n > 0 && end != nullptr && end[0] != '\0' && end[1] == '\0') {
+    for (const auto& [unit, ms] : kUnits)
+      if (end[0] == unit) return static_cast<int64_t>(n) * ms;
+  }
+  return Status::Config("'" + s +
+                        "' is not none, all or a duration such as 30m, 12h or 7d (how long local "
+                        "copies stay after their upload is confirmed)");
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {

@@ -49,7 +49,22 @@ struct StorageConfig {
 };
 
 struct UploadConfig {
+  // Each overrides its AWS environment variable (AWS_ENDPOINT_URL, AWS_REGION).
   std::string endpoint, bucket, prefix, region;
+  bool path_style = true;             // addressing = "path" | "virtual"
+  std::string ca_file;                // "": the system CA store
+  std::string credentials_file;       // AWS shared-credentials format; "": the environment
+  std::string profile;                // its section ("": AWS_PROFILE, else "default")
+  int workers = 4;                    // segments uploaded at once
+  uint64_t part_bytes = 16ull << 20;  // multipart part size
+  uint64_t multipart_threshold_bytes = 32ull << 20;  // larger objects go in parts
+  int parts_in_flight = 4;                           // per multipart upload
+  int queue_max_segments = 64;  // sealed segments waiting; the service's shards wait beyond
+  int64_t timeout_ms = 60000;   // per request
+  int retries = 5;              // per request, after the first attempt
+  // Local copies after a confirmed upload: -1 keep all, 0 remove at once, > 0 keep this long.
+  int64_t keep_local_ms = -1;
+  bool enabled() const { return !bucket.empty(); }
 };
 
 struct RestoreConfig {
@@ -58,6 +73,7 @@ struct RestoreConfig {
   uint64_t rate_limit_bytes = 0;    // bytes/s, 0: unlimited
   uint64_t rate_limit_records = 0;  // records/s, 0: unlimited
   int threads = 0;                  // reader threads, 0: one per core
+  std::string state_dir;            // progress of restores from object storage ("": XDG state home)
 };
 
 struct MetricsConfig {
@@ -80,6 +96,9 @@ struct Config {
 // Parses and validates a TOML document. `origin` names it in messages (a file path).
 Result<Config> ParseConfig(std::string_view toml_text, const std::string& origin);
 Result<Config> LoadConfigFile(const std::string& path);
+
+// keep_local: "all" -> -1, "none" -> 0, "30m" / "12h" / "7d" / "90s" -> milliseconds.
+Result<int64_t> ParseKeepLocal(const std::string& s);
 
 // Splits "a,b,c" (empty parts dropped).
 std::vector<std::string> SplitList(const std::string& s);

@@ -86,12 +86,13 @@ Status ReadRing::WaitFor(Read* r) {
 
 // --- BlockStream ---------------------------------------------------------------------------
 
-BlockStream::BlockStream(ReadContext* ctx, std::string backup_dir, std::string topic,
-                         const backup::PartitionManifest* part, RecordFilter filter,
-                         bool skip_damaged, unsigned depth)
+BlockStream::BlockStream(ReadContext* ctx, source::BackupSource* src, std::string id,
+                         std::string topic, const backup::PartitionManifest* part,
+                         RecordFilter filter, bool skip_damaged, unsigned depth)
     : ctx_(ctx),
       ring_(&ctx->ring),
-      dir_(std::move(backup_dir)),
+      src_(src),
+      id_(std::move(id)),
       topic_(std::move(topic)),
       part_(part),
       filter_(filter),
@@ -128,14 +129,35 @@ void BlockStream::CloseSegment() {
   next_submit_ = 0;
   scanning_ = false;
   reader_.reset();
+  file_.Reset();
   cur_ = nullptr;
+}
+
+size_t BlockStream::NextWanted(size_t from) const {
+  while (from < part_->segments.size()) {
+    const auto& s = part_->segments[from];
+    if (s.records > 0 &&
+        filter_.Overlaps(s.first_offset, s.last_offset, s.min_timestamp, s.max_timestamp))
+      break;
+    ++from;
+  }
+  return from;
 }
 
 bool BlockStream::OpenSegment() {
   const segment::SealedSegment& s = part_->segments[seg_++];
   cur_ = &s;
+  auto file = src_->Fetch(id_, s);
+  if (!file.ok()) {
+    Damage(-1, 0, s.first_offset, s.last_offset, file.status().message());
+    return false;
+  }
+  file_ = std::move(*file);
+  // Read-ahead: the next wanted segment is fetched (from object storage) while this one is read.
+  if (const size_t next = NextWanted(seg_); next < part_->segments.size())
+    src_->Prefetch(id_, part_->segments[next]);
   reader_.emplace();
-  Status st = reader_->Open(dir_ + "/" + s.path);
+  Status st = reader_->Open(file_.path());
   if (!st.ok()) {
     Damage(-1, 0, s.first_offset, s.last_offset, st.message());
     return false;
@@ -197,13 +219,7 @@ Result<bool> BlockStream::Next(format::BlockHeader* header, std::span<const uint
     if (stopped_) return false;
     if (cur_ == nullptr) {
       // Next segment that may hold wanted records.
-      while (seg_ < part_->segments.size()) {
-        const auto& s = part_->segments[seg_];
-        if (s.records > 0 &&
-            filter_.Overlaps(s.first_offset, s.last_offset, s.min_timestamp, s.max_timestamp))
-          break;
-        ++seg_;
-      }
+      seg_ = NextWanted(seg_);
       if (seg_ >= part_->segments.size()) return false;
       if (!OpenSegment()) {
         CloseSegment();

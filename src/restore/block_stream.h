@@ -25,6 +25,7 @@
 #include "backup/manifest.h"
 #include "segment/block.h"
 #include "segment/segment_reader.h"
+#include "source/backup_source.h"
 #include "tidemark/record.h"
 
 namespace tidemark::restore {
@@ -108,7 +109,8 @@ struct StreamDamage {
 
 class BlockStream {
  public:
-  BlockStream(ReadContext* ctx, std::string backup_dir, std::string topic,
+  // Segments come from `src` (a local directory or object storage, fetched ahead of the reader).
+  BlockStream(ReadContext* ctx, source::BackupSource* src, std::string id, std::string topic,
               const backup::PartitionManifest* part, RecordFilter filter, bool skip_damaged,
               unsigned depth);
   ~BlockStream();
@@ -136,13 +138,16 @@ class BlockStream {
   };
   // Opens segment seg_; false when it is damaged (recorded; the caller moves on or stops).
   bool OpenSegment();
+  // The next segment at or after `from` that may hold wanted records (segments().size(): none).
+  size_t NextWanted(size_t from) const;
   void CloseSegment();
   Status Refill();
   void Damage(int64_t block, uint64_t at, int64_t first, int64_t last, const std::string& what);
 
   ReadContext* ctx_;
   ReadRing* ring_;
-  std::string dir_, topic_;
+  source::BackupSource* src_;
+  std::string id_, topic_;
   const backup::PartitionManifest* part_;
   RecordFilter filter_;
   bool skip_damaged_;
@@ -150,6 +155,7 @@ class BlockStream {
 
   size_t seg_ = 0;  // next segment to open
   const segment::SealedSegment* cur_ = nullptr;
+  source::SegmentFile file_;                      // the segment being read
   std::optional<segment::SegmentReader> reader_;  // header, footer, the scanning fallback
   bool scanning_ = false;
   uint64_t scan_pos_ = 0;

@@ -10,11 +10,11 @@ namespace {
 // One source partition's wanted records, in offset order.
 class Cursor {
  public:
-  Cursor(ReadContext* ring, const std::string& dir, const std::string& topic,
-         const backup::PartitionManifest* part, RecordFilter filter, bool skip_damaged,
-         unsigned depth, PartitionResult* result, std::atomic<uint64_t>* bytes_read,
-         BlockPool* pool)
-      : stream_(ring, dir, topic, part, filter, skip_damaged, depth),
+  Cursor(ReadContext* ring, source::BackupSource* src, const std::string& id,
+         const std::string& topic, const backup::PartitionManifest* part, RecordFilter filter,
+         bool skip_damaged, unsigned depth, PartitionResult* result,
+         std::atomic<uint64_t>* bytes_read, BlockPool* pool)
+      : stream_(ring, src, id, topic, part, filter, skip_damaged, depth),
         filter_(filter),
         skip_damaged_(skip_damaged),
         result_(result),
@@ -138,7 +138,7 @@ Status RunLane(const LaneContext& c, ReadContext* ring, const Lane& lane) {
     const auto* p = lane.parts[i];
     const RecordFilter f = FilterFor(*c.o, lane.topic, p->partition);
     cursors.push_back(std::make_unique<Cursor>(
-        ring, c.dir, lane.topic, p, f, c.o->skip_damaged,
+        ring, c.src, c.o->id, lane.topic, p, f, c.o->skip_damaged,
         lane.merge ? std::min(2u, c.o->read_ahead) : c.o->read_ahead,
         &c.report->partitions[lane.results[i]], &c.sh->bytes_read, c.pool));
   }

@@ -28,7 +28,7 @@ struct Lane {
 
 struct LaneContext {
   const RestoreOptions* o;
-  std::string dir;
+  source::BackupSource* src;
   RestoreReport* report;
   Shared* sh;
   RateLimiter* rate;

@@ -80,8 +80,9 @@ class Restorer {
       return Status::Config("--from (" + FormatRfc3339(o_.from_ms) + ") must be before --to (" +
                             FormatRfc3339(o_.to_ms) + "): the window is [from, to)");
     }
-    TM_ASSIGN_OR_RETURN(m_, verify::LoadBackup(o_.path, o_.id));
-    report_.backup_dir = o_.path + "/" + o_.id;
+    TM_ASSIGN_OR_RETURN(src_, source::Open(o_.path, o_.upload));
+    TM_ASSIGN_OR_RETURN(m_, verify::LoadBackup(*src_, o_.id));
+    report_.backup_dir = src_->Where(o_.id);
     report_.dry_run = o_.dry_run;
     report_.target = o_.brokers;
 
@@ -291,7 +292,7 @@ class Restorer {
   // is produced.
   Status LoadState() {
     description_ = Describe();
-    report_.state_dir = report_.backup_dir + "/restores/" + StateKey(description_);
+    report_.state_dir = StateRoot() + "/restores/" + StateKey(description_);
     if (!o_.dry_run) {
       // One process per restore: two would both produce every record.
       std::error_code ec;
@@ -393,7 +394,7 @@ class Restorer {
       t.rkt = rd_kafka_topic_new(rk_, t.topic.c_str(), tc);
     }
     RateLimiter rate(o_.dry_run ? 0 : o_.rate_limit_bytes, o_.dry_run ? 0 : o_.rate_limit_records);
-    LaneContext ctx{&o_, report_.backup_dir, &report_, &sh_, &rate, &pool_, stop_};
+    LaneContext ctx{&o_, src_.get(), &report_, &sh_, &rate, &pool_, stop_};
     std::atomic<size_t> next_lane{0};
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const size_t nthreads = std::min<size_t>(
@@ -536,6 +537,22 @@ class Restorer {
   std::vector<Lane> lanes_;
   std::string description_;
   State state_;
+  // Where restores of this backup keep their progress: next to a local backup; for one in object
+  // storage, under the state directory, by bucket, prefix and id.
+  std::string StateRoot() const {
+    if (!src_->remote()) return report_.backup_dir;
+    std::string root = o_.state_dir;
+    if (root.empty()) {
+      const char* xdg = std::getenv("XDG_STATE_HOME");
+      const char* home = std::getenv("HOME");
+      root = xdg != nullptr && *xdg != '\0'     ? std::string(xdg) + "/tidemark"
+             : home != nullptr && *home != '\0' ? std::string(home) + "/.local/state/tidemark"
+                                                : "/var/lib/tidemark/state";
+    }
+    return root + "/" + report_.backup_dir.substr(5);  // "s3://" dropped
+  }
+
+  std::unique_ptr<source::BackupSource> src_;
   DirLock lock_;  // on the state directory, for the whole run
 };
 

@@ -41,7 +41,11 @@ Result<std::map<std::string, std::string>> ParseTopicMap(const std::string& text
 enum class Progress { kAuto, kTerminal, kLines, kOff };
 
 struct RestoreOptions {
-  std::string path;  // the storage directory holding the backup
+  std::string path;             // the storage directory holding the backup, or s3://bucket/prefix
+  config::UploadConfig upload;  // how to reach object storage ([upload] and the environment)
+  // Where a restore from object storage keeps its progress ("": $XDG_STATE_HOME/tidemark or
+  // ~/.local/state/tidemark); a local backup keeps it in <path>/<id>/restores.
+  std::string state_dir;
   std::string id;
   std::string brokers;                                          // the target cluster
   std::vector<std::pair<std::string, std::string>> properties;  // for the target producer

@@ -70,6 +70,46 @@ std::string EncodeKey(const std::string& key) {
   return out;
 }
 
+// XML text with its five predefined entities replaced.
+std::string XmlText(std::string s) {
+  static const std::pair<const char*, char> kEntities[] = {
+      {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&amp;", '&'}};
+  for (const auto& [name, ch] : kEntities) {
+    const std::string n(name);
+    for (size_t at = s.find(n); at != std::string::npos; at = s.find(n, at + 1))
+      s.replace(at, n.size(), 1, ch);
+  }
+  return s;
+}
+
+// Every <tag>...</tag> in `xml`, in order.
+std::vector<std::string> XmlAll(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out;
+  const std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  for (size_t a = xml.find(open); a != std::string::npos; a = xml.find(open, a)) {
+    const size_t b = xml.find(close, a + open.size());
+    if (b == std::string::npos) break;
+    out.push_back(xml.substr(a + open.size(), b - a - open.size()));
+    a = b + close.size();
+  }
+  return out;
+}
+
+// A query parameter's value, percent-encoded as SigV4's canonical form wants it.
+std::string EncodeQueryValue(const std::string& v) {
+  std::string out;
+  char buf[4];
+  for (unsigned char ch : v) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      std::snprintf(buf, sizeof(buf), "%%%02X", ch);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 std::string Unquote(std::string etag) {
   if (etag.size() >= 2 && etag.front() == '"') etag = etag.substr(1, etag.size() - 2);
   return etag;
@@ -276,6 +316,12 @@ Status Client::CreateBucket(const std::string& bucket) {
   return Failure("create bucket", bucket, "", r);
 }
 
+Status Client::CheckBucket(const std::string& bucket) {
+  TM_ASSIGN_OR_RETURN(Response r, Send("GET", bucket, "", {}, "", "list-type=2&max-keys=1"));
+  if (r.status == 200) return Status::Ok();
+  return Failure("list", bucket, "", r);
+}
+
 Status Client::PutObject(const std::string& bucket, const std::string& key,
                          std::span<const uint8_t> data) {
   TM_ASSIGN_OR_RETURN(Response r, Send("PUT", bucket, key, data, ""));
@@ -309,6 +355,36 @@ Result<ObjectInfo> Client::HeadObject(const std::string& bucket, const std::stri
   info.size = std::strtoull(r.Header("Content-Length").c_str(), nullptr, 10);
   info.etag = r.Header("ETag");
   return info;
+}
+
+Status Client::DeleteObject(const std::string& bucket, const std::string& key) {
+  TM_ASSIGN_OR_RETURN(Response r, Send("DELETE", bucket, key, {}, ""));
+  if (r.status != 204 && r.status != 200) return Failure("delete", bucket, key, r);
+  return Status::Ok();
+}
+
+Result<Listing> Client::List(const std::string& bucket, const std::string& prefix,
+                             const std::string& delimiter) {
+  Listing out;
+  std::string token;
+  for (;;) {
+    // Parameters in SigV4's canonical (sorted) order.
+    std::string q;
+    if (!token.empty()) q += "continuation-token=" + EncodeQueryValue(token) + "&";
+    if (!delimiter.empty()) q += "delimiter=" + EncodeQueryValue(delimiter) + "&";
+    q += "list-type=2&prefix=" + EncodeQueryValue(prefix);
+    TM_ASSIGN_OR_RETURN(Response r, Send("GET", bucket, "", {}, "", q));
+    if (r.status != 200) return Failure("list", bucket, prefix, r);
+    for (const std::string& c : XmlAll(r.body, "Contents")) {
+      out.objects.emplace_back(XmlText(XmlField(c, "Key")),
+                               std::strtoull(XmlField(c, "Size").c_str(), nullptr, 10));
+    }
+    for (const std::string& c : XmlAll(r.body, "CommonPrefixes"))
+      out.prefixes.push_back(XmlText(XmlField(c, "Prefix")));
+    token = XmlText(XmlField(r.body, "NextContinuationToken"));
+    if (XmlField(r.body, "IsTruncated") != "true" || token.empty()) break;
+  }
+  return out;
 }
 
 Result<std::string> Client::CreateMultipartUpload(const std::string& bucket,

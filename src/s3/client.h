@@ -39,6 +39,11 @@ struct ObjectInfo {
   std::string etag;
 };
 
+struct Listing {
+  std::vector<std::pair<std::string, uint64_t>> objects;  // key, size
+  std::vector<std::string> prefixes;                      // "directories" (with a delimiter)
+};
+
 class Client {
  public:
   static Result<std::unique_ptr<Client>> Make(ClientOptions o, Credentials c);
@@ -47,12 +52,19 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   Status CreateBucket(const std::string& bucket);
+  // That the bucket exists and these credentials may list it (one small request).
+  Status CheckBucket(const std::string& bucket);
   Status PutObject(const std::string& bucket, const std::string& key,
                    std::span<const uint8_t> data);
   // The whole object, or `length` bytes from `offset` (a range read).
   Result<std::string> GetObject(const std::string& bucket, const std::string& key,
                                 uint64_t offset = 0, std::optional<uint64_t> length = {});
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key);
+  Status DeleteObject(const std::string& bucket, const std::string& key);
+  // Every object under `prefix` (ListObjectsV2, page by page); with a delimiter, the common
+  // prefixes up to it as well.
+  Result<Listing> List(const std::string& bucket, const std::string& prefix,
+                       const std::string& delimiter = "");
 
   // Multipart upload. Every part but the last must be at least 5 MiB (S3's rule); each part goes
   // with its MD5 and its ETag is checked, and the completed object's ETag is checked against the

@@ -31,6 +31,10 @@ struct SealedSegment {
   uint64_t bytes_stored = 0;  // file size
   uint32_t blocks = 0;
   uint64_t checksum = 0;  // XXH3 of the footer body
+  // Where the segment lives (the uploader keeps these): when its upload to object storage was
+  // confirmed (0: not uploaded), and whether the local file is still kept (keep_local).
+  int64_t uploaded_ms = 0;
+  bool local = true;
 
   // What a sealed segment's footer says about it (the writer, crash recovery and the store
   // scan all describe a segment this way).

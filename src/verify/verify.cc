@@ -9,6 +9,7 @@
 #include "common/strings.h"
 #include "common/time.h"
 #include "segment/segment_reader.h"
+#include "source/backup_source.h"
 
 namespace tidemark::verify {
 
@@ -16,17 +17,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::vector<std::string> BackupIds(const std::string& path) {
-  std::vector<std::string> ids;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(path, ec)) {
-    if (e.is_directory() && fs::exists(e.path() / backup::kManifestName))
-      ids.push_back(e.path().filename());
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
 
 // Walks one partition's offsets in order and checks that every offset from start to end is
 // either a record or inside a recorded gap.
@@ -65,14 +55,14 @@ class Continuity {
   int64_t expected_;
 };
 
-void VerifySegment(const std::string& dir, const std::string& topic,
+void VerifySegment(const std::string& file, const std::string& topic,
                    const backup::PartitionManifest& p, const segment::SealedSegment& s,
                    Continuity* cont, Report* r) {
   auto damage = [&](int64_t block, uint64_t at, int64_t offset, const std::string& what) {
     r->damage.push_back({s.path, block, at, offset, what});
   };
   segment::SegmentReader reader;
-  Status st = reader.Open(dir + "/" + s.path);
+  Status st = reader.Open(file);
   if (!st.ok()) {
     damage(-1, 0, s.first_offset, st.message());
     cont->Consumed(s.last_offset);  // the loss is reported once, here
@@ -169,43 +159,64 @@ void VerifySegment(const std::string& dir, const std::string& topic,
 
 }  // namespace
 
-Result<backup::Manifest> LoadBackup(const std::string& path, const std::string& id) {
-  const std::string dir = path + "/" + id;
-  auto m = backup::ReadManifest(dir);
+Result<backup::Manifest> LoadBackup(source::BackupSource& src, const std::string& id) {
+  auto m = src.ReadManifest(id);
   if (!m.ok() && m.status().Is(Errc::kNotFound)) {
-    auto ids = BackupIds(path);
-    return Status::Config(
-        "no backup '" + id + "' in " + path +
-        (ids.empty() ? " (it holds no backups)" : " (backups there: " + JoinList(ids) + ")"));
+    auto ids = src.Ids();
+    return Status::Config("no backup '" + id + "' in " + src.Where() +
+                          (!ids.ok()      ? ""
+                           : ids->empty() ? " (it holds no backups)"
+                                          : " (backups there: " + JoinList(*ids) + ")"));
   }
   return m;
 }
 
-Result<Report> VerifyBackup(const std::string& path, const std::string& id) {
-  TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(path, id));
+Result<Report> VerifyBackup(source::BackupSource& src, const std::string& id) {
+  TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(src, id));
   Report r;
-  r.backup_dir = path + "/" + id;
+  r.backup_dir = src.Where(id);
+  std::vector<std::pair<std::string, const backup::PartitionManifest*>> parts;
+  for (const auto& [topic, t] : m.topics)
+    for (const auto& p : t.partitions) parts.emplace_back(topic, &p);
+  // Read-ahead (object storage): the next segments are fetched while this one is checked.
+  std::vector<const segment::SealedSegment*> order;
+  for (const auto& [topic, p] : parts)
+    for (const auto& s : p->segments) order.push_back(&s);
+  size_t next = 0;
   std::set<std::string> known;
-  for (const auto& [topic, t] : m.topics) {
-    for (const auto& p : t.partitions) {
-      Continuity cont(p);
-      uint64_t records = 0;
-      for (const auto& s : p.segments) {
-        known.insert(s.path);
-        VerifySegment(r.backup_dir, topic, p, s, &cont, &r);
-        records += s.records;
+  for (const auto& [topic, pp] : parts) {
+    const backup::PartitionManifest& p = *pp;
+    Continuity cont(p);
+    uint64_t records = 0;
+    for (const auto& s : p.segments) {
+      for (size_t k = next + 1; k < std::min(order.size(), next + 4); ++k)
+        src.Prefetch(id, *order[k]);
+      ++next;
+      known.insert(s.path);
+      records += s.records;
+      auto file = src.Fetch(id, s);
+      if (!file.ok() && !s.local && !src.remote() && file.status().Is(Errc::kNotFound)) {
+        r.warnings.push_back("not checked: " + file.status().message());
+        cont.Consumed(s.last_offset);
+        continue;
       }
-      if (std::string hole = cont.AdvanceTo(p.end_offset); !hole.empty()) {
-        r.damage.push_back(
-            {format::PartitionDir(topic, p.partition), -1, 0, cont.expected(), hole});
+      if (!file.ok()) {
+        r.damage.push_back({s.path, -1, 0, s.first_offset, file.status().message()});
+        cont.Consumed(s.last_offset);
+        continue;
       }
-      if (records != p.records) {
-        r.damage.push_back({format::PartitionDir(topic, p.partition), -1, 0, -1,
-                            "segments hold " + std::to_string(records) +
-                                " records, manifest says " + std::to_string(p.records)});
-      }
+      VerifySegment(file->path(), topic, p, s, &cont, &r);
+    }
+    if (std::string hole = cont.AdvanceTo(p.end_offset); !hole.empty()) {
+      r.damage.push_back({format::PartitionDir(topic, p.partition), -1, 0, cont.expected(), hole});
+    }
+    if (records != p.records) {
+      r.damage.push_back({format::PartitionDir(topic, p.partition), -1, 0, -1,
+                          "segments hold " + std::to_string(records) + " records, manifest says " +
+                              std::to_string(p.records)});
     }
   }
+  if (src.remote()) return r;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(r.backup_dir + "/topics", ec);
        !ec && it != fs::recursive_directory_iterator(); ++it) {
@@ -215,6 +226,35 @@ Result<Report> VerifyBackup(const std::string& path, const std::string& id) {
       r.warnings.push_back(rel + " is not in the manifest (left by an interrupted run?)");
   }
   return r;
+}
+
+namespace {
+
+// Opens a local directory with no object store behind it.
+Result<std::unique_ptr<source::BackupSource>> Local(const std::string& path) {
+  return source::Open(path, config::UploadConfig{});
+}
+
+}  // namespace
+
+Result<backup::Manifest> LoadBackup(const std::string& path, const std::string& id) {
+  TM_ASSIGN_OR_RETURN(auto src, Local(path));
+  return LoadBackup(*src, id);
+}
+
+Result<Report> VerifyBackup(const std::string& path, const std::string& id) {
+  TM_ASSIGN_OR_RETURN(auto src, Local(path));
+  return VerifyBackup(*src, id);
+}
+
+Result<std::string> ListBackups(const std::string& path, bool as_json) {
+  TM_ASSIGN_OR_RETURN(auto src, Local(path));
+  return ListBackups(*src, as_json);
+}
+
+Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool as_json) {
+  TM_ASSIGN_OR_RETURN(auto src, Local(path));
+  return DescribeBackup(*src, id, as_json);
 }
 
 std::string ReportToText(const Report& r) {
@@ -262,17 +302,17 @@ std::string ReportToJson(const Report& r) {
   return j.dump(2) + "\n";
 }
 
-Result<std::string> ListBackups(const std::string& path, bool as_json) {
-  std::error_code ec;
-  if (!fs::is_directory(path, ec)) return Status::Config("no such directory: " + path);
+Result<std::string> ListBackups(source::BackupSource& src, bool as_json) {
+  TM_ASSIGN_OR_RETURN(std::vector<std::string> ids, src.Ids());
   json arr = json::array();
   std::string text;
   char buf[512];
   std::snprintf(buf, sizeof(buf), "%-24s %-9s %-24s %7s %10s %14s %14s\n", "ID", "KIND", "STARTED",
                 "TOPICS", "PARTITIONS", "RECORDS", "BYTES");
   text = buf;
-  for (const auto& id : BackupIds(path)) {
-    auto m = backup::ReadManifest(path + "/" + id);
+  for (const auto& id : ids) {
+    auto m = src.ReadManifest(id);
+    if (!m.ok() && m.status().Is(Errc::kNotFound) && src.remote()) continue;  // upload under way
     if (!m.ok()) {
       text += id + ": unreadable manifest: " + m.status().message() + "\n";
       arr.push_back({{"id", id}, {"error", m.status().message()}});
@@ -292,12 +332,12 @@ Result<std::string> ListBackups(const std::string& path, bool as_json) {
                    {"records", m->TotalRecords()},
                    {"bytes_stored", m->TotalBytesStored()}});
   }
-  if (as_json) return json{{"path", path}, {"backups", arr}}.dump(2) + "\n";
+  if (as_json) return json{{"path", src.Where()}, {"backups", arr}}.dump(2) + "\n";
   return text;
 }
 
-Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool as_json) {
-  TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(path, id));
+Result<std::string> DescribeBackup(source::BackupSource& src, const std::string& id, bool as_json) {
+  TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(src, id));
   if (as_json) return backup::ManifestToJson(m);
   std::string out;
   char buf[512];
@@ -327,6 +367,15 @@ Result<std::string> DescribeBackup(const std::string& path, const std::string& i
       if (!p.segments.empty()) {
         out += ", time " + FormatRfc3339(p.segments.front().min_timestamp) + " .. " +
                FormatRfc3339(p.segments.back().max_timestamp);
+      }
+      size_t uploaded = 0, local = 0;
+      for (const auto& s : p.segments) {
+        uploaded += s.uploaded_ms != 0 ? 1 : 0;
+        local += s.local ? 1 : 0;
+      }
+      if (uploaded > 0) {
+        out += " (" + std::to_string(uploaded) + " uploaded, " + std::to_string(local) +
+               " kept locally)";
       }
       out += "\n";
       for (const auto& g : p.gaps) {

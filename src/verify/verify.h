@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backup/manifest.h"
+#include "source/backup_source.h"
 #include "tidemark/status.h"
 
 namespace tidemark::verify {
@@ -33,17 +34,21 @@ struct Report {
 // every record decoded; record counts, offset order and continuity against the manifest (a
 // recorded gap is fine, a hole is damage). Fails (rather than reporting) only when there is no
 // readable manifest.
-Result<Report> VerifyBackup(const std::string& path, const std::string& id);
+Result<Report> VerifyBackup(source::BackupSource& src, const std::string& id);
+Result<Report> VerifyBackup(const std::string& path, const std::string& id);  // a local directory
 
 std::string ReportToText(const Report& r);
 std::string ReportToJson(const Report& r);
 
 // `tidemark ls`: the backups under path.
+Result<std::string> ListBackups(source::BackupSource& src, bool json);
 Result<std::string> ListBackups(const std::string& path, bool json);
 // `tidemark describe`: one backup's topics, partitions, segments and gaps.
+Result<std::string> DescribeBackup(source::BackupSource& src, const std::string& id, bool json);
 Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool json);
 
 // Loads <path>/<id>/manifest.json; a missing id names the ones that exist (exit 2).
+Result<backup::Manifest> LoadBackup(source::BackupSource& src, const std::string& id);
 Result<backup::Manifest> LoadBackup(const std::string& path, const std::string& id);
 
 }  // namespace tidemark::verify

@@ -1,0 +1,106 @@
+// The object-storage tier: sealed segments, then manifests, to S3-compatible storage.
+//
+// A Pool is a bounded set of upload workers (each with its own connections) fed by a bounded
+// queue: Submit blocks while the queue is full, which is how uploads push back on whoever seals
+// segments. A segment above multipart_threshold_bytes goes in parts of part_bytes, up to
+// parts_in_flight at once; every part carries its Content-MD5 and its ETag is checked, and a
+// failed multipart upload is aborted. Requests are retried with back-off and jitter (s3::Client).
+//
+// Ordering (docs/ARCHITECTURE.md, "Object storage"): a manifest is uploaded only after every
+// segment it names is confirmed, and a local segment is removed (keep_local) only after both its
+// upload and a manifest recording that are durable, locally and in the store.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backup/manifest.h"
+#include "config/config.h"
+#include "s3/client.h"
+#include "s3/settings.h"
+#include "tidemark/status.h"
+
+namespace tidemark::upload {
+
+struct Job {
+  std::string file;                         // local path
+  std::string key;                          // object key
+  std::function<void(const Status&)> done;  // called on a worker thread
+};
+
+class Pool {
+ public:
+  static Result<std::unique_ptr<Pool>> Make(const config::UploadConfig& u, s3::Settings st);
+  ~Pool();  // finishes queued jobs first
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Queues a job; blocks while queue_max_segments jobs are waiting (back-pressure).
+  void Submit(Job job);
+  // Queues a job unless the queue is full.
+  bool TrySubmit(Job job);
+  // Waits until every job submitted so far is done.
+  void Drain();
+  size_t depth() const;  // waiting or running
+  uint64_t bytes_uploaded() const { return bytes_.load(); }
+
+  // That the bucket exists and may be listed: a clear error before any upload starts.
+  Status CheckBucket();
+  // One object from memory, on the calling thread (manifests).
+  Status PutBytes(const std::string& key, const std::string& data);
+  const s3::Settings& settings() const { return st_; }
+
+ private:
+  Pool(const config::UploadConfig& u, s3::Settings st) : u_(u), st_(std::move(st)) {}
+  struct Worker {
+    std::vector<std::unique_ptr<s3::Client>> clients;  // one per part in flight
+    std::thread thread;
+  };
+  void Loop(Worker* w);
+  Status PutFile(Worker* w, const std::string& file, const std::string& key);
+
+  config::UploadConfig u_;
+  s3::Settings st_;
+  std::unique_ptr<s3::Client> meta_;  // PutBytes, under meta_mu_
+  std::mutex meta_mu_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_, space_, idle_;
+  std::deque<Job> queue_;
+  size_t running_ = 0;
+  bool stop_ = false;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<uint64_t> bytes_{0};
+};
+
+struct Summary {
+  size_t backups = 0;                // backups looked at
+  size_t segments = 0;               // uploaded by this run
+  uint64_t bytes = 0;                // uploaded by this run
+  size_t manifests = 0;              // uploaded by this run
+  size_t removed = 0;                // local segments removed (keep_local)
+  size_t already = 0;                // segments uploaded by an earlier run
+  std::vector<std::string> skipped;  // backups left alone, and why
+  double seconds = 0;
+};
+
+// `tidemark upload`: every backup under [storage] path (or only `id`), once: the segments not
+// uploaded yet, then the manifest, then keep_local. Backups another process is writing are
+// skipped (named in the summary). Fails on the first backup whose upload failed, after keeping
+// what was confirmed: a re-run continues.
+Result<Summary> UploadOnce(const config::Config& c, const std::string& id);
+
+// The manifest after uploads were confirmed: segments uploaded at `now_ms`, and local copies
+// past keep_local marked as removed. Returns the files to delete once the manifest is durable.
+std::vector<std::string> ApplyKeepLocal(backup::Manifest* m, int64_t keep_local_ms, int64_t now_ms);
+
+std::string SummaryToText(const Summary& s);
+
+}  // namespace tidemark::upload
