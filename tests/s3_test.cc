@@ -7,10 +7,24 @@
 #include <random>
 #include <regex>
 #include <string>
+#include <thread>
 
+#include <sys/wait.h>
+
+#include <fstream>
+#include <set>
+
+#include "backup/snapshot.h"
 #include "cli_util.h"
+#include "kafka/kafka.h"
+#include "kafka/mock.h"
+#include "kafka_test_util.h"
+#include "restore/restore.h"
 #include "s3/client.h"
+#include "source/backup_source.h"
 #include "test_util.h"
+#include "upload/uploader.h"
+#include "verify/verify.h"
 
 namespace tidemark {
 namespace {
@@ -161,6 +175,361 @@ TEST_F(S3Test, AnUnreachableEndpointIsRetriedThenNamed) {
   auto m = s3::Client::Make(bad, {"k", "s"});
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("must start with http:// or https://"), std::string::npos);
+}
+
+// --- The object-storage tier: tidemark upload, and reading backups from s3:// -------------------
+
+namespace fs = std::filesystem;
+using testing::OwnedRecord;
+
+class TierTest : public S3Test {
+ protected:
+  void SetUp() override {
+    S3Test::SetUp();
+    ASSERT_TRUE(kafka_.Start(1).ok());
+    dir_ = testing::FreshTestDir("tier");
+    fs::create_directories(dir_ / "tmp");
+    ::setenv("TMPDIR", (dir_ / "tmp").c_str(), 1);  // where fetched segments are spooled
+    ::setenv("AWS_ACCESS_KEY_ID", g_gw->key.c_str(), 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", g_gw->secret.c_str(), 1);
+    ::setenv("AWS_ENDPOINT_URL", g_gw->endpoint.c_str(), 1);
+    client_ = Make(g_gw->secret);
+  }
+  void TearDown() override {
+    ::unsetenv("TMPDIR");
+    fs::remove_all(dir_);
+  }
+
+  // `n` records in each of `partitions` partitions of `topic`, backed up as snapshot `id`.
+  std::map<int32_t, std::vector<OwnedRecord>> FillAndBackUp(const std::string& topic,
+                                                            int partitions, int n,
+                                                            const std::string& id) {
+    EXPECT_TRUE(kafka_.CreateTopic(topic, partitions).ok());
+    kafka::Producer producer;
+    EXPECT_TRUE(producer.Connect(kafka_.bootstraps()).ok());
+    std::mt19937_64 rng(11);
+    std::map<int32_t, std::vector<OwnedRecord>> out;
+    for (int32_t p = 0; p < partitions; ++p) {
+      for (int i = 0; i < n; ++i) {
+        OwnedRecord r = testing::MakeRecord(rng, i);
+        r.timestamp_type = format::TimestampType::kCreateTime;
+        std::vector<kafka::ProduceHeader> hs;
+        for (const auto& h : r.headers) hs.push_back({h.name, h.value});
+        EXPECT_TRUE(producer.Produce(topic, p, r.key, r.value, hs, r.timestamp).ok());
+        out[p].push_back(std::move(r));
+      }
+    }
+    EXPECT_TRUE(producer.Flush().ok());
+    config::Config c;
+    c.kafka.bootstrap_servers = kafka_.bootstraps();
+    c.kafka.timeout_ms = 20000;
+    c.backup.id = id;
+    c.backup.topics = {topic};
+    c.backup.shards = 2;
+    c.backup.block_bytes = 16 * 1024;
+    c.backup.compression = format::Codec::kNone;
+    c.backup.segment_max_bytes = 256 << 10;  // several segments per partition
+    c.storage.path = (dir_ / "local").string();
+    auto sum = backup::RunSnapshot(c, nullptr);
+    EXPECT_TRUE(sum.ok()) << sum.status().message();
+    return out;
+  }
+
+  config::Config UploadConfig(const std::string& bucket, const std::string& keep = "none") {
+    config::Config c;
+    c.storage.path = (dir_ / "local").string();
+    c.upload.bucket = bucket;
+    c.upload.prefix = "site-a";
+    c.upload.keep_local_ms = *config::ParseKeepLocal(keep);
+    c.upload.timeout_ms = 10000;
+    return c;
+  }
+
+  // Every object under `prefix` in `bucket`, with its size.
+  std::map<std::string, uint64_t> Objects(const std::string& bucket, const std::string& prefix) {
+    auto l = client_->List(bucket, prefix);
+    EXPECT_TRUE(l.ok()) << l.status().message();
+    std::map<std::string, uint64_t> out;
+    if (l.ok())
+      for (const auto& [k, size] : l->objects) out[k] = size;
+    return out;
+  }
+
+  // The objects a backup must have in the store: its manifest and every segment it names.
+  std::set<std::string> Expected(const backup::Manifest& m, const std::string& id) {
+    std::set<std::string> want = {"site-a/" + id + "/manifest.json"};
+    for (const auto& [t, tm] : m.topics)
+      for (const auto& p : tm.partitions)
+        for (const auto& s : p.segments) want.insert("site-a/" + id + "/" + s.path);
+    return want;
+  }
+
+  kafka::MockCluster kafka_;
+  fs::path dir_;
+  std::unique_ptr<s3::Client> client_;
+};
+
+TEST_F(TierTest, AnUploadedBackupWithoutItsLocalCopyIsListedVerifiedAndRestoredFromS3) {
+  const auto produced = FillAndBackUp("orders", 3, 2500, "snap");
+  ASSERT_TRUE(client_->CreateBucket("tier-a").ok());
+  const std::string local = (dir_ / "local" / "snap").string();
+  auto before = backup::ReadManifest(local);
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  ASSERT_GE(before->TotalSegments(), 6u) << "the test wants several segments per partition";
+
+  auto sum = upload::UploadOnce(UploadConfig("tier-a"), "");
+  ASSERT_TRUE(sum.ok()) << sum.status().message();
+  EXPECT_EQ(sum->segments, before->TotalSegments());
+  EXPECT_EQ(sum->manifests, 1u);
+  EXPECT_EQ(sum->removed, before->TotalSegments());
+
+  // The store holds exactly the manifest and its segments, byte for byte the local files' sizes.
+  const auto objects = Objects("tier-a", "site-a/");
+  std::set<std::string> keys;
+  for (const auto& [k, size] : objects) keys.insert(k);
+  EXPECT_EQ(keys, Expected(*before, "snap"));
+  for (const auto& [t, tm] : before->topics)
+    for (const auto& p : tm.partitions)
+      for (const auto& s : p.segments)
+        EXPECT_EQ(objects.at("site-a/snap/" + s.path), s.bytes_stored) << s.path;
+
+  // keep_local = none: the local segments are gone, and the local manifest says where they live.
+  auto after = backup::ReadManifest(local);
+  ASSERT_TRUE(after.ok());
+  for (const auto& [t, tm] : after->topics) {
+    for (const auto& p : tm.partitions) {
+      for (const auto& s : p.segments) {
+        EXPECT_FALSE(s.local) << s.path;
+        EXPECT_GT(s.uploaded_ms, 0) << s.path;
+        EXPECT_FALSE(fs::exists(local + "/" + s.path)) << s.path;
+      }
+    }
+  }
+
+  auto src = source::Open("s3://tier-a/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  auto ls = verify::ListBackups(**src, false);
+  ASSERT_TRUE(ls.ok()) << ls.status().message();
+  EXPECT_NE(ls->find("snap"), std::string::npos) << *ls;
+  EXPECT_NE(ls->find(std::to_string(3 * 2500)), std::string::npos) << *ls;
+  auto desc = verify::DescribeBackup(**src, "snap", false);
+  ASSERT_TRUE(desc.ok()) << desc.status().message();
+  EXPECT_NE(desc->find("partition 2: offsets [0, 2500)"), std::string::npos) << *desc;
+  auto rep = verify::VerifyBackup(**src, "snap");
+  ASSERT_TRUE(rep.ok()) << rep.status().message();
+  EXPECT_TRUE(rep->ok()) << verify::ReportToText(*rep);
+  EXPECT_EQ(rep->records, 3u * 2500);
+  EXPECT_EQ(rep->segments, before->TotalSegments());
+  EXPECT_EQ(rep->backup_dir, "s3://tier-a/site-a/snap");
+
+  // The local directory with [upload] reads what it no longer keeps from the store.
+  config::UploadConfig u = UploadConfig("tier-a").upload;
+  auto local_src = source::Open((dir_ / "local").string(), u);
+  ASSERT_TRUE(local_src.ok());
+  auto local_rep = verify::VerifyBackup(**local_src, "snap");
+  ASSERT_TRUE(local_rep.ok());
+  EXPECT_TRUE(local_rep->ok()) << verify::ReportToText(*local_rep);
+  EXPECT_EQ(local_rep->records, rep->records);
+
+  // Restore from s3:// into a second cluster: every record, in order.
+  kafka::MockCluster target;
+  ASSERT_TRUE(target.Start(1).ok());
+  ASSERT_TRUE(target.CreateTopic("orders", 3).ok());
+  restore::RestoreOptions o;
+  o.path = "s3://tier-a/site-a";
+  o.id = "snap";
+  o.brokers = target.bootstraps();
+  o.timeout_ms = 20000;
+  o.progress = restore::Progress::kOff;
+  o.threads = 2;
+  o.state_dir = (dir_ / "state").string();
+  std::atomic<bool> stop{false};
+  auto r = restore::RunRestore(o, &stop);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->damaged());
+  EXPECT_EQ(r->produced, 3u * 2500);
+  EXPECT_EQ(r->state_dir.rfind((dir_ / "state").string(), 0), 0u) << r->state_dir;
+  auto got = testing::ConsumeTopic(target.bootstraps(), "orders");
+  for (int32_t p = 0; p < 3; ++p) {
+    SCOPED_TRACE("partition " + std::to_string(p));
+    ASSERT_EQ(got[p].size(), produced.at(p).size());
+    for (size_t i = 0; i < got[p].size(); ++i) {
+      OwnedRecord want = produced.at(p)[i];
+      want.offset = static_cast<int64_t>(i);
+      ASSERT_EQ(got[p][i], want) << "record " << i;
+    }
+  }
+  // Nothing fetched is left behind in the spool.
+  src->reset();
+  local_src->reset();
+  EXPECT_TRUE(fs::is_empty(dir_ / "tmp"));
+}
+
+TEST_F(TierTest, AnObjectDeletedBehindTheToolsBackIsNamedByVerify) {
+  FillAndBackUp("events", 1, 3000, "gone");
+  ASSERT_TRUE(client_->CreateBucket("tier-b").ok());
+  auto c = UploadConfig("tier-b", "all");
+  auto sum = upload::UploadOnce(c, "gone");
+  ASSERT_TRUE(sum.ok()) << sum.status().message();
+  EXPECT_EQ(sum->removed, 0u) << "keep_local = all keeps every local copy";
+  auto m = backup::ReadManifest((dir_ / "local" / "gone").string());
+  ASSERT_TRUE(m.ok());
+  const auto& seg = m->topics.at("events").partitions.at(0).segments.at(1);
+  EXPECT_TRUE(fs::exists(dir_ / "local" / "gone" / seg.path));
+  ASSERT_TRUE(client_->DeleteObject("tier-b", "site-a/gone/" + seg.path).ok());
+
+  auto src = source::Open("s3://tier-b/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok());
+  auto rep = verify::VerifyBackup(**src, "gone");
+  ASSERT_TRUE(rep.ok()) << rep.status().message();
+  ASSERT_FALSE(rep->ok());
+  ASSERT_EQ(rep->damage.size(), 1u) << verify::ReportToText(*rep);
+  EXPECT_EQ(rep->damage[0].file, seg.path);
+  EXPECT_NE(rep->damage[0].what.find("missing from the store"), std::string::npos)
+      << rep->damage[0].what;
+  EXPECT_EQ(rep->damage[0].offset, seg.first_offset);
+}
+
+TEST_F(TierTest, UploadPoolSendsLargeSegmentsInPartsByteExact) {
+  ASSERT_TRUE(client_->CreateBucket("tier-c").ok());
+  std::string data(12 * 1024 * 1024 + 777, '\0');
+  std::mt19937_64 rng(5);
+  for (auto& ch : data) ch = static_cast<char>(rng());
+  const std::string file = (dir_ / "big.tmseg").string();
+  std::ofstream(file, std::ios::binary)
+      .write(data.data(), static_cast<std::streamsize>(data.size()));
+  auto c = UploadConfig("tier-c");
+  c.upload.multipart_threshold_bytes = 5 << 20;
+  c.upload.part_bytes = 5 << 20;
+  c.upload.parts_in_flight = 3;
+  c.upload.workers = 2;
+  auto st = s3::ResolveSettings(c.upload);
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  auto pool = upload::Pool::Make(c.upload, *st);
+  ASSERT_TRUE(pool.ok()) << pool.status().message();
+  Status result = Status::Corrupt("not run");
+  (*pool)->Submit({file, "big.tmseg", [&](const Status& s) { result = s; }});
+  (*pool)->Drain();
+  ASSERT_TRUE(result.ok()) << result.message();
+  auto head = client_->HeadObject("tier-c", "big.tmseg");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->size, data.size());
+  EXPECT_NE(head->etag.find("-3"), std::string::npos) << "three parts: " << head->etag;
+  auto back = client_->GetObject("tier-c", "big.tmseg");
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == data) << "the object read back differs";
+
+  // A missing file fails that job alone, clearly.
+  Status missing;
+  (*pool)->Submit({file + ".nope", "nope", [&](const Status& s) { missing = s; }});
+  (*pool)->Drain();
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find(".nope"), std::string::npos) << missing.message();
+}
+
+TEST_F(TierTest, FailedUploadsRemoveNothingAndSayWhatToDo) {
+  FillAndBackUp("audit", 1, 500, "keep");
+  const std::string local = (dir_ / "local" / "keep").string();
+  auto count_files = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(local + "/topics"))
+      n += e.is_regular_file() ? 1 : 0;
+    return n;
+  };
+  const size_t files = count_files();
+  ASSERT_GT(files, 0u);
+
+  // A missing bucket: named before anything is sent.
+  auto missing = upload::UploadOnce(UploadConfig("no-such-tier"), "");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("bucket 'no-such-tier' does not exist"),
+            std::string::npos)
+      << missing.status().message();
+
+  // A wrong secret: a 403 that names the key, never the secret.
+  ASSERT_TRUE(client_->CreateBucket("tier-d").ok());
+  ::setenv("AWS_SECRET_ACCESS_KEY", "0000000000000000000000000000000000000000", 1);
+  auto denied = upload::UploadOnce(UploadConfig("tier-d"), "");
+  ::setenv("AWS_SECRET_ACCESS_KEY", g_gw->secret.c_str(), 1);
+  ASSERT_FALSE(denied.ok());
+  EXPECT_NE(denied.status().message().find("secret key does not match access key " + g_gw->key),
+            std::string::npos)
+      << denied.status().message();
+  EXPECT_EQ(denied.status().message().find("0000000000"), std::string::npos);
+
+  // An unreachable endpoint: retried, then named.
+  auto c = UploadConfig("tier-d");
+  c.upload.endpoint = "http://127.0.0.1:1";
+  c.upload.retries = 1;
+  auto down = upload::UploadOnce(c, "");
+  ASSERT_FALSE(down.ok());
+  EXPECT_NE(down.status().message().find("after 2 attempts"), std::string::npos)
+      << down.status().message();
+
+  // None of it removed or marked anything.
+  EXPECT_EQ(count_files(), files);
+  auto m = backup::ReadManifest(local);
+  ASSERT_TRUE(m.ok());
+  for (const auto& s : m->topics.at("audit").partitions.at(0).segments) {
+    EXPECT_TRUE(s.local);
+    EXPECT_EQ(s.uploaded_ms, 0);
+  }
+  EXPECT_TRUE(Objects("tier-d", "").empty());
+}
+
+TEST_F(TierTest, AGatewayKilledMidUploadAndRestartedLosesAndDuplicatesNothing) {
+  // Many small segments, one worker: the upload takes long enough to be caught in the middle.
+  FillAndBackUp("clicks", 24, 300, "kill");
+  ASSERT_TRUE(client_->CreateBucket("tier-e").ok());
+  const std::string conf = (dir_ / "upload.toml").string();
+  std::ofstream(conf) << "[storage]\npath = \"" << (dir_ / "local").string()
+                      << "\"\n[upload]\nbucket = \"tier-e\"\nprefix = \"site-a\"\n"
+                      << "keep_local = \"none\"\nworkers = 1\nretries = 8\ntimeout_ms = 5000\n";
+  const std::string log = (dir_ / "upload.log").string();
+  const pid_t pid = testing::Spawn({"upload", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  // Kill the gateway once some segments are in, before the manifest is.
+  bool caught = false;
+  for (int i = 0; i < 2000 && !caught; ++i) {
+    const auto objs = Objects("tier-e", "site-a/kill/");
+    if (objs.count("site-a/kill/manifest.json") != 0) break;
+    if (objs.size() >= 2) {
+      testing::Shell(std::string(std::getenv("TIDEMARK_RGW")) + " kill-gw " + g_gw->dir +
+                     "/ceph 2>&1");
+      caught = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(caught) << "the upload finished before the gateway could be killed";
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const auto restart = testing::Shell(std::string(std::getenv("TIDEMARK_RGW")) + " start-gw " +
+                                      g_gw->dir + "/ceph 2>&1");
+  ASSERT_EQ(restart.code, 0) << restart.out;
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  std::ifstream in(log);
+  const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    // Retries ran out while the gateway was down: the run says so, and a re-run continues.
+    EXPECT_NE(out.find("run tidemark upload again"), std::string::npos) << out;
+    const auto again = testing::Tidemark("upload --config " + conf);
+    ASSERT_EQ(again.code, 0) << again.out;
+  }
+  // Exactly the manifest and its segments, each once; no local segment left; the backup reads
+  // back whole from the store.
+  auto m = backup::ReadManifest((dir_ / "local" / "kill").string());
+  ASSERT_TRUE(m.ok());
+  std::set<std::string> keys;
+  for (const auto& [k, size] : Objects("tier-e", "site-a/")) keys.insert(k);
+  EXPECT_EQ(keys, Expected(*m, "kill"));
+  for (const auto& [t, tm] : m->topics)
+    for (const auto& p : tm.partitions)
+      for (const auto& s : p.segments) EXPECT_FALSE(s.local) << s.path;
+  const auto verify = testing::Tidemark("verify --path s3://tier-e/site-a --id kill");
+  EXPECT_EQ(verify.code, 0) << verify.out;
+  EXPECT_NE(verify.out.find("verify OK: s3://tier-e/site-a/kill"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find(std::to_string(24 * 300) + " records"), std::string::npos)
+      << verify.out;
 }
 
 }  // namespace
