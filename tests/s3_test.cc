@@ -532,5 +532,98 @@ TEST_F(TierTest, AGatewayKilledMidUploadAndRestartedLosesAndDuplicatesNothing) {
       << verify.out;
 }
 
+TEST_F(TierTest, TheServiceUploadsAsItSealsAndRemovesWhatTheStoreHolds) {
+  ASSERT_TRUE(kafka_.CreateTopic("live", 2).ok());
+  ASSERT_TRUE(client_->CreateBucket("tier-f").ok());
+  const std::string conf = (dir_ / "run.toml").string();
+  std::ofstream(conf) << "[kafka]\nbootstrap_servers = \"" << kafka_.bootstraps()
+                      << "\"\ntimeout_ms = 10000\n[backup]\nid = \"svc\"\ntopics = [\"live\"]\n"
+                      << "shards = 1\nblock_bytes = 65536\nsegment_max_bytes = 1048576\n"
+                      << "segment_max_interval_ms = 400\nflush_interval_ms = 50\n"
+                      << "checkpoint_interval_ms = 100\n[storage]\npath = \""
+                      << (dir_ / "local").string() << "\"\n[upload]\nbucket = \"tier-f\"\n"
+                      << "prefix = \"site-a\"\nkeep_local = \"none\"\nworkers = 2\n";
+  const std::string log = (dir_ / "run.log").string();
+  const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  kafka::Producer producer;
+  ASSERT_TRUE(producer.Connect(kafka_.bootstraps()).ok());
+  std::mt19937_64 rng(3);
+  int64_t produced = 0;
+  for (int batch = 0; batch < 3; ++batch) {
+    for (int i = 0; i < 1000; ++i, ++produced) {
+      OwnedRecord r = testing::MakeRecord(rng, produced);
+      std::vector<kafka::ProduceHeader> hs;
+      for (const auto& h : r.headers) hs.push_back({h.name, h.value});
+      ASSERT_TRUE(
+          producer
+              .Produce("live", static_cast<int32_t>(produced % 2), r.key, r.value, hs, r.timestamp)
+              .ok());
+    }
+    ASSERT_TRUE(producer.Flush().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a seal between batches
+  }
+  // The store's manifest comes to cover every record, naming only segments it holds.
+  auto src = source::Open("s3://tier-f/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  uint64_t remote_records = 0;
+  for (int i = 0; i < 600 && remote_records < 3000; ++i) {
+    auto m = (*src)->ReadManifest("svc");
+    remote_records = m.ok() ? m->TotalRecords() : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(remote_records, 3000u) << testing::Shell("cat " + log).out;
+  auto mid = verify::VerifyBackup(**src, "svc");
+  ASSERT_TRUE(mid.ok());
+  EXPECT_TRUE(mid->ok()) << verify::ReportToText(*mid);
+  // keep_local = none: segments the store's manifest names leave the local disk.
+  const std::string local = (dir_ / "local" / "svc").string();
+  bool removed = false;
+  for (int i = 0; i < 200 && !removed; ++i) {
+    auto m = backup::ReadManifest(local);
+    removed = m.ok();
+    if (m.ok()) {
+      for (const auto& p : m->topics.at("live").partitions) {
+        for (const auto& s : p.segments) {
+          if (s.uploaded_ms != 0 && (s.local || fs::exists(local + "/" + s.path))) removed = false;
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(removed) << "uploaded segments are still on the local disk";
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::Shell("cat " + log).out;
+
+  // Whatever the stop left waiting goes with a one-shot upload; then the store holds it all.
+  const auto up = testing::Tidemark("upload --config " + conf);
+  ASSERT_EQ(up.code, 0) << up.out;
+  auto final_rep = verify::VerifyBackup(**src, "svc");
+  ASSERT_TRUE(final_rep.ok());
+  EXPECT_TRUE(final_rep->ok()) << verify::ReportToText(*final_rep);
+  EXPECT_EQ(final_rep->records, 3000u);
+  auto want = testing::ConsumeTopic(kafka_.bootstraps(), "live");
+  kafka::MockCluster target;
+  ASSERT_TRUE(target.Start(1).ok());
+  ASSERT_TRUE(target.CreateTopic("live", 2).ok());
+  restore::RestoreOptions o;
+  o.path = "s3://tier-f/site-a";
+  o.id = "svc";
+  o.brokers = target.bootstraps();
+  o.timeout_ms = 20000;
+  o.progress = restore::Progress::kOff;
+  o.state_dir = (dir_ / "state").string();
+  std::atomic<bool> stop{false};
+  auto r = restore::RunRestore(o, &stop);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto got = testing::ConsumeTopic(target.bootstraps(), "live");
+  for (int32_t p = 0; p < 2; ++p) {
+    ASSERT_EQ(got[p].size(), want[p].size()) << "partition " << p;
+    for (size_t i = 0; i < got[p].size(); ++i) ASSERT_EQ(got[p][i], want[p][i]) << "record " << i;
+  }
+}
+
 }  // namespace
 }  // namespace tidemark

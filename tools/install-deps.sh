@@ -16,6 +16,8 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev ceph-mon ceph-osd radosgw ceph-common
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio python3 time
+  # the upload baseline (bench/upload_vs_s3cmd.sh)
+  s3cmd
   # plots of benchmark sweeps (tools/plot-bench.sh)
   gnuplot-nox
   # sanitizers for gcc

@@ -31,6 +31,9 @@ struct LiveStats {
   uint64_t kafka_errors = 0, failures = 0, reloads_ok = 0, reloads_rejected = 0;
   uint64_t manifest_writes = 0;
   int64_t partitions_owned = 0;
+  bool upload = false;  // an [upload] store is configured
+  uint64_t upload_backlog = 0, uploaded_segments = 0, uploaded_bytes = 0, upload_failures = 0;
+  uint64_t remote_manifests = 0, local_removed = 0;
   bool running = false;      // a session is up (consumer and shards)
   std::string last_failure;  // of the last failed session, "" when none
   std::vector<std::string> degraded;

@@ -21,6 +21,7 @@
 #include "service/http.h"
 #include "service/metrics.h"
 #include "service/store.h"
+#include "service/tier.h"
 #include "shard/shard.h"
 
 namespace tidemark::service {
@@ -35,6 +36,23 @@ constexpr int64_t kBackoffMinMs = 1000;
 constexpr int64_t kBackoffMaxMs = 30000;
 
 int64_t NowMs() { return MonotonicNs() / 1000000; }
+
+// A shard's new copy of a partition's entry, which does not know what the uploader did: the
+// upload marks already in the manifest are kept.
+backup::PartitionManifest& ApplyEntry(backup::Manifest* m, const std::string& topic,
+                                      backup::PartitionManifest next) {
+  auto& entry = backup::FindOrAddPartition(m, topic, next.partition);
+  std::map<std::string, const segment::SealedSegment*> known;
+  for (const auto& s : entry.segments) known[s.path] = &s;
+  for (auto& s : next.segments) {
+    if (auto k = known.find(s.path); k != known.end()) {
+      s.uploaded_ms = std::max(s.uploaded_ms, k->second->uploaded_ms);
+      s.local = s.local && k->second->local;
+    }
+  }
+  entry = std::move(next);
+  return entry;
+}
 
 class Service {
  public:
@@ -57,6 +75,7 @@ class Service {
   void Commit(bool sync);
   void Reload();
   void RefreshStats();
+  void TierTurn();
   bool Stopping() const { return sig_.stop->load(); }
   std::string RenderMetrics();
   Health CurrentHealth();
@@ -90,6 +109,10 @@ class Service {
 
   std::mutex stats_mu_;
   LiveStats stats_;
+
+  // Object storage ([upload]): lives across sessions; nullptr when not configured.
+  std::unique_ptr<Tier> tier_;
+  bool paused_ = false;  // consumption paused: the upload backlog is full
 };
 
 // --- start ----------------------------------------------------------------------------------
@@ -117,6 +140,9 @@ Status Service::Prepare() {
     m_.kind = "continuous";
     m_.started_ms = WallClockMs();
     m_.groups_note = "a continuous backup does not capture consumer groups";
+  }
+  if (c_.upload.enabled()) {
+    TM_ASSIGN_OR_RETURN(tier_, Tier::Make(c_, dir_));
   }
   return Status::Ok();
 }
@@ -167,6 +193,14 @@ int Service::Run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     backoff = std::min(backoff * 2, kBackoffMaxMs);
+  }
+  if (tier_) {
+    // Uploads still waiting are dropped (the next start uploads them); what finished is kept.
+    tier_->Stop();
+    if (tier_->Turn(&m_, NowMs(), /*submit=*/false)) dirty_ = true;
+    if (Status s = Checkpoint(true); s.ok()) {
+      for (const auto& rel : tier_->TakeRemovals()) fs::remove(dir_ + "/" + rel);
+    }
   }
   sd_notify(0, "STOPPING=1");
   TM_LOG_INFO("backup %s: stopped; manifest %s/%s", c_.backup.id.c_str(), dir_.c_str(),
@@ -270,6 +304,7 @@ Status Service::Session() {
     }
     ApplyUpdates();
     if (Status s = Checkpoint(false); !s.ok() && failure.ok()) failure = s;
+    TierTurn();
     if (NowMs() >= next_stats_ms_) {
       RefreshStats();
       next_stats_ms_ = NowMs() + kStatsIntervalMs;
@@ -461,8 +496,7 @@ Status Service::Release(rd_kafka_topic_partition_list_t* parts, bool commit) {
       for (auto& u : sh->TakeUpdates()) {
         TopicPartition tp{u.topic, u.entry.partition};
         if (u.released) pending.erase(tp);
-        backup::FindOrAddPartition(&m_, u.topic, u.entry.partition) = std::move(u.entry);
-        to_commit_[tp] = backup::FindOrAddPartition(&m_, tp.first, tp.second).end_offset;
+        to_commit_[tp] = ApplyEntry(&m_, u.topic, std::move(u.entry)).end_offset;
         dirty_ = true;
       }
     }
@@ -520,13 +554,54 @@ bool Service::ApplyUpdates() {
     for (auto& u : sh->TakeUpdates()) {
       TopicPartition tp{u.topic, u.entry.partition};
       const int64_t end = u.entry.end_offset;
-      backup::FindOrAddPartition(&m_, u.topic, u.entry.partition) = std::move(u.entry);
+      ApplyEntry(&m_, u.topic, std::move(u.entry));
       if (owned_.count(tp) || u.released) to_commit_[tp] = end;
       dirty_ = true;
       any = true;
     }
   }
   return any;
+}
+
+// Uploads: confirmed segments marked in the manifest, local copies removed once a durable
+// manifest says so, and consumption paused while the backlog is full (back-pressure).
+void Service::TierTurn() {
+  if (!tier_) return;
+  if (tier_->Turn(&m_, NowMs())) dirty_ = true;
+  if (!dirty_) {
+    for (const auto& rel : tier_->TakeRemovals()) {
+      std::error_code ec;
+      fs::remove(dir_ + "/" + rel, ec);
+      if (ec)
+        TM_LOG_WARN("upload: remove %s/%s: %s", dir_.c_str(), rel.c_str(), ec.message().c_str());
+    }
+  }
+  const bool pause = tier_->full() || (paused_ && !tier_->below_resume());
+  if (pause == paused_ && !pause) return;
+  if (rk_ && !owned_.empty()) {
+    rd_kafka_topic_partition_list_t* l =
+        rd_kafka_topic_partition_list_new(static_cast<int>(owned_.size()));
+    for (const auto& [tp, sh] : owned_)
+      rd_kafka_topic_partition_list_add(l, tp.first.c_str(), tp.second);
+    if (pause)
+      rd_kafka_pause_partitions(rk_.get(), l);  // again each turn: partitions assigned meanwhile
+    else
+      rd_kafka_resume_partitions(rk_.get(), l);
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  if (pause != paused_) {
+    const TierStats ts = tier_->stats();
+    if (pause) {
+      TM_LOG_WARN("upload: %" PRIu64
+                  " sealed segments wait for the store (queue_max_segments); consumption paused "
+                  "until the backlog drains%s",
+                  ts.backlog,
+                  ts.last_error.empty() ? "" : ("; last error: " + ts.last_error).c_str());
+    } else {
+      TM_LOG_INFO("upload: backlog down to %" PRIu64 " segments; consuming again", ts.backlog);
+    }
+  }
+  paused_ = pause;
 }
 
 // Writes the manifest when it changed (at most every checkpoint_interval_ms unless forced),
@@ -603,6 +678,17 @@ void Service::Reload() {
   same(n.storage.path == c_.storage.path, "storage.path");
   same(n.storage.direct_io == c_.storage.direct_io, "storage.direct_io");
   same(n.metrics.listen == c_.metrics.listen, "metrics.listen");
+  config::UploadConfig ua = n.upload, ub = c_.upload;
+  ua.keep_local_ms = ub.keep_local_ms = 0;
+  same(ua.endpoint == ub.endpoint && ua.bucket == ub.bucket && ua.prefix == ub.prefix &&
+           ua.region == ub.region && ua.path_style == ub.path_style && ua.ca_file == ub.ca_file &&
+           ua.credentials_file == ub.credentials_file && ua.profile == ub.profile &&
+           ua.workers == ub.workers && ua.part_bytes == ub.part_bytes &&
+           ua.multipart_threshold_bytes == ub.multipart_threshold_bytes &&
+           ua.parts_in_flight == ub.parts_in_flight &&
+           ua.queue_max_segments == ub.queue_max_segments && ua.timeout_ms == ub.timeout_ms &&
+           ua.retries == ub.retries,
+       "upload (all but keep_local)");
   if (!fixed.empty()) {
     TM_LOG_WARN("reload: %s change only at a restart; kept as they are", JoinList(fixed).c_str());
   }
@@ -615,6 +701,8 @@ void Service::Reload() {
   c_.backup.checkpoint_interval_ms = n.backup.checkpoint_interval_ms;
   c_.metrics.lag_alert_records = n.metrics.lag_alert_records;
   c_.metrics.stall_alert_ms = n.metrics.stall_alert_ms;
+  c_.upload.keep_local_ms = n.upload.keep_local_ms;
+  if (tier_) tier_->Update(c_.upload);
   for (auto& sh : shards_)
     sh->SetIntervals(c_.backup.flush_interval_ms, c_.backup.segment_max_interval_ms);
   next_discovery_ms_ = 0;  // the topic patterns may have changed
@@ -699,6 +787,21 @@ void Service::RefreshStats() {
     rd_kafka_topic_partition_list_destroy(l);
   }
   s.partitions_owned = static_cast<int64_t>(owned_.size());
+  if (tier_) {
+    const TierStats ts = tier_->stats();
+    s.upload = true;
+    s.upload_backlog = ts.backlog;
+    s.uploaded_segments = ts.uploaded_segments;
+    s.uploaded_bytes = ts.uploaded_bytes;
+    s.upload_failures = ts.failures;
+    s.remote_manifests = ts.manifests;
+    s.local_removed = ts.removed;
+    if (paused_) {
+      s.degraded.push_back("upload backlog full: " + std::to_string(ts.backlog) +
+                           " sealed segments wait for the store, consumption paused" +
+                           (ts.last_error.empty() ? "" : " (" + ts.last_error + ")"));
+    }
+  }
   if (!s.running) {
     s.degraded.push_back("not backing up" +
                          (s.last_failure.empty() ? std::string() : ": " + s.last_failure));

@@ -102,8 +102,13 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
       }
       auto& entry = backup::FindOrAddPartition(&m, topic, static_cast<int32_t>(partition));
       for (const auto& s : entry.segments) {
-        if (!sealed.count(s.first_offset))
+        if (s.local && !sealed.count(s.first_offset))
           report->problems.push_back(s.path + " is in the manifest but missing on disk");
+        if (!s.local && sealed.count(s.first_offset)) {
+          // Uploaded, and marked for removal (keep_local) just before a crash: finish it.
+          fs::remove(dir + "/" + s.path, ec);
+          ec.clear();
+        }
         sealed.erase(s.first_offset);
       }
       for (const auto& [first, rel] : sealed) {

@@ -84,6 +84,18 @@ void Pool::Drain() {
   idle_.wait(lk, [&] { return queue_.empty() && running_ == 0; });
 }
 
+void Pool::Cancel() {
+  std::deque<Job> dropped;
+  {
+    std::lock_guard lk(mu_);
+    dropped.swap(queue_);
+  }
+  space_.notify_all();
+  for (auto& j : dropped)
+    if (j.done) j.done(Status::Aborted("upload of " + j.key + " cancelled (stopping)"));
+  Drain();
+}
+
 size_t Pool::depth() const {
   std::lock_guard lk(mu_);
   return queue_.size() + running_;
@@ -99,7 +111,9 @@ void Pool::Loop(Worker* w) {
     ++running_;
     space_.notify_one();
     lk.unlock();
-    const Status st = PutFile(w, job.file, job.key);
+    const Status st = job.data
+                          ? w->clients[0]->PutObject(st_.location.bucket, job.key, Bytes(*job.data))
+                          : PutFile(w, job.file, job.key);
     if (job.done) job.done(st);
     lk.lock();
     --running_;

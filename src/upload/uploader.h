@@ -34,6 +34,7 @@ struct Job {
   std::string file;                         // local path
   std::string key;                          // object key
   std::function<void(const Status&)> done;  // called on a worker thread
+  std::shared_ptr<const std::string> data;  // an object from memory (a manifest)
 };
 
 class Pool {
@@ -49,6 +50,8 @@ class Pool {
   bool TrySubmit(Job job);
   // Waits until every job submitted so far is done.
   void Drain();
+  // Drops the jobs still waiting (their callbacks get kAborted) and waits for the running ones.
+  void Cancel();
   size_t depth() const;  // waiting or running
   uint64_t bytes_uploaded() const { return bytes_.load(); }
 
