@@ -5,11 +5,14 @@
 #include <filesystem>
 #include <map>
 
+#include <fstream>
 #include "common/dir_lock.h"
 #include "common/histogram.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "kafka/kafka.h"
+#include "s3/settings.h"
+#include "service/tier.h"
 
 namespace tidemark {
 namespace {
@@ -44,8 +47,20 @@ threads = 2
 [upload]
 endpoint = "http://minio.local:9000"
 bucket = "kafka-backups"
-prefix = "site-a"
+prefix = "/site-a/"
 region = "us-east-1"
+addressing = "virtual"
+ca_file = "/etc/ssl/minio.pem"
+credentials_file = "/etc/tidemark/s3.credentials"
+profile = "backup"
+keep_local = "12h"
+workers = 8
+part_size_bytes = 8388608
+multipart_threshold_bytes = 16777216
+parts_in_flight = 2
+queue_max_segments = 32
+timeout_ms = 20000
+retries = 3
 [metrics]
 listen = "127.0.0.1:9464"
 )";
@@ -67,6 +82,19 @@ TEST(Config, ParsesEveryDocumentedKey) {
   EXPECT_EQ(c->backup.level, 3);
   EXPECT_EQ(c->storage.direct_io, io::DirectIoMode::kOn);
   EXPECT_EQ(c->upload.bucket, "kafka-backups");
+  EXPECT_EQ(c->upload.prefix, "site-a") << "slashes at either end are dropped";
+  EXPECT_FALSE(c->upload.path_style);
+  EXPECT_EQ(c->upload.ca_file, "/etc/ssl/minio.pem");
+  EXPECT_EQ(c->upload.credentials_file, "/etc/tidemark/s3.credentials");
+  EXPECT_EQ(c->upload.profile, "backup");
+  EXPECT_EQ(c->upload.keep_local_ms, 12 * 3600 * 1000);
+  EXPECT_EQ(c->upload.workers, 8);
+  EXPECT_EQ(c->upload.part_bytes, 8u << 20);
+  EXPECT_EQ(c->upload.multipart_threshold_bytes, 16u << 20);
+  EXPECT_EQ(c->upload.parts_in_flight, 2);
+  EXPECT_EQ(c->upload.queue_max_segments, 32);
+  EXPECT_EQ(c->upload.timeout_ms, 20000);
+  EXPECT_EQ(c->upload.retries, 3);
   EXPECT_EQ(c->metrics.listen, "127.0.0.1:9464");
   EXPECT_EQ(c->backup.groups, (std::vector<std::string>{"billing", "audit.*"}));
   EXPECT_EQ(c->restore.rate_limit_bytes, 50000000u);
@@ -90,6 +118,133 @@ TEST(Config, RestoreKeysAreCheckedLikeEveryOther) {
   ASSERT_FALSE(typed.ok());
   EXPECT_NE(typed.status().message().find("'restore.properties.acks'"), std::string::npos)
       << typed.status().message();
+}
+
+TEST(Config, KeepLocalIsAllNoneOrADuration) {
+  EXPECT_EQ(*config::ParseKeepLocal("all"), -1);
+  EXPECT_EQ(*config::ParseKeepLocal("none"), 0);
+  EXPECT_EQ(*config::ParseKeepLocal("90s"), 90000);
+  EXPECT_EQ(*config::ParseKeepLocal("30m"), 30 * 60000);
+  EXPECT_EQ(*config::ParseKeepLocal("7d"), 7 * 86400000ll);
+  for (const char* bad : {"", "7", "7w", "-1h", "0h", "h", "12hh", "forever"})
+    EXPECT_FALSE(config::ParseKeepLocal(bad).ok()) << bad;
+  auto c = config::ParseConfig("[upload]\nkeep_local = \"1y\"\n", "u.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("'upload.keep_local'"), std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("none, all or a duration"), std::string::npos)
+      << c.status().message();
+}
+
+TEST(Config, UploadKeysAreChecked) {
+  struct Case {
+    const char* toml;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"[upload]\nendpoint = \"minio:9000\"\n", "must start with http:// or https://"},
+      {"[upload]\naddressing = \"dns\"\n", "'dns' is not one of path, virtual"},
+      {"[upload]\npart_size_bytes = 1048576\n",
+       "'upload.part_size_bytes' = 1048576 is out of range"},
+      {"[upload]\nworkers = 0\n", "'upload.workers' = 0 is out of range"},
+      {"[upload]\nsecret_key = \"x\"\n", "unknown key 'upload.secret_key'"},
+  };
+  for (const auto& tc : cases) {
+    auto c = config::ParseConfig(tc.toml, "u.toml");
+    ASSERT_FALSE(c.ok()) << tc.toml;
+    EXPECT_EQ(ExitCodeFor(c.status()), 2);
+    EXPECT_NE(c.status().message().find(tc.expect), std::string::npos) << c.status().message();
+  }
+}
+
+TEST(S3Settings, UrlsAndCredentialsFromTheEnvironmentOrAFile) {
+  auto l = s3::ParseS3Url("s3://kafka-backups/site-a/");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->bucket, "kafka-backups");
+  EXPECT_EQ(l->prefix, "site-a");
+  EXPECT_EQ(l->Key("nightly/manifest.json"), "site-a/nightly/manifest.json");
+  EXPECT_EQ(s3::ParseS3Url("s3://b1x")->Key("k"), "k");
+  for (const char* bad : {"s3://", "s3://ab", "s3://Upper/x", "/var/lib", "s3://-x-/p"})
+    EXPECT_FALSE(s3::ParseS3Url(bad).ok()) << bad;
+
+  ::setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
+  ::setenv("AWS_REGION", "eu-west-1", 1);
+  ::unsetenv("AWS_ENDPOINT_URL");
+  config::UploadConfig u;
+  u.bucket = "kafka-backups";
+  auto st = s3::ResolveSettings(u);
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  EXPECT_EQ(st->credentials.access_key, "AKENV");
+  EXPECT_EQ(st->client.region, "eu-west-1");
+  EXPECT_EQ(st->client.endpoint, "https://s3.eu-west-1.amazonaws.com") << "no endpoint: AWS";
+
+  // A credentials file (the [upload] key) wins over the environment; its profile is chosen.
+  const std::string file = ::testing::TempDir() + "/tidemark-creds";
+  std::ofstream(file) << "[default]\naws_access_key_id = AKDEF\naws_secret_access_key = d\n"
+                      << "[backup]\naws_access_key_id=AKFILE\naws_secret_access_key=s3cr3t\n";
+  u.credentials_file = file;
+  u.profile = "backup";
+  u.endpoint = "http://127.0.0.1:7480";
+  st = s3::ResolveSettings(u);
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  EXPECT_EQ(st->credentials.access_key, "AKFILE");
+  EXPECT_EQ(st->credentials.secret_key, "s3cr3t");
+  EXPECT_EQ(st->client.endpoint, "http://127.0.0.1:7480");
+  u.profile = "nope";
+  auto missing = s3::ResolveSettings(u);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("section [nope]"), std::string::npos);
+  EXPECT_EQ(missing.status().message().find("s3cr3t"), std::string::npos);
+
+  u.credentials_file.clear();
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+  auto none = s3::ResolveSettings(u);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(ExitCodeFor(none.status()), 2);
+  EXPECT_NE(none.status().message().find("AWS_ACCESS_KEY_ID"), std::string::npos);
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ::unsetenv("AWS_REGION");
+  std::filesystem::remove(file);
+}
+
+// The manifest the store is shown: each partition up to its first segment not uploaded yet.
+TEST(Tier, TheRemoteViewNamesOnlyUploadedSegmentsAndTheOffsetsTheyCover) {
+  backup::Manifest m;
+  auto& p = backup::FindOrAddPartition(&m, "orders", 0);
+  auto seg = [](int64_t first, int64_t last, int64_t uploaded) {
+    segment::SealedSegment s;
+    s.path = "topics/orders/0/" + std::to_string(first) + ".tmseg";
+    s.first_offset = first;
+    s.last_offset = last;
+    s.records = static_cast<uint64_t>(last - first + 1);
+    s.bytes_stored = 4096;
+    s.uploaded_ms = uploaded;
+    return s;
+  };
+  p.segments = {seg(10, 19, 5), seg(25, 29, 6), seg(30, 39, 0), seg(40, 49, 7)};
+  p.gaps = {{0, 10, backup::kGapLogStart},
+            {20, 25, backup::kGapNotDelivered},
+            {35, 36, backup::kGapNotDelivered}};
+  p.end_offset = 50;
+  p.records = 35;
+  auto& q = backup::FindOrAddPartition(&m, "orders", 1);
+  q.segments = {seg(0, 9, 1)};
+  q.end_offset = 10;
+  q.records = 10;
+
+  const backup::Manifest v = service::RemoteView(m);
+  const auto& vp = v.topics.at("orders").partitions.at(0);
+  ASSERT_EQ(vp.segments.size(), 2u) << "stops before the first segment not in the store";
+  EXPECT_EQ(vp.end_offset, 30);
+  EXPECT_EQ(vp.records, 15u);
+  EXPECT_EQ(vp.bytes_stored, 8192u);
+  ASSERT_EQ(vp.gaps.size(), 2u);
+  EXPECT_EQ(vp.gaps[1].to, 25);
+  const auto& vq = v.topics.at("orders").partitions.at(1);
+  EXPECT_EQ(vq.segments.size(), 1u);
+  EXPECT_EQ(vq.end_offset, 10) << "a partition all in the store is shown whole";
 }
 
 TEST(Config, ErrorsNameTheKeyAndLine) {
