@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kafka/mock.h"
 #include "test_util.h"
 
 namespace tidemark::testing {
@@ -87,6 +88,30 @@ inline std::map<int32_t, std::vector<OwnedRecord>> ConsumeTopic(const std::strin
   EXPECT_EQ(eof, parts) << "did not reach the end of every partition of " << topic;
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
+  return out;
+}
+
+// Produces `n` varied records (MakeRecord, CreateTime) into each of `partitions` partitions of
+// `topic` through tidemark's fixture producer; returns them per partition, in offset order.
+inline std::map<int32_t, std::vector<OwnedRecord>> ProduceVaried(const std::string& brokers,
+                                                                 const std::string& topic,
+                                                                 int partitions, int n,
+                                                                 uint64_t seed) {
+  kafka::Producer producer;
+  EXPECT_TRUE(producer.Connect(brokers).ok());
+  std::mt19937_64 rng(seed);
+  std::map<int32_t, std::vector<OwnedRecord>> out;
+  for (int32_t p = 0; p < partitions; ++p) {
+    for (int i = 0; i < n; ++i) {
+      OwnedRecord r = MakeRecord(rng, i);
+      r.timestamp_type = format::TimestampType::kCreateTime;
+      std::vector<kafka::ProduceHeader> hs;
+      for (const auto& h : r.headers) hs.push_back({h.name, h.value});
+      EXPECT_TRUE(producer.Produce(topic, p, r.key, r.value, hs, r.timestamp).ok());
+      out[p].push_back(std::move(r));
+    }
+  }
+  EXPECT_TRUE(producer.Flush().ok());
   return out;
 }
 

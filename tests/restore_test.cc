@@ -86,22 +86,7 @@ class RestoreTest : public ::testing::Test {
   std::map<int32_t, std::vector<OwnedRecord>> Fill(const std::string& topic, int partitions, int n,
                                                    uint64_t seed = 7) {
     EXPECT_TRUE(source_.CreateTopic(topic, partitions).ok());
-    kafka::Producer producer;
-    EXPECT_TRUE(producer.Connect(source_.bootstraps()).ok());
-    std::mt19937_64 rng(seed);
-    std::map<int32_t, std::vector<OwnedRecord>> out;
-    for (int32_t p = 0; p < partitions; ++p) {
-      for (int i = 0; i < n; ++i) {
-        OwnedRecord r = testing::MakeRecord(rng, i);
-        r.timestamp_type = format::TimestampType::kCreateTime;
-        std::vector<kafka::ProduceHeader> hs;
-        for (const auto& h : r.headers) hs.push_back({h.name, h.value});
-        EXPECT_TRUE(producer.Produce(topic, p, r.key, r.value, hs, r.timestamp).ok());
-        out[p].push_back(std::move(r));
-      }
-    }
-    EXPECT_TRUE(producer.Flush().ok());
-    return out;
+    return testing::ProduceVaried(source_.bootstraps(), topic, partitions, n, seed);
   }
 
   backup::SnapshotSummary Backup(const std::string& id, std::vector<std::string> topics,

@@ -182,6 +182,12 @@ TEST_F(S3Test, AnUnreachableEndpointIsRetriedThenNamed) {
 namespace fs = std::filesystem;
 using testing::OwnedRecord;
 
+#define ASSERT_OK(expr)                                      \
+  do {                                                       \
+    const Status st_ = (expr);                               \
+    ASSERT_TRUE(st_.ok()) << #expr << ": " << st_.message(); \
+  } while (0)
+
 class TierTest : public S3Test {
  protected:
   void SetUp() override {
@@ -205,21 +211,7 @@ class TierTest : public S3Test {
                                                             int partitions, int n,
                                                             const std::string& id) {
     EXPECT_TRUE(kafka_.CreateTopic(topic, partitions).ok());
-    kafka::Producer producer;
-    EXPECT_TRUE(producer.Connect(kafka_.bootstraps()).ok());
-    std::mt19937_64 rng(11);
-    std::map<int32_t, std::vector<OwnedRecord>> out;
-    for (int32_t p = 0; p < partitions; ++p) {
-      for (int i = 0; i < n; ++i) {
-        OwnedRecord r = testing::MakeRecord(rng, i);
-        r.timestamp_type = format::TimestampType::kCreateTime;
-        std::vector<kafka::ProduceHeader> hs;
-        for (const auto& h : r.headers) hs.push_back({h.name, h.value});
-        EXPECT_TRUE(producer.Produce(topic, p, r.key, r.value, hs, r.timestamp).ok());
-        out[p].push_back(std::move(r));
-      }
-    }
-    EXPECT_TRUE(producer.Flush().ok());
+    auto out = testing::ProduceVaried(kafka_.bootstraps(), topic, partitions, n, 11);
     config::Config c;
     c.kafka.bootstrap_servers = kafka_.bootstraps();
     c.kafka.timeout_ms = 20000;
@@ -233,6 +225,16 @@ class TierTest : public S3Test {
     auto sum = backup::RunSnapshot(c, nullptr);
     EXPECT_TRUE(sum.ok()) << sum.status().message();
     return out;
+  }
+
+  // `tidemark upload`'s configuration file for this test's backups.
+  std::string WriteUploadConfig(const std::string& bucket, const std::string& extra) {
+    const std::string conf = (dir_ / "upload.toml").string();
+    std::ofstream(conf) << "[storage]\npath = \"" << (dir_ / "local").string()
+                        << "\"\n[upload]\nbucket = \"" << bucket
+                        << "\"\nprefix = \"site-a\"\nkeep_local = \"none\"\n"
+                        << extra;
+    return conf;
   }
 
   config::Config UploadConfig(const std::string& bucket, const std::string& keep = "none") {
@@ -271,7 +273,7 @@ class TierTest : public S3Test {
 
 TEST_F(TierTest, AnUploadedBackupWithoutItsLocalCopyIsListedVerifiedAndRestoredFromS3) {
   const auto produced = FillAndBackUp("orders", 3, 2500, "snap");
-  ASSERT_TRUE(client_->CreateBucket("tier-a").ok());
+  ASSERT_OK(client_->CreateBucket("tier-a"));
   const std::string local = (dir_ / "local" / "snap").string();
   auto before = backup::ReadManifest(local);
   ASSERT_TRUE(before.ok()) << before.status().message();
@@ -367,7 +369,7 @@ TEST_F(TierTest, AnUploadedBackupWithoutItsLocalCopyIsListedVerifiedAndRestoredF
 
 TEST_F(TierTest, AnObjectDeletedBehindTheToolsBackIsNamedByVerify) {
   FillAndBackUp("events", 1, 3000, "gone");
-  ASSERT_TRUE(client_->CreateBucket("tier-b").ok());
+  ASSERT_OK(client_->CreateBucket("tier-b"));
   auto c = UploadConfig("tier-b", "all");
   auto sum = upload::UploadOnce(c, "gone");
   ASSERT_TRUE(sum.ok()) << sum.status().message();
@@ -391,7 +393,7 @@ TEST_F(TierTest, AnObjectDeletedBehindTheToolsBackIsNamedByVerify) {
 }
 
 TEST_F(TierTest, UploadPoolSendsLargeSegmentsInPartsByteExact) {
-  ASSERT_TRUE(client_->CreateBucket("tier-c").ok());
+  ASSERT_OK(client_->CreateBucket("tier-c"));
   std::string data(12 * 1024 * 1024 + 777, '\0');
   std::mt19937_64 rng(5);
   for (auto& ch : data) ch = static_cast<char>(rng());
@@ -447,7 +449,7 @@ TEST_F(TierTest, FailedUploadsRemoveNothingAndSayWhatToDo) {
       << missing.status().message();
 
   // A wrong secret: a 403 that names the key, never the secret.
-  ASSERT_TRUE(client_->CreateBucket("tier-d").ok());
+  ASSERT_OK(client_->CreateBucket("tier-d"));
   ::setenv("AWS_SECRET_ACCESS_KEY", "0000000000000000000000000000000000000000", 1);
   auto denied = upload::UploadOnce(UploadConfig("tier-d"), "");
   ::setenv("AWS_SECRET_ACCESS_KEY", g_gw->secret.c_str(), 1);
@@ -477,14 +479,53 @@ TEST_F(TierTest, FailedUploadsRemoveNothingAndSayWhatToDo) {
   EXPECT_TRUE(Objects("tier-d", "").empty());
 }
 
+TEST_F(TierTest, ClockSkewAndAMissingPermissionAreNamedAndRemoveNothing) {
+  FillAndBackUp("audit", 1, 400, "perm");
+  ASSERT_OK(client_->CreateBucket("tier-g"));
+  const std::string conf = WriteUploadConfig("tier-g", "retries = 1\n");
+  const char* bin = std::getenv("TIDEMARK_BIN");
+  ASSERT_NE(bin, nullptr);
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  // libfaketime moves this process's clock two hours back (preloaded: ASan must allow that).
+  const std::string skewed = testing::Shell("ASAN_OPTIONS='" + std::string(asan ? asan : "") +
+                                            ":verify_asan_link_order=0' faketime -f -2h " + bin +
+                                            " upload --config " + conf + " 2>&1")
+                                 .out;
+  EXPECT_NE(skewed.find("this machine's clock is off (RequestTimeTooSkewed)"), std::string::npos)
+      << skewed;
+
+  // Another user of the same store: the bucket is not theirs.
+  const std::string other = testing::Shell(std::string(std::getenv("TIDEMARK_RGW")) + " user " +
+                                           g_gw->dir + "/ceph intruder 2>&1")
+                                .out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(other, m, std::regex("access_key=(\\S+) secret_key=(\\S+)")))
+      << other;
+  const std::string key = m[1], secret = m[2];
+  const auto denied =
+      testing::Shell("AWS_ACCESS_KEY_ID=" + key + " AWS_SECRET_ACCESS_KEY=" + secret + " " + bin +
+                     " upload --config " + conf + " 2>&1");
+  EXPECT_EQ(denied.code, 2) << denied.out;
+  EXPECT_NE(denied.out.find("access denied for access key " + key), std::string::npos)
+      << denied.out;
+  EXPECT_EQ(denied.out.find(secret), std::string::npos) << denied.out;
+
+  // Neither moved anything: every segment is local and unmarked, the bucket is empty.
+  auto man = backup::ReadManifest((dir_ / "local" / "perm").string());
+  ASSERT_TRUE(man.ok());
+  for (const auto& s : man->topics.at("audit").partitions.at(0).segments) {
+    EXPECT_TRUE(s.local && s.uploaded_ms == 0) << s.path;
+    EXPECT_TRUE(fs::exists(dir_ / "local" / "perm" / s.path)) << s.path;
+  }
+  EXPECT_TRUE(Objects("tier-g", "").empty());
+}
+
 TEST_F(TierTest, AGatewayKilledMidUploadAndRestartedLosesAndDuplicatesNothing) {
   // Many small segments, one worker: the upload takes long enough to be caught in the middle.
   FillAndBackUp("clicks", 24, 300, "kill");
-  ASSERT_TRUE(client_->CreateBucket("tier-e").ok());
-  const std::string conf = (dir_ / "upload.toml").string();
-  std::ofstream(conf) << "[storage]\npath = \"" << (dir_ / "local").string()
-                      << "\"\n[upload]\nbucket = \"tier-e\"\nprefix = \"site-a\"\n"
-                      << "keep_local = \"none\"\nworkers = 1\nretries = 8\ntimeout_ms = 5000\n";
+  ASSERT_OK(client_->CreateBucket("tier-e"));
+  const std::string conf =
+      WriteUploadConfig("tier-e", "workers = 1\nretries = 8\ntimeout_ms = 5000\n");
   const std::string log = (dir_ / "upload.log").string();
   const pid_t pid = testing::Spawn({"upload", "--config", conf}, log);
   ASSERT_GT(pid, 0);
@@ -534,7 +575,7 @@ TEST_F(TierTest, AGatewayKilledMidUploadAndRestartedLosesAndDuplicatesNothing) {
 
 TEST_F(TierTest, TheServiceUploadsAsItSealsAndRemovesWhatTheStoreHolds) {
   ASSERT_TRUE(kafka_.CreateTopic("live", 2).ok());
-  ASSERT_TRUE(client_->CreateBucket("tier-f").ok());
+  ASSERT_OK(client_->CreateBucket("tier-f"));
   const std::string conf = (dir_ / "run.toml").string();
   std::ofstream(conf) << "[kafka]\nbootstrap_servers = \"" << kafka_.bootstraps()
                       << "\"\ntimeout_ms = 10000\n[backup]\nid = \"svc\"\ntopics = [\"live\"]\n"

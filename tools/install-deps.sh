@@ -18,6 +18,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio python3 time
   # the upload baseline (bench/upload_vs_s3cmd.sh)
   s3cmd
+  # a skewed clock for one process (the s3 suite: RequestTimeTooSkewed)
+  faketime
   # plots of benchmark sweeps (tools/plot-bench.sh)
   gnuplot-nox
   # sanitizers for gcc
