@@ -85,7 +85,7 @@ bool Tier::Turn(backup::Manifest* m, int64_t now_ms, bool submit) {
     done.swap(done_);
   }
   std::map<std::string, segment::SealedSegment*> by_path;
-  ForEachSegment(m, [&](segment::SealedSegment& s) { by_path[s.path] = &s; });
+  if (!done.empty()) ForEachSegment(m, [&](segment::SealedSegment& s) { by_path[s.path] = &s; });
   const int64_t wall = WallClockMs();
   for (auto& d : done) {
     if (d.path.empty()) {  // the manifest
