@@ -666,5 +666,69 @@ TEST_F(TierTest, TheServiceUploadsAsItSealsAndRemovesWhatTheStoreHolds) {
   }
 }
 
+TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
+  ASSERT_TRUE(kafka_.CreateTopic("held", 1).ok());
+  ASSERT_OK(client_->CreateBucket("tier-h"));
+  const std::string rgw = std::string(std::getenv("TIDEMARK_RGW")) + " ";
+  const std::string conf = (dir_ / "run.toml").string();
+  std::ofstream(conf) << "[kafka]\nbootstrap_servers = \"" << kafka_.bootstraps()
+                      << "\"\ntimeout_ms = 10000\n[backup]\nid = \"held\"\ntopics = [\"held\"]\n"
+                      << "shards = 1\nblock_bytes = 65536\nsegment_max_bytes = 1048576\n"
+                      << "segment_max_interval_ms = 300\nflush_interval_ms = 50\n"
+                      << "checkpoint_interval_ms = 100\n[storage]\npath = \""
+                      << (dir_ / "local").string() << "\"\n[upload]\nbucket = \"tier-h\"\n"
+                      << "prefix = \"site-a\"\nkeep_local = \"none\"\nqueue_max_segments = 2\n"
+                      << "retries = 0\ntimeout_ms = 2000\n";
+  ASSERT_EQ(testing::Shell(rgw + "kill-gw " + g_gw->dir + "/ceph 2>&1").code, 0);
+  const std::string log = (dir_ / "run.log").string();
+  const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  auto read_log = [&] { return testing::Shell("cat " + log).out; };
+  // Segments seal every 300 ms while the store is down: at two waiting, consumption pauses.
+  testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 500, 21);
+  bool paused = false;
+  for (int i = 0; i < 400 && !paused; ++i) {
+    if (i % 20 == 19) testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 200, 100 + i);
+    paused = read_log().find("consumption paused") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(paused) << read_log();
+  EXPECT_NE(read_log().find("upload: "), std::string::npos) << "the failures are logged";
+  // Paused means paused: records produced now are not consumed (nothing more is sealed).
+  auto sealed_end = [&] {
+    auto m = backup::ReadManifest((dir_ / "local" / "held").string());
+    return m.ok() && m->topics.count("held") ? m->topics.at("held").partitions.at(0).end_offset
+                                             : int64_t{-1};
+  };
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // what was consumed before is sealed
+  const int64_t before = sealed_end();
+  testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 300, 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(sealed_end(), before) << "consumed while the upload backlog was full";
+  // The store comes back: the backlog drains, consuming resumes, and everything gets there.
+  const auto back = testing::Shell(rgw + "start-gw " + g_gw->dir + "/ceph 2>&1");
+  ASSERT_EQ(back.code, 0) << back.out;
+  testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 300, 7);
+  const auto want = testing::ConsumeTopic(kafka_.bootstraps(), "held");
+  auto src = source::Open("s3://tier-h/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok());
+  uint64_t remote = 0;
+  for (int i = 0; i < 1200 && remote < want.at(0).size(); ++i) {
+    auto m = (*src)->ReadManifest("held");
+    remote = m.ok() ? m->TotalRecords() : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(remote, want.at(0).size()) << read_log();
+  EXPECT_NE(read_log().find("consuming again"), std::string::npos) << read_log();
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_log();
+  auto rep = verify::VerifyBackup(**src, "held");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok()) << verify::ReportToText(*rep);
+  EXPECT_EQ(rep->records, want.at(0).size());
+}
+
 }  // namespace
 }  // namespace tidemark
