@@ -152,6 +152,38 @@ TEST_F(CliTest, MistypedAndBadConfigValuesAreErrors) {
   EXPECT_EQ(r4.code, 2) << r4.out;
 }
 
+// Object-storage usage errors are caught before anything is sent (no store needed).
+TEST_F(CliTest, UploadAndS3PathUsageErrorsSayWhatToDo) {
+  const std::string none = WriteFile("none.toml", "[storage]\npath = \"/tmp\"\n");
+  CmdResult r = Tidemark("upload --config " + none);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("no [upload] bucket"), std::string::npos) << r.out;
+
+  const std::string cfg = WriteFile(
+      "up.toml", "[storage]\npath = \"" + dir_.string() +
+                     "\"\n[upload]\nendpoint = \"http://127.0.0.1:1\"\nbucket = \"b-1\"\n");
+  CmdResult missing = Tidemark("upload --config " + cfg + " --id nope");
+  EXPECT_EQ(missing.code, 2) << missing.out;
+  EXPECT_NE(missing.out.find("no backup 'nope'"), std::string::npos) << missing.out;
+
+  CmdResult bad_url = Tidemark("ls --path s3://Bad_Bucket/x");
+  EXPECT_EQ(bad_url.code, 2) << bad_url.out;
+  EXPECT_NE(bad_url.out.find("is not a valid bucket name"), std::string::npos) << bad_url.out;
+
+  CmdResult no_creds = testing::Shell("env -u AWS_ACCESS_KEY_ID -u AWS_SHARED_CREDENTIALS_FILE " +
+                                      std::string(std::getenv("TIDEMARK_BIN")) +
+                                      " verify --path s3://bkt/x --id a 2>&1");
+  EXPECT_EQ(no_creds.code, 2) << no_creds.out;
+  EXPECT_NE(no_creds.out.find("no S3 credentials"), std::string::npos) << no_creds.out;
+
+  const std::string bad_keep =
+      WriteFile("keep.toml", "[upload]\nbucket = \"b-1\"\nkeep_local = \"sometimes\"\n");
+  CmdResult keep = Tidemark("upload --config " + bad_keep);
+  EXPECT_EQ(keep.code, 2) << keep.out;
+  EXPECT_NE(keep.out.find("'upload.keep_local'"), std::string::npos) << keep.out;
+  EXPECT_NE(keep.out.find("none, all or a duration"), std::string::npos) << keep.out;
+}
+
 TEST_F(CliTest, UnwritablePathIsAClearError) {
   StartKafka(10);
   const std::string file = WriteFile("plainfile", "x");

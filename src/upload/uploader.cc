@@ -305,7 +305,6 @@ Result<Summary> UploadOnce(const config::Config& c, const std::string& id) {
     return Status::Config("no [upload] bucket in " + c.source +
                           ": say where backups go ([upload] endpoint, bucket, prefix)");
   }
-  TM_ASSIGN_OR_RETURN(s3::Settings st, s3::ResolveSettings(c.upload));
   std::vector<std::string> ids;
   std::error_code ec;
   if (!id.empty()) {
@@ -321,6 +320,7 @@ Result<Summary> UploadOnce(const config::Config& c, const std::string& id) {
     }
     std::sort(ids.begin(), ids.end());
   }
+  TM_ASSIGN_OR_RETURN(s3::Settings st, s3::ResolveSettings(c.upload));
   const int64_t t0 = MonotonicNs();
   TM_ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool, Pool::Make(c.upload, std::move(st)));
   TM_RETURN_IF_ERROR(pool->CheckBucket());

@@ -373,7 +373,7 @@ Result<std::string> DescribeBackup(source::BackupSource& src, const std::string&
         uploaded += s.uploaded_ms != 0 ? 1 : 0;
         local += s.local ? 1 : 0;
       }
-      if (uploaded > 0) {
+      if (uploaded > 0 && !src.remote()) {  // the store's copy: flags from upload time
         out += " (" + std::to_string(uploaded) + " uploaded, " + std::to_string(local) +
                " kept locally)";
       }
