@@ -234,9 +234,11 @@ TEST(Tier, TheRemoteViewNamesOnlyUploadedSegmentsAndTheOffsetsTheyCover) {
   q.end_offset = 10;
   q.records = 10;
 
+  p.segments[0].local = false;  // removed from this node after its upload
   const backup::Manifest v = service::RemoteView(m);
   const auto& vp = v.topics.at("orders").partitions.at(0);
   ASSERT_EQ(vp.segments.size(), 2u) << "stops before the first segment not in the store";
+  EXPECT_TRUE(vp.segments[0].local) << "the store's copy does not carry what a node keeps";
   EXPECT_EQ(vp.end_offset, 30);
   EXPECT_EQ(vp.records, 15u);
   EXPECT_EQ(vp.bytes_stored, 8192u);

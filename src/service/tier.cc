@@ -26,6 +26,8 @@ backup::Manifest RemoteView(const backup::Manifest& m) {
   backup::Manifest v = m;
   for (auto& [topic, t] : v.topics) {
     for (auto& p : t.partitions) {
+      for (auto& s : p.segments)
+        s.local = true;  // what this node keeps is not the store's business
       size_t k = 0;
       while (k < p.segments.size() && p.segments[k].uploaded_ms != 0) ++k;
       if (k == p.segments.size()) continue;

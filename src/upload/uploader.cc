@@ -279,8 +279,12 @@ Status UploadBackup(Pool* pool, const config::Config& c, const std::string& id, 
                                     first.message());
   }
   // Every segment is in the store: now the manifest may name them there.
+  backup::Manifest remote = m;  // what this node keeps locally is not the store's business
+  for (auto& [topic, t] : remote.topics)
+    for (auto& p : t.partitions)
+      for (auto& s : p.segments) s.local = true;
   TM_RETURN_IF_ERROR(
-      pool->PutBytes(loc.Key(id + "/" + backup::kManifestName), backup::ManifestToJson(m)));
+      pool->PutBytes(loc.Key(id + "/" + backup::kManifestName), backup::ManifestToJson(remote)));
   ++sum->manifests;
   const std::vector<std::string> remove = ApplyKeepLocal(&m, c.upload.keep_local_ms, now);
   if (!remove.empty()) {
