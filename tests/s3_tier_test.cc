@@ -1,26 +1,26 @@
-// The S3 client against a real S3 implementation: Ceph's RADOS Gateway from the Debian packages,
-// started for this suite by tools/rgw.sh (one monitor, one OSD on memstore, 127.0.0.1 only).
+// The object-storage tier against Ceph's RADOS Gateway (tests/s3_gateway.h): tidemark upload,
+// uploads from tidemark run, keep_local, and ls/describe/verify/restore from s3://, with the
+// failures an operator meets (store down, killed mid-upload, wrong secret, no permission, clock
+// skew, an object deleted behind the tool's back).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
-#include <cstdlib>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 
-#include <sys/wait.h>
-
-#include <fstream>
-#include <set>
-
 #include "backup/snapshot.h"
 #include "cli_util.h"
-#include "kafka/kafka.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
 #include "restore/restore.h"
-#include "s3/client.h"
+#include "s3/settings.h"
+#include "s3_gateway.h"
 #include "source/backup_source.h"
 #include "test_util.h"
 #include "upload/uploader.h"
@@ -28,154 +28,6 @@
 
 namespace tidemark {
 namespace {
-
-struct Gateway {
-  std::string dir, endpoint, key, secret, error;
-};
-
-Gateway* g_gw = nullptr;
-
-class S3Test : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    g_gw = new Gateway;
-    const char* script = std::getenv("TIDEMARK_RGW");
-    if (script == nullptr) {
-      g_gw->error = "TIDEMARK_RGW is not set (meson sets it)";
-      return;
-    }
-    g_gw->dir = testing::FreshTestDir("rgw").string();
-    const std::string out =
-        testing::Shell(std::string(script) + " start " + g_gw->dir + "/ceph 2>&1").out;
-    std::smatch m;
-    if (!std::regex_search(out, m,
-                           std::regex("endpoint=(\\S+) access_key=(\\S+) secret_key=(\\S+)"))) {
-      g_gw->error = "the gateway did not start: " + out;
-      return;
-    }
-    g_gw->endpoint = m[1];
-    g_gw->key = m[2];
-    g_gw->secret = m[3];
-  }
-  static void TearDownTestSuite() {
-    if (const char* script = std::getenv("TIDEMARK_RGW"); script != nullptr && g_gw != nullptr)
-      testing::Shell(std::string(script) + " stop " + g_gw->dir + "/ceph 2>&1");
-    if (g_gw != nullptr && !g_gw->dir.empty()) std::filesystem::remove_all(g_gw->dir);
-    delete g_gw;
-    g_gw = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(g_gw->error.empty()) << g_gw->error; }
-
-  std::unique_ptr<s3::Client> Make(const std::string& secret, const std::string& endpoint = "") {
-    s3::ClientOptions o;
-    o.endpoint = endpoint.empty() ? g_gw->endpoint : endpoint;
-    o.timeout_ms = 10000;
-    o.retries = 1;
-    o.backoff_ms = 20;
-    auto c = s3::Client::Make(o, {g_gw->key, secret});
-    EXPECT_TRUE(c.ok()) << c.status().message();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
-};
-
-TEST_F(S3Test, PutGetHeadAndRangeReadsAreByteExact) {
-  auto c = Make(g_gw->secret);
-  ASSERT_TRUE(c->CreateBucket("roundtrip").ok());
-  ASSERT_TRUE(c->CreateBucket("roundtrip").ok()) << "creating an owned bucket again is fine";
-  std::string data(3 * 1024 * 1024 + 17, '\0');
-  std::mt19937_64 rng(3);
-  for (auto& ch : data) ch = static_cast<char>(rng());
-  const std::string key = "site-a/prod/topics/orders/0/00000000000000000000.tmseg";
-  Status put = c->PutObject(
-      "roundtrip", key,
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-  ASSERT_TRUE(put.ok()) << put.message();
-  auto head = c->HeadObject("roundtrip", key);
-  ASSERT_TRUE(head.ok()) << head.status().message();
-  EXPECT_EQ(head->size, data.size());
-  auto all = c->GetObject("roundtrip", key);
-  ASSERT_TRUE(all.ok()) << all.status().message();
-  EXPECT_TRUE(*all == data) << "the object read back differs";
-  auto part = c->GetObject("roundtrip", key, 1 << 20, 4097);
-  ASSERT_TRUE(part.ok()) << part.status().message();
-  EXPECT_TRUE(*part == data.substr(1 << 20, 4097));
-  auto tail = c->GetObject("roundtrip", key, data.size() - 10);
-  ASSERT_TRUE(tail.ok()) << tail.status().message();
-  EXPECT_TRUE(*tail == data.substr(data.size() - 10));
-
-  auto missing = c->GetObject("roundtrip", "no/such/object");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_TRUE(missing.status().Is(Errc::kNotFound)) << missing.status().message();
-}
-
-TEST_F(S3Test, MultipartUploadsAreByteExactAndAbortsLeaveNothing) {
-  auto c = Make(g_gw->secret);
-  ASSERT_TRUE(c->CreateBucket("multipart").ok());
-  // Three parts: 5 MiB, 5 MiB and the rest (S3's minimum part size is 5 MiB but for the last).
-  std::string data(10 * 1024 * 1024 + 12345, '\0');
-  std::mt19937_64 rng(9);
-  for (auto& ch : data) ch = static_cast<char>(rng());
-  const auto bytes =
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size());
-  Status st = c->PutObjectMultipart("multipart", "big.tmseg", bytes, 5 * 1024 * 1024);
-  ASSERT_TRUE(st.ok()) << st.message();
-  auto head = c->HeadObject("multipart", "big.tmseg");
-  ASSERT_TRUE(head.ok()) << head.status().message();
-  EXPECT_EQ(head->size, data.size());
-  EXPECT_NE(head->etag.find("-3"), std::string::npos) << head->etag;
-  auto back = c->GetObject("multipart", "big.tmseg");
-  ASSERT_TRUE(back.ok()) << back.status().message();
-  EXPECT_TRUE(*back == data) << "the object read back differs";
-
-  // An aborted upload: its id is gone, and the object never appears.
-  auto id = c->CreateMultipartUpload("multipart", "aborted");
-  ASSERT_TRUE(id.ok()) << id.status().message();
-  ASSERT_TRUE(c->UploadPart("multipart", "aborted", *id, 1, bytes.subspan(0, 1 << 20)).ok());
-  ASSERT_TRUE(c->AbortMultipartUpload("multipart", "aborted", *id).ok());
-  auto late = c->UploadPart("multipart", "aborted", *id, 2, bytes.subspan(0, 1 << 20));
-  EXPECT_FALSE(late.ok());
-  auto gone = c->HeadObject("multipart", "aborted");
-  ASSERT_FALSE(gone.ok());
-  EXPECT_TRUE(gone.status().Is(Errc::kNotFound)) << gone.status().message();
-}
-
-TEST_F(S3Test, AWrongSecretIsAClear403ThatNeverShowsASecret) {
-  const std::string wrong = "0123456789abcdef0123456789abcdef01234567";
-  auto c = Make(wrong);
-  Status st = c->CreateBucket("denied");
-  ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("secret key does not match access key " + g_gw->key),
-            std::string::npos)
-      << st.message();
-  EXPECT_NE(st.message().find("403"), std::string::npos) << st.message();
-  EXPECT_EQ(st.message().find(wrong), std::string::npos) << st.message();
-  EXPECT_EQ(st.message().find(g_gw->secret), std::string::npos) << st.message();
-}
-
-TEST_F(S3Test, AMissingBucketIsNamed) {
-  auto c = Make(g_gw->secret);
-  Status st = c->PutObject("no-such-bucket", "k", {});
-  ASSERT_FALSE(st.ok());
-  EXPECT_TRUE(st.Is(Errc::kNotFound)) << st.message();
-  EXPECT_NE(st.message().find("bucket 'no-such-bucket' does not exist"), std::string::npos)
-      << st.message();
-}
-
-TEST_F(S3Test, AnUnreachableEndpointIsRetriedThenNamed) {
-  auto c = Make(g_gw->secret, "http://127.0.0.1:1");
-  auto r = c->GetObject("b", "k");
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("http://127.0.0.1:1/b/k"), std::string::npos)
-      << r.status().message();
-  EXPECT_NE(r.status().message().find("after 2 attempts"), std::string::npos)
-      << r.status().message();
-
-  s3::ClientOptions bad;
-  bad.endpoint = "127.0.0.1:9000";
-  auto m = s3::Client::Make(bad, {"k", "s"});
-  ASSERT_FALSE(m.ok());
-  EXPECT_NE(m.status().message().find("must start with http:// or https://"), std::string::npos);
-}
 
 // --- The object-storage tier: tidemark upload, and reading backups from s3:// -------------------
 
@@ -188,7 +40,7 @@ using testing::OwnedRecord;
     ASSERT_TRUE(st_.ok()) << #expr << ": " << st_.message(); \
   } while (0)
 
-class TierTest : public S3Test {
+class TierTest : public testing::S3Test {
  protected:
   void SetUp() override {
     S3Test::SetUp();
@@ -196,10 +48,10 @@ class TierTest : public S3Test {
     dir_ = testing::FreshTestDir("tier");
     fs::create_directories(dir_ / "tmp");
     ::setenv("TMPDIR", (dir_ / "tmp").c_str(), 1);  // where fetched segments are spooled
-    ::setenv("AWS_ACCESS_KEY_ID", g_gw->key.c_str(), 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", g_gw->secret.c_str(), 1);
-    ::setenv("AWS_ENDPOINT_URL", g_gw->endpoint.c_str(), 1);
-    client_ = Make(g_gw->secret);
+    ::setenv("AWS_ACCESS_KEY_ID", gw().key.c_str(), 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", gw().secret.c_str(), 1);
+    ::setenv("AWS_ENDPOINT_URL", gw().endpoint.c_str(), 1);
+    client_ = Make(gw().secret);
   }
   void TearDown() override {
     ::unsetenv("TMPDIR");
@@ -264,6 +116,48 @@ class TierTest : public S3Test {
       for (const auto& p : tm.partitions)
         for (const auto& s : p.segments) want.insert("site-a/" + id + "/" + s.path);
     return want;
+  }
+
+  // `tidemark run` on `topic` into backup `id`, sealing every `seal_ms`, uploading to `bucket`.
+  std::string WriteRunConfig(const std::string& id, const std::string& topic,
+                             const std::string& seal_ms, const std::string& bucket,
+                             const std::string& upload_extra) {
+    const std::string conf = (dir_ / "run.toml").string();
+    std::ofstream(conf)
+        << "[kafka]\nbootstrap_servers = \"" << kafka_.bootstraps()
+        << "\"\ntimeout_ms = 10000\n[backup]\nid = \"" << id << "\"\ntopics = [\"" << topic
+        << "\"]\nshards = 1\nblock_bytes = 65536\n"
+        << "segment_max_bytes = 1048576\nsegment_max_interval_ms = " << seal_ms
+        << "\nflush_interval_ms = 50\ncheckpoint_interval_ms = 100\n[storage]\npath = \""
+        << (dir_ / "local").string() << "\"\n[upload]\nbucket = \"" << bucket
+        << "\"\nprefix = \"site-a\"\nkeep_local = \"none\"\n"
+        << upload_extra;
+    return conf;
+  }
+
+  struct Restored {
+    restore::RestoreReport report;
+    std::map<int32_t, std::vector<OwnedRecord>> records;  // what landed, per partition
+  };
+  // Restores backup `id` from `url` into a fresh cluster holding `topic` with `partitions`.
+  Result<Restored> RestoreFromS3(const std::string& url, const std::string& id,
+                                 const std::string& topic, int partitions) {
+    kafka::MockCluster target;
+    TM_RETURN_IF_ERROR(target.Start(1));
+    TM_RETURN_IF_ERROR(target.CreateTopic(topic, partitions));
+    restore::RestoreOptions o;
+    o.path = url;
+    o.id = id;
+    o.brokers = target.bootstraps();
+    o.timeout_ms = 20000;
+    o.progress = restore::Progress::kOff;
+    o.threads = 2;
+    o.state_dir = (dir_ / "state").string();
+    std::atomic<bool> stop{false};
+    Restored out;
+    TM_ASSIGN_OR_RETURN(out.report, restore::RunRestore(o, &stop));
+    out.records = testing::ConsumeTopic(target.bootstraps(), topic);
+    return out;
   }
 
   kafka::MockCluster kafka_;
@@ -334,24 +228,12 @@ TEST_F(TierTest, AnUploadedBackupWithoutItsLocalCopyIsListedVerifiedAndRestoredF
   EXPECT_EQ(local_rep->records, rep->records);
 
   // Restore from s3:// into a second cluster: every record, in order.
-  kafka::MockCluster target;
-  ASSERT_TRUE(target.Start(1).ok());
-  ASSERT_TRUE(target.CreateTopic("orders", 3).ok());
-  restore::RestoreOptions o;
-  o.path = "s3://tier-a/site-a";
-  o.id = "snap";
-  o.brokers = target.bootstraps();
-  o.timeout_ms = 20000;
-  o.progress = restore::Progress::kOff;
-  o.threads = 2;
-  o.state_dir = (dir_ / "state").string();
-  std::atomic<bool> stop{false};
-  auto r = restore::RunRestore(o, &stop);
+  auto r = RestoreFromS3("s3://tier-a/site-a", "snap", "orders", 3);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_FALSE(r->damaged());
-  EXPECT_EQ(r->produced, 3u * 2500);
-  EXPECT_EQ(r->state_dir.rfind((dir_ / "state").string(), 0), 0u) << r->state_dir;
-  auto got = testing::ConsumeTopic(target.bootstraps(), "orders");
+  EXPECT_FALSE(r->report.damaged());
+  EXPECT_EQ(r->report.produced, 3u * 2500);
+  EXPECT_EQ(r->report.state_dir.rfind((dir_ / "state").string(), 0), 0u) << r->report.state_dir;
+  auto& got = r->records;
   for (int32_t p = 0; p < 3; ++p) {
     SCOPED_TRACE("partition " + std::to_string(p));
     ASSERT_EQ(got[p].size(), produced.at(p).size());
@@ -452,9 +334,9 @@ TEST_F(TierTest, FailedUploadsRemoveNothingAndSayWhatToDo) {
   ASSERT_OK(client_->CreateBucket("tier-d"));
   ::setenv("AWS_SECRET_ACCESS_KEY", "0000000000000000000000000000000000000000", 1);
   auto denied = upload::UploadOnce(UploadConfig("tier-d"), "");
-  ::setenv("AWS_SECRET_ACCESS_KEY", g_gw->secret.c_str(), 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", gw().secret.c_str(), 1);
   ASSERT_FALSE(denied.ok());
-  EXPECT_NE(denied.status().message().find("secret key does not match access key " + g_gw->key),
+  EXPECT_NE(denied.status().message().find("secret key does not match access key " + gw().key),
             std::string::npos)
       << denied.status().message();
   EXPECT_EQ(denied.status().message().find("0000000000"), std::string::npos);
@@ -495,9 +377,7 @@ TEST_F(TierTest, ClockSkewAndAMissingPermissionAreNamedAndRemoveNothing) {
       << skewed;
 
   // Another user of the same store: the bucket is not theirs.
-  const std::string other = testing::Shell(std::string(std::getenv("TIDEMARK_RGW")) + " user " +
-                                           g_gw->dir + "/ceph intruder 2>&1")
-                                .out;
+  const std::string other = gw().Run("user intruder").out;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(other, m, std::regex("access_key=(\\S+) secret_key=(\\S+)")))
       << other;
@@ -535,16 +415,14 @@ TEST_F(TierTest, AGatewayKilledMidUploadAndRestartedLosesAndDuplicatesNothing) {
     const auto objs = Objects("tier-e", "site-a/kill/");
     if (objs.count("site-a/kill/manifest.json") != 0) break;
     if (objs.size() >= 2) {
-      testing::Shell(std::string(std::getenv("TIDEMARK_RGW")) + " kill-gw " + g_gw->dir +
-                     "/ceph 2>&1");
+      gw().Run("kill-gw");
       caught = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(caught) << "the upload finished before the gateway could be killed";
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  const auto restart = testing::Shell(std::string(std::getenv("TIDEMARK_RGW")) + " start-gw " +
-                                      g_gw->dir + "/ceph 2>&1");
+  const auto restart = gw().Run("start-gw");
   ASSERT_EQ(restart.code, 0) << restart.out;
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -576,14 +454,7 @@ TEST_F(TierTest, AGatewayKilledMidUploadAndRestartedLosesAndDuplicatesNothing) {
 TEST_F(TierTest, TheServiceUploadsAsItSealsAndRemovesWhatTheStoreHolds) {
   ASSERT_TRUE(kafka_.CreateTopic("live", 2).ok());
   ASSERT_OK(client_->CreateBucket("tier-f"));
-  const std::string conf = (dir_ / "run.toml").string();
-  std::ofstream(conf) << "[kafka]\nbootstrap_servers = \"" << kafka_.bootstraps()
-                      << "\"\ntimeout_ms = 10000\n[backup]\nid = \"svc\"\ntopics = [\"live\"]\n"
-                      << "shards = 1\nblock_bytes = 65536\nsegment_max_bytes = 1048576\n"
-                      << "segment_max_interval_ms = 400\nflush_interval_ms = 50\n"
-                      << "checkpoint_interval_ms = 100\n[storage]\npath = \""
-                      << (dir_ / "local").string() << "\"\n[upload]\nbucket = \"tier-f\"\n"
-                      << "prefix = \"site-a\"\nkeep_local = \"none\"\nworkers = 2\n";
+  const std::string conf = WriteRunConfig("svc", "live", "400", "tier-f", "workers = 2\n");
   const std::string log = (dir_ / "run.log").string();
   const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
   ASSERT_GT(pid, 0);
@@ -646,20 +517,9 @@ TEST_F(TierTest, TheServiceUploadsAsItSealsAndRemovesWhatTheStoreHolds) {
   EXPECT_TRUE(final_rep->ok()) << verify::ReportToText(*final_rep);
   EXPECT_EQ(final_rep->records, 3000u);
   auto want = testing::ConsumeTopic(kafka_.bootstraps(), "live");
-  kafka::MockCluster target;
-  ASSERT_TRUE(target.Start(1).ok());
-  ASSERT_TRUE(target.CreateTopic("live", 2).ok());
-  restore::RestoreOptions o;
-  o.path = "s3://tier-f/site-a";
-  o.id = "svc";
-  o.brokers = target.bootstraps();
-  o.timeout_ms = 20000;
-  o.progress = restore::Progress::kOff;
-  o.state_dir = (dir_ / "state").string();
-  std::atomic<bool> stop{false};
-  auto r = restore::RunRestore(o, &stop);
+  auto r = RestoreFromS3("s3://tier-f/site-a", "svc", "live", 2);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  auto got = testing::ConsumeTopic(target.bootstraps(), "live");
+  auto& got = r->records;
   for (int32_t p = 0; p < 2; ++p) {
     ASSERT_EQ(got[p].size(), want[p].size()) << "partition " << p;
     for (size_t i = 0; i < got[p].size(); ++i) ASSERT_EQ(got[p][i], want[p][i]) << "record " << i;
@@ -669,17 +529,9 @@ TEST_F(TierTest, TheServiceUploadsAsItSealsAndRemovesWhatTheStoreHolds) {
 TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
   ASSERT_TRUE(kafka_.CreateTopic("held", 1).ok());
   ASSERT_OK(client_->CreateBucket("tier-h"));
-  const std::string rgw = std::string(std::getenv("TIDEMARK_RGW")) + " ";
-  const std::string conf = (dir_ / "run.toml").string();
-  std::ofstream(conf) << "[kafka]\nbootstrap_servers = \"" << kafka_.bootstraps()
-                      << "\"\ntimeout_ms = 10000\n[backup]\nid = \"held\"\ntopics = [\"held\"]\n"
-                      << "shards = 1\nblock_bytes = 65536\nsegment_max_bytes = 1048576\n"
-                      << "segment_max_interval_ms = 300\nflush_interval_ms = 50\n"
-                      << "checkpoint_interval_ms = 100\n[storage]\npath = \""
-                      << (dir_ / "local").string() << "\"\n[upload]\nbucket = \"tier-h\"\n"
-                      << "prefix = \"site-a\"\nkeep_local = \"none\"\nqueue_max_segments = 2\n"
-                      << "retries = 0\ntimeout_ms = 2000\n";
-  ASSERT_EQ(testing::Shell(rgw + "kill-gw " + g_gw->dir + "/ceph 2>&1").code, 0);
+  const std::string conf = WriteRunConfig(
+      "held", "held", "300", "tier-h", "queue_max_segments = 2\nretries = 0\ntimeout_ms = 2000\n");
+  ASSERT_EQ(gw().Run("kill-gw").code, 0);
   const std::string log = (dir_ / "run.log").string();
   const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
   ASSERT_GT(pid, 0);
@@ -706,7 +558,7 @@ TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(sealed_end(), before) << "consumed while the upload backlog was full";
   // The store comes back: the backlog drains, consuming resumes, and everything gets there.
-  const auto back = testing::Shell(rgw + "start-gw " + g_gw->dir + "/ceph 2>&1");
+  const auto back = gw().Run("start-gw");
   ASSERT_EQ(back.code, 0) << back.out;
   testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 300, 7);
   const auto want = testing::ConsumeTopic(kafka_.bootstraps(), "held");
