@@ -79,19 +79,18 @@ std::string RenderPrometheus(const LiveStats& s) {
          double(s.pool_size));
   scalar("tidemark_upload_queue_depth", "gauge",
          "Sealed segments not confirmed in object storage yet (no [upload]: always 0).",
-         double(s.upload_backlog));
+         double(s.up.backlog));
   if (s.upload) {
     scalar("tidemark_uploaded_segments_total", "counter",
-           "Segments whose upload was confirmed since start.", double(s.uploaded_segments));
+           "Segments whose upload was confirmed since start.", double(s.up.uploaded_segments));
     scalar("tidemark_uploaded_bytes_total", "counter", "Bytes of confirmed segment uploads.",
-           double(s.uploaded_bytes));
+           double(s.up.uploaded_bytes));
     scalar("tidemark_upload_failures_total", "counter",
-           "Uploads that failed after their retries (tried again later).",
-           double(s.upload_failures));
+           "Uploads that failed after their retries (tried again later).", double(s.up.failures));
     scalar("tidemark_remote_manifests_total", "counter",
-           "Manifests uploaded (each names only confirmed segments).", double(s.remote_manifests));
+           "Manifests uploaded (each names only confirmed segments).", double(s.up.manifests));
     scalar("tidemark_local_segments_removed_total", "counter",
-           "Local segment files removed after upload (keep_local).", double(s.local_removed));
+           "Local segment files removed after upload (keep_local).", double(s.up.removed));
   }
   scalar("tidemark_partitions_owned", "gauge", "Partitions this process backs up.",
          double(s.partitions_owned));

@@ -14,6 +14,13 @@ namespace tidemark::service {
 
 using TopicPartition = std::pair<std::string, int32_t>;
 
+// The object-storage tier (service/tier.h), when [upload] is configured.
+struct UploadStats {
+  uint64_t backlog = 0;  // sealed segments not confirmed in the store yet
+  uint64_t uploaded_segments = 0, uploaded_bytes = 0, failures = 0, manifests = 0, removed = 0;
+  std::string last_error;
+};
+
 // Everything the metrics endpoint shows, refreshed by the main thread every 250 ms.
 struct LiveStats {
   struct Partition {
@@ -32,8 +39,7 @@ struct LiveStats {
   uint64_t manifest_writes = 0;
   int64_t partitions_owned = 0;
   bool upload = false;  // an [upload] store is configured
-  uint64_t upload_backlog = 0, uploaded_segments = 0, uploaded_bytes = 0, upload_failures = 0;
-  uint64_t remote_manifests = 0, local_removed = 0;
+  UploadStats up;
   bool running = false;      // a session is up (consumer and shards)
   std::string last_failure;  // of the last failed session, "" when none
   std::vector<std::string> degraded;

@@ -151,14 +151,9 @@ void Service::RefreshStats() {
   }
   s.partitions_owned = static_cast<int64_t>(owned_.size());
   if (tier_) {
-    const TierStats ts = tier_->stats();
+    const UploadStats ts = tier_->stats();
     s.upload = true;
-    s.upload_backlog = ts.backlog;
-    s.uploaded_segments = ts.uploaded_segments;
-    s.uploaded_bytes = ts.uploaded_bytes;
-    s.upload_failures = ts.failures;
-    s.remote_manifests = ts.manifests;
-    s.local_removed = ts.removed;
+    s.up = ts;
     if (paused_) {
       s.degraded.push_back("upload backlog full: " + std::to_string(ts.backlog) +
                            " sealed segments wait for the store, consumption paused" +

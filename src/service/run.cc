@@ -525,7 +525,7 @@ void Service::TierTurn() {
     rd_kafka_topic_partition_list_destroy(l);
   }
   if (pause != paused_) {
-    const TierStats ts = tier_->stats();
+    const UploadStats ts = tier_->stats();
     if (pause) {
       TM_LOG_WARN("upload: %" PRIu64
                   " sealed segments wait for the store (queue_max_segments); consumption paused "

@@ -188,8 +188,8 @@ std::vector<std::string> Tier::TakeRemovals() {
   return out;
 }
 
-TierStats Tier::stats() const {
-  TierStats s = stats_;
+UploadStats Tier::stats() const {
+  UploadStats s = stats_;
   s.backlog = backlog_;
   return s;
 }

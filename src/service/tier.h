@@ -19,15 +19,10 @@
 
 #include "backup/manifest.h"
 #include "config/config.h"
+#include "service/metrics.h"
 #include "upload/uploader.h"
 
 namespace tidemark::service {
-
-struct TierStats {
-  uint64_t backlog = 0;  // sealed segments not confirmed in the store yet
-  uint64_t uploaded_segments = 0, uploaded_bytes = 0, failures = 0, manifests = 0, removed = 0;
-  std::string last_error;
-};
 
 // The manifest as the store may show it: per partition, the segments up to the first one not
 // confirmed yet, and the offsets they (and recorded gaps) cover.
@@ -51,7 +46,7 @@ class Tier {
   bool below_resume() const {
     return backlog_ * 4 <= static_cast<size_t>(u_.queue_max_segments) * 3;
   }
-  TierStats stats() const;
+  UploadStats stats() const;
   // Stops: waiting uploads are dropped (the next start uploads them), running ones finish.
   void Stop();
   void Update(const config::UploadConfig& u) { u_.keep_local_ms = u.keep_local_ms; }
@@ -81,7 +76,7 @@ class Tier {
   std::vector<std::string> removals_;
   int64_t next_manifest_retry_ms_ = 0;
   int64_t failure_backoff_ms_ = 1000;
-  TierStats stats_;
+  UploadStats stats_;
 };
 
 }  // namespace tidemark::service
