@@ -529,8 +529,9 @@ TEST_F(TierTest, TheServiceUploadsAsItSealsAndRemovesWhatTheStoreHolds) {
 TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
   ASSERT_TRUE(kafka_.CreateTopic("held", 1).ok());
   ASSERT_OK(client_->CreateBucket("tier-h"));
-  const std::string conf = WriteRunConfig(
-      "held", "held", "300", "tier-h", "queue_max_segments = 2\nretries = 0\ntimeout_ms = 2000\n");
+  const std::string conf = WriteRunConfig("held", "held", "300", "tier-h",
+                                          "queue_max_segments = 2\nretries = 0\ntimeout_ms = "
+                                          "2000\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
   ASSERT_EQ(gw().Run("kill-gw").code, 0);
   const std::string log = (dir_ / "run.log").string();
   const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
@@ -546,6 +547,25 @@ TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
   }
   ASSERT_TRUE(paused) << read_log();
   EXPECT_NE(read_log().find("upload: "), std::string::npos) << "the failures are logged";
+  // ...and said by /healthz and the metrics.
+  std::smatch port;
+  const std::string text = read_log();
+  ASSERT_TRUE(std::regex_search(text, port, std::regex("\\(port ([0-9]+)\\)"))) << text;
+  const std::string base = "curl -s -m 5 http://127.0.0.1:" + std::string(port[1]);
+  auto metric = [&](const std::string& name) {
+    std::smatch v;
+    const std::string body = testing::Shell(base + "/metrics").out;
+    return std::regex_search(body, v, std::regex("\n" + name + " ([0-9.e+]+)\n")) ? std::stod(v[1])
+                                                                                  : -1.0;
+  };
+  bool said = false;
+  for (int i = 0; i < 40 && !said; ++i) {  // the stats refresh every 250 ms
+    said = testing::Shell(base + "/healthz").out.find("upload backlog full") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(said) << testing::Shell(base + "/healthz").out;
+  EXPECT_GE(metric("tidemark_upload_queue_depth"), 2.0);
+  EXPECT_GT(metric("tidemark_upload_failures_total"), 0.0);
   // Paused means paused: records produced now are not consumed (nothing more is sealed).
   auto sealed_end = [&] {
     auto m = backup::ReadManifest((dir_ / "local" / "held").string());
@@ -572,6 +592,13 @@ TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
   }
   EXPECT_EQ(remote, want.at(0).size()) << read_log();
   EXPECT_NE(read_log().find("consuming again"), std::string::npos) << read_log();
+  EXPECT_GT(metric("tidemark_uploaded_segments_total"), 0.0);
+  double removed = 0;  // after the store's manifest names them and a local manifest says so
+  for (int i = 0; i < 100 && removed <= 0; ++i) {
+    removed = metric("tidemark_local_segments_removed_total");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GT(removed, 0.0) << "keep_local = none";
   ::kill(pid, SIGTERM);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);

@@ -13,7 +13,7 @@ PACKAGES=(
   libsystemd-dev libcpp-httplib-dev systemd
   # object storage: libcurl (SigV4 signing), OpenSSL (MD5/SHA-256 of bodies), and Ceph's RADOS
   # Gateway for the s3 test suite (tools/rgw.sh)
-  libcurl4-openssl-dev libssl-dev ceph-mon ceph-osd radosgw ceph-common
+  libcurl4-openssl-dev libssl-dev ceph-mon ceph-osd radosgw ceph-common curl
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev kcat zstd fio python3 time
   # the upload baseline (bench/upload_vs_s3cmd.sh)
