@@ -609,5 +609,56 @@ TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
   EXPECT_EQ(rep->records, want.at(0).size());
 }
 
+TEST_F(TierTest, AStopIsPromptWhileTheStoreHangsAndLosesNothing) {
+  // A "store" that accepts connections and never answers: requests wait for timeout_ms (60 s).
+  const std::string port_file = (dir_ / "hang.port").string();
+  const std::string hang_pid =
+      testing::Shell(
+          "python3 -c 'import socket,sys,time; s=socket.socket(); "
+          "s.bind((\"127.0.0.1\",0)); s.listen(64); print(s.getsockname()[1]); "
+          "sys.stdout.flush(); time.sleep(300)' > " +
+          port_file + " 2>&1 & echo $!")
+          .out;
+  std::string port;
+  for (int i = 0; i < 100 && port.empty(); ++i) {
+    std::ifstream(port_file) >> port;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(port.empty());
+  ASSERT_TRUE(kafka_.CreateTopic("hung", 1).ok());
+  const std::string conf =
+      WriteRunConfig("hung", "hung", "300", "tier-hung",
+                     "endpoint = \"http://127.0.0.1:" + port + "\"\ntimeout_ms = 60000\n");
+  const std::string log = (dir_ / "run.log").string();
+  const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  testing::ProduceVaried(kafka_.bootstraps(), "hung", 1, 800, 3);
+  // Wait until segments are sealed (their uploads now hang), then stop.
+  auto sealed = [&] {
+    auto m = backup::ReadManifest((dir_ / "local" / "hung").string());
+    return m.ok() && m->topics.count("hung") ? m->topics.at("hung").partitions.at(0).records : 0u;
+  };
+  for (int i = 0; i < 200 && sealed() < 800; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(sealed(), 800u) << testing::Shell("cat " + log).out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  testing::Shell("kill " + hang_pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::Shell("cat " + log).out;
+  // The hung requests were cancelled, not waited out (each would take 60 s).
+  EXPECT_LT(waited, std::chrono::seconds(30)) << testing::Shell("cat " + log).out;
+  // Nothing was lost: every segment is still local, none is marked uploaded.
+  auto m = backup::ReadManifest((dir_ / "local" / "hung").string());
+  ASSERT_TRUE(m.ok());
+  for (const auto& seg : m->topics.at("hung").partitions.at(0).segments) {
+    EXPECT_TRUE(seg.local && seg.uploaded_ms == 0) << seg.path;
+    EXPECT_TRUE(fs::exists(dir_ / "local" / "hung" / seg.path)) << seg.path;
+  }
+}
+
 }  // namespace
 }  // namespace tidemark

@@ -343,7 +343,7 @@ int Main(int argc, char** argv) {
   if (*upload_cmd) {
     auto c = config::LoadConfigFile(upload_config);
     if (!c.ok()) return Fail(c.status());
-    auto sum = upload::UploadOnce(*c, upload_id);
+    auto sum = upload::UploadOnce(*c, upload_id, &g_stop);
     if (!sum.ok()) return Fail(sum.status());
     std::printf("%s", upload::SummaryToText(*sum).c_str());
     return 0;

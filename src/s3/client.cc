@@ -124,6 +124,11 @@ size_t OnBody(char* p, size_t size, size_t n, void* ctx) {
   return size * n;
 }
 
+// Progress callback: a non-zero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+int OnProgress(void* ctx, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(ctx)->load() ? 1 : 0;
+}
+
 bool Retriable(CURLcode c) {
   switch (c) {
     case CURLE_COULDNT_CONNECT:
@@ -216,6 +221,11 @@ Result<Client::Response> Client::Once(const char* method, const std::string& url
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
   if (!opts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
+  if (opts_.cancel != nullptr) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(opts_.cancel));
+  }
   struct curl_slist* hs = nullptr;
   // RGW and AWS check the payload hash that SigV4 signs; curl signs the value given here.
   const std::string sha = "x-amz-content-sha256: " + Hex(Digest(EVP_sha256(), body).data(), 32);
@@ -236,6 +246,8 @@ Result<Client::Response> Client::Once(const char* method, const std::string& url
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
   const CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(hs);
+  // (kIncomplete only between Once and Send: Send reports a cancelled request as kAborted.)
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return Status::Incomplete("cancelled (stopping)");
   if (rc != CURLE_OK) {
     Status st = Status::Unsupported(std::string(curl_easy_strerror(rc)) +
                                     (err[0] ? std::string(": ") + err : ""));
@@ -253,7 +265,11 @@ Result<Client::Response> Client::Send(const char* method, const std::string& buc
   std::mt19937 rng(std::random_device{}());
   int64_t backoff = opts_.backoff_ms;
   for (int attempt = 0;; ++attempt) {
+    if (opts_.cancel != nullptr && opts_.cancel->load())
+      return Status::Aborted(std::string(method) + " " + url + ": cancelled (stopping)");
     auto r = Once(method, url, body, range);
+    if (!r.ok() && r.status().Is(Errc::kIncomplete))
+      return Status::Aborted(std::string(method) + " " + url + ": cancelled (stopping)");
     const bool transient =
         (!r.ok() && r.status().Is(Errc::kAborted)) || (r.ok() && r->status >= 500);
     if (!transient || attempt >= opts_.retries) {
@@ -272,7 +288,10 @@ Result<Client::Response> Client::Send(const char* method, const std::string& buc
         "s3: %s %s: %s; retrying in %lld ms", method, url.c_str(),
         r.ok() ? ("HTTP " + std::to_string(r->status)).c_str() : r.status().message().c_str(),
         static_cast<long long>(wait));
-    std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+    for (int64_t slept = 0; slept < wait; slept += 50) {
+      if (opts_.cancel != nullptr && opts_.cancel->load()) break;  // the next turn returns
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(50, wait - slept)));
+    }
     backoff *= 2;
   }
 }

@@ -8,6 +8,7 @@
 // Thread contract: one Client per thread (it owns its curl handle).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,6 +33,9 @@ struct ClientOptions {
   int timeout_ms = 30000;
   int retries = 4;       // after the first attempt
   int backoff_ms = 200;  // first back-off; doubled per retry, with jitter
+  // When set and true, requests in flight stop at once and no retry starts: the request fails
+  // with kAborted ("cancelled"). For a quick stop while the store hangs.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ObjectInfo {

@@ -56,12 +56,18 @@ backup::Manifest RemoteView(const backup::Manifest& m) {
 Result<std::unique_ptr<Tier>> Tier::Make(const config::Config& c, std::string backup_dir) {
   TM_ASSIGN_OR_RETURN(s3::Settings st, s3::ResolveSettings(c.upload));
   const std::string where = st.location.Url();
+  // A quick look at the bucket (one try, 5 s at most): a hung store must not hold up the start.
+  s3::ClientOptions quick = st.client;
+  quick.timeout_ms = std::min(quick.timeout_ms, 5000);
+  quick.retries = 0;
+  TM_ASSIGN_OR_RETURN(std::unique_ptr<s3::Client> probe, s3::Client::Make(quick, st.credentials));
+  const Status reachable = probe->CheckBucket(st.location.bucket);
   TM_ASSIGN_OR_RETURN(std::unique_ptr<upload::Pool> pool,
                       upload::Pool::Make(c.upload, std::move(st)));
-  if (Status s = pool->CheckBucket(); !s.ok()) {
+  if (!reachable.ok()) {
     // Not fatal: the local store is the landing zone; uploads are retried until the store answers.
     TM_LOG_WARN("upload: %s; segments stay local and are uploaded once it answers",
-                s.message().c_str());
+                reachable.message().c_str());
   }
   TM_LOG_INFO("upload: sealed segments go to %s/%s (keep_local %s)", where.c_str(),
               c.backup.id.c_str(),

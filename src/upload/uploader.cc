@@ -37,8 +37,10 @@ std::span<const uint8_t> Bytes(const std::string& s) {
 
 }  // namespace
 
-Result<std::unique_ptr<Pool>> Pool::Make(const config::UploadConfig& u, s3::Settings st) {
+Result<std::unique_ptr<Pool>> Pool::Make(const config::UploadConfig& u, s3::Settings st,
+                                         const std::atomic<bool>* stop) {
   std::unique_ptr<Pool> p(new Pool(u, std::move(st)));
+  p->st_.client.cancel = stop != nullptr ? stop : &p->cancel_;
   TM_ASSIGN_OR_RETURN(p->meta_, s3::Client::Make(p->st_.client, p->st_.credentials));
   for (int i = 0; i < u.workers; ++i) {
     auto w = std::make_unique<Worker>();
@@ -85,6 +87,7 @@ void Pool::Drain() {
 }
 
 void Pool::Cancel() {
+  cancel_ = true;
   std::deque<Job> dropped;
   {
     std::lock_guard lk(mu_);
@@ -304,7 +307,8 @@ Status UploadBackup(Pool* pool, const config::Config& c, const std::string& id, 
 
 }  // namespace
 
-Result<Summary> UploadOnce(const config::Config& c, const std::string& id) {
+Result<Summary> UploadOnce(const config::Config& c, const std::string& id,
+                           const std::atomic<bool>* stop) {
   if (!c.upload.enabled()) {
     return Status::Config("no [upload] bucket in " + c.source +
                           ": say where backups go ([upload] endpoint, bucket, prefix)");
@@ -326,10 +330,13 @@ Result<Summary> UploadOnce(const config::Config& c, const std::string& id) {
   }
   TM_ASSIGN_OR_RETURN(s3::Settings st, s3::ResolveSettings(c.upload));
   const int64_t t0 = MonotonicNs();
-  TM_ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool, Pool::Make(c.upload, std::move(st)));
+  TM_ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool, Pool::Make(c.upload, std::move(st), stop));
   TM_RETURN_IF_ERROR(pool->CheckBucket());
   Summary sum;
-  for (const auto& b : ids) TM_RETURN_IF_ERROR(UploadBackup(pool.get(), c, b, &sum));
+  for (const auto& b : ids) {
+    if (stop != nullptr && stop->load()) return Status::Aborted("upload stopped by a signal");
+    TM_RETURN_IF_ERROR(UploadBackup(pool.get(), c, b, &sum));
+  }
   sum.seconds = static_cast<double>(MonotonicNs() - t0) / 1e9;
   return sum;
 }

@@ -39,7 +39,9 @@ struct Job {
 
 class Pool {
  public:
-  static Result<std::unique_ptr<Pool>> Make(const config::UploadConfig& u, s3::Settings st);
+  // `stop`, when given, cancels requests like Cancel() does (a signal handler's flag).
+  static Result<std::unique_ptr<Pool>> Make(const config::UploadConfig& u, s3::Settings st,
+                                            const std::atomic<bool>* stop = nullptr);
   ~Pool();  // finishes queued jobs first
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -50,7 +52,9 @@ class Pool {
   bool TrySubmit(Job job);
   // Waits until every job submitted so far is done.
   void Drain();
-  // Drops the jobs still waiting (their callbacks get kAborted) and waits for the running ones.
+  // Drops the jobs still waiting and stops the running ones at once (their callbacks get
+  // kAborted; a multipart upload cut short is left for the store's lifecycle rules); waits for
+  // the workers to let go. The pool takes no more work after it.
   void Cancel();
   size_t depth() const;  // waiting or running
   uint64_t bytes_uploaded() const { return bytes_.load(); }
@@ -81,6 +85,7 @@ class Pool {
   bool stop_ = false;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<uint64_t> bytes_{0};
+  std::atomic<bool> cancel_{false};  // the clients' cancel flag (Cancel)
 };
 
 struct Summary {
@@ -98,7 +103,10 @@ struct Summary {
 // uploaded yet, then the manifest, then keep_local. Backups another process is writing are
 // skipped (named in the summary). Fails on the first backup whose upload failed, after keeping
 // what was confirmed: a re-run continues.
-Result<Summary> UploadOnce(const config::Config& c, const std::string& id);
+// `stop` (SIGINT/SIGTERM) cancels the requests in flight: the run fails, keeping what was
+// confirmed.
+Result<Summary> UploadOnce(const config::Config& c, const std::string& id,
+                           const std::atomic<bool>* stop = nullptr);
 
 // The manifest after uploads were confirmed: segments uploaded at `now_ms`, and local copies
 // past keep_local marked as removed. Returns the files to delete once the manifest is durable.
