@@ -229,12 +229,13 @@ TEST(Tier, TheRemoteViewNamesOnlyUploadedSegmentsAndTheOffsetsTheyCover) {
             {35, 36, backup::kGapNotDelivered}};
   p.end_offset = 50;
   p.records = 35;
+  p.segments[0].local = false;  // removed from this node after its upload
+  // (p is not used past here: adding a partition may move it.)
   auto& q = backup::FindOrAddPartition(&m, "orders", 1);
   q.segments = {seg(0, 9, 1)};
   q.end_offset = 10;
   q.records = 10;
 
-  p.segments[0].local = false;  // removed from this node after its upload
   const backup::Manifest v = service::RemoteView(m);
   const auto& vp = v.topics.at("orders").partitions.at(0);
   ASSERT_EQ(vp.segments.size(), 2u) << "stops before the first segment not in the store";
