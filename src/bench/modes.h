@@ -1,0 +1,82 @@
+// What the modes of `tidemark bench` share (bench.cc: pipeline, backup, restore and the
+// output; bench_run.cc: the service). Internal to src/bench.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench.h"
+#include "bench/datagen.h"
+#include "bench/process.h"
+
+namespace tidemark::bench {
+
+// One measured run.
+struct Measurement {
+  std::string name;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  double peak_rss_mb = 0;
+  uint64_t bytes = 0;    // input bytes (key + value + headers, or the tool's input size)
+  uint64_t records = 0;  // 0: not known (an external tool)
+  uint64_t stored = 0;   // bytes written, where known
+  int64_t p50_us = -1, p99_us = -1;
+  std::string io;
+  double mb_per_s() const { return static_cast<double>(bytes) / 1e6 / std::max(seconds, 1e-9); }
+  nlohmann::json ToJson() const {
+    return {{"name", name},
+            {"seconds", seconds},
+            {"mb_per_s", mb_per_s()},
+            {"records_per_s", static_cast<double>(records) / std::max(seconds, 1e-9)},
+            {"cpu_s_per_gb", cpu_seconds / std::max(static_cast<double>(bytes) / 1e9, 1e-12)},
+            {"peak_rss_mb", peak_rss_mb},
+            {"bytes", bytes},
+            {"records", records},
+            {"bytes_stored", stored},
+            {"block_latency_us_p50", p50_us},
+            {"block_latency_us_p99", p99_us},
+            {"io", io}};
+  }
+};
+
+// A comparison the run reports: `value` against the `target` PRODUCT.md sets.
+struct Ratio {
+  std::string what;
+  double value;
+  std::string target;
+};
+
+inline uint64_t RecordBytes(const SyntheticRecord& r) {
+  uint64_t n = r.key.size() + r.value.size();
+  for (const auto& [k, v] : r.headers) n += k.size() + v.size();
+  return n;
+}
+
+inline int Shards(const BenchOptions& o) {
+  return o.shards > 0 ? o.shards
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+inline int Partitions(const BenchOptions& o) { return o.partitions > 0 ? o.partitions : 16; }
+
+inline Measurement FromChild(const std::string& name, const ChildRun& r, uint64_t bytes,
+                             uint64_t records) {
+  Measurement m;
+  m.name = name;
+  m.seconds = r.seconds;
+  m.cpu_seconds = r.cpu_seconds;
+  m.peak_rss_mb = r.peak_rss_mb;
+  m.bytes = bytes;
+  m.records = records;
+  return m;
+}
+
+// `tidemark bench run`: the service backing up while this process produces.
+Status BenchService(const BenchOptions& o, std::vector<Measurement>* runs,
+                    std::vector<Ratio>* ratios);
+
+}  // namespace tidemark::bench
