@@ -1,0 +1,222 @@
+// `tidemark run` with an [upload] section against Ceph's RADOS Gateway: uploads as it seals,
+// keep_local, back-pressure while the store is down, and a prompt stop while it hangs.
+#include "s3_tier_fixture.h"
+
+namespace tidemark {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::OwnedRecord;
+using testing::TierTest;
+
+TEST_F(TierTest, TheServiceUploadsAsItSealsAndRemovesWhatTheStoreHolds) {
+  ASSERT_TRUE(kafka_.CreateTopic("live", 2).ok());
+  ASSERT_OK(client_->CreateBucket("tier-f"));
+  const std::string conf = WriteRunConfig("svc", "live", "400", "tier-f", "workers = 2\n");
+  const std::string log = (dir_ / "run.log").string();
+  const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  kafka::Producer producer;
+  ASSERT_TRUE(producer.Connect(kafka_.bootstraps()).ok());
+  std::mt19937_64 rng(3);
+  int64_t produced = 0;
+  for (int batch = 0; batch < 3; ++batch) {
+    for (int i = 0; i < 1000; ++i, ++produced) {
+      OwnedRecord r = testing::MakeRecord(rng, produced);
+      std::vector<kafka::ProduceHeader> hs;
+      for (const auto& h : r.headers) hs.push_back({h.name, h.value});
+      ASSERT_TRUE(
+          producer
+              .Produce("live", static_cast<int32_t>(produced % 2), r.key, r.value, hs, r.timestamp)
+              .ok());
+    }
+    ASSERT_TRUE(producer.Flush().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a seal between batches
+  }
+  // The store's manifest comes to cover every record, naming only segments it holds.
+  auto src = source::Open("s3://tier-f/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  uint64_t remote_records = 0;
+  for (int i = 0; i < 600 && remote_records < 3000; ++i) {
+    auto m = (*src)->ReadManifest("svc");
+    remote_records = m.ok() ? m->TotalRecords() : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(remote_records, 3000u) << testing::Shell("cat " + log).out;
+  auto mid = verify::VerifyBackup(**src, "svc");
+  ASSERT_TRUE(mid.ok());
+  EXPECT_TRUE(mid->ok()) << verify::ReportToText(*mid);
+  // keep_local = none: segments the store's manifest names leave the local disk.
+  const std::string local = (dir_ / "local" / "svc").string();
+  bool removed = false;
+  for (int i = 0; i < 200 && !removed; ++i) {
+    auto m = backup::ReadManifest(local);
+    removed = m.ok();
+    if (m.ok()) {
+      for (const auto& p : m->topics.at("live").partitions) {
+        for (const auto& s : p.segments) {
+          if (s.uploaded_ms != 0 && (s.local || fs::exists(local + "/" + s.path))) removed = false;
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(removed) << "uploaded segments are still on the local disk";
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::Shell("cat " + log).out;
+
+  // Whatever the stop left waiting goes with a one-shot upload; then the store holds it all.
+  const auto up = testing::Tidemark("upload --config " + conf);
+  ASSERT_EQ(up.code, 0) << up.out;
+  auto final_rep = verify::VerifyBackup(**src, "svc");
+  ASSERT_TRUE(final_rep.ok());
+  EXPECT_TRUE(final_rep->ok()) << verify::ReportToText(*final_rep);
+  EXPECT_EQ(final_rep->records, 3000u);
+  auto want = testing::ConsumeTopic(kafka_.bootstraps(), "live");
+  auto r = RestoreFromS3("s3://tier-f/site-a", "svc", "live", 2);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto& got = r->records;
+  for (int32_t p = 0; p < 2; ++p) {
+    ASSERT_EQ(got[p].size(), want[p].size()) << "partition " << p;
+    for (size_t i = 0; i < got[p].size(); ++i) ASSERT_EQ(got[p][i], want[p][i]) << "record " << i;
+  }
+}
+
+TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
+  ASSERT_TRUE(kafka_.CreateTopic("held", 1).ok());
+  ASSERT_OK(client_->CreateBucket("tier-h"));
+  const std::string conf = WriteRunConfig("held", "held", "300", "tier-h",
+                                          "queue_max_segments = 2\nretries = 0\ntimeout_ms = "
+                                          "2000\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
+  ASSERT_EQ(gw().Run("kill-gw").code, 0);
+  const std::string log = (dir_ / "run.log").string();
+  const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  auto read_log = [&] { return testing::Shell("cat " + log).out; };
+  // Segments seal every 300 ms while the store is down: at two waiting, consumption pauses.
+  testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 500, 21);
+  bool paused = false;
+  for (int i = 0; i < 400 && !paused; ++i) {
+    if (i % 20 == 19) testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 200, 100 + i);
+    paused = read_log().find("consumption paused") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(paused) << read_log();
+  EXPECT_NE(read_log().find("upload: "), std::string::npos) << "the failures are logged";
+  // ...and said by /healthz and the metrics.
+  std::smatch port;
+  const std::string text = read_log();
+  ASSERT_TRUE(std::regex_search(text, port, std::regex("\\(port ([0-9]+)\\)"))) << text;
+  const std::string base = "curl -s -m 5 http://127.0.0.1:" + std::string(port[1]);
+  auto metric = [&](const std::string& name) {
+    std::smatch v;
+    const std::string body = testing::Shell(base + "/metrics").out;
+    return std::regex_search(body, v, std::regex("\n" + name + " ([0-9.e+]+)\n")) ? std::stod(v[1])
+                                                                                  : -1.0;
+  };
+  bool said = false;
+  for (int i = 0; i < 40 && !said; ++i) {  // the stats refresh every 250 ms
+    said = testing::Shell(base + "/healthz").out.find("upload backlog full") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(said) << testing::Shell(base + "/healthz").out;
+  EXPECT_GE(metric("tidemark_upload_queue_depth"), 2.0);
+  EXPECT_GT(metric("tidemark_upload_failures_total"), 0.0);
+  // Paused means paused: records produced now are not consumed (nothing more is sealed).
+  auto sealed_end = [&] {
+    auto m = backup::ReadManifest((dir_ / "local" / "held").string());
+    return m.ok() && m->topics.count("held") ? m->topics.at("held").partitions.at(0).end_offset
+                                             : int64_t{-1};
+  };
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // what was consumed before is sealed
+  const int64_t before = sealed_end();
+  testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 300, 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(sealed_end(), before) << "consumed while the upload backlog was full";
+  // The store comes back: the backlog drains, consuming resumes, and everything gets there.
+  const auto back = gw().Run("start-gw");
+  ASSERT_EQ(back.code, 0) << back.out;
+  testing::ProduceVaried(kafka_.bootstraps(), "held", 1, 300, 7);
+  const auto want = testing::ConsumeTopic(kafka_.bootstraps(), "held");
+  auto src = source::Open("s3://tier-h/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok());
+  uint64_t remote = 0;
+  for (int i = 0; i < 1200 && remote < want.at(0).size(); ++i) {
+    auto m = (*src)->ReadManifest("held");
+    remote = m.ok() ? m->TotalRecords() : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(remote, want.at(0).size()) << read_log();
+  EXPECT_NE(read_log().find("consuming again"), std::string::npos) << read_log();
+  EXPECT_GT(metric("tidemark_uploaded_segments_total"), 0.0);
+  double removed = 0;  // after the store's manifest names them and a local manifest says so
+  for (int i = 0; i < 100 && removed <= 0; ++i) {
+    removed = metric("tidemark_local_segments_removed_total");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GT(removed, 0.0) << "keep_local = none";
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_log();
+  auto rep = verify::VerifyBackup(**src, "held");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok()) << verify::ReportToText(*rep);
+  EXPECT_EQ(rep->records, want.at(0).size());
+}
+
+TEST_F(TierTest, AStopIsPromptWhileTheStoreHangsAndLosesNothing) {
+  // A "store" that accepts connections and never answers: requests wait for timeout_ms (60 s).
+  const std::string port_file = (dir_ / "hang.port").string();
+  const std::string hang_pid =
+      testing::Shell(
+          "python3 -c 'import socket,sys,time; s=socket.socket(); "
+          "s.bind((\"127.0.0.1\",0)); s.listen(64); print(s.getsockname()[1]); "
+          "sys.stdout.flush(); time.sleep(300)' > " +
+          port_file + " 2>&1 & echo $!")
+          .out;
+  std::string port;
+  for (int i = 0; i < 100 && port.empty(); ++i) {
+    std::ifstream(port_file) >> port;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(port.empty());
+  ASSERT_TRUE(kafka_.CreateTopic("hung", 1).ok());
+  const std::string conf =
+      WriteRunConfig("hung", "hung", "300", "tier-hung",
+                     "endpoint = \"http://127.0.0.1:" + port + "\"\ntimeout_ms = 60000\n");
+  const std::string log = (dir_ / "run.log").string();
+  const pid_t pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  testing::ProduceVaried(kafka_.bootstraps(), "hung", 1, 800, 3);
+  // Wait until segments are sealed (their uploads now hang), then stop.
+  auto sealed = [&] {
+    auto m = backup::ReadManifest((dir_ / "local" / "hung").string());
+    return m.ok() && m->topics.count("hung") ? m->topics.at("hung").partitions.at(0).records : 0u;
+  };
+  for (int i = 0; i < 200 && sealed() < 800; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(sealed(), 800u) << testing::Shell("cat " + log).out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  testing::Shell("kill " + hang_pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::Shell("cat " + log).out;
+  // The hung requests were cancelled, not waited out (each would take 60 s).
+  EXPECT_LT(waited, std::chrono::seconds(30)) << testing::Shell("cat " + log).out;
+  // Nothing was lost: every segment is still local, none is marked uploaded.
+  auto m = backup::ReadManifest((dir_ / "local" / "hung").string());
+  ASSERT_TRUE(m.ok());
+  for (const auto& seg : m->topics.at("hung").partitions.at(0).segments) {
+    EXPECT_TRUE(seg.local && seg.uploaded_ms == 0) << seg.path;
+    EXPECT_TRUE(fs::exists(dir_ / "local" / "hung" / seg.path)) << seg.path;
+  }
+}
+
+}  // namespace
+}  // namespace tidemark
