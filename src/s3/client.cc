@@ -55,12 +55,14 @@ std::string XmlField(const std::string& xml, const std::string& tag) {
   return b == std::string::npos ? "" : xml.substr(from, b - from);
 }
 
-// Object keys keep '/', everything outside the unreserved set is percent-encoded.
-std::string EncodeKey(const std::string& key) {
+// Percent-encoding of everything outside the unreserved set, as SigV4's canonical form wants
+// it; an object key keeps its '/' (a query value does not).
+std::string Encode(const std::string& v, bool keep_slash) {
   std::string out;
   char buf[4];
-  for (unsigned char ch : key) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == '/') {
+  for (unsigned char ch : v) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
+        (keep_slash && ch == '/')) {
       out += static_cast<char>(ch);
     } else {
       std::snprintf(buf, sizeof(buf), "%%%02X", ch);
@@ -91,21 +93,6 @@ std::vector<std::string> XmlAll(const std::string& xml, const std::string& tag) 
     if (b == std::string::npos) break;
     out.push_back(xml.substr(a + open.size(), b - a - open.size()));
     a = b + close.size();
-  }
-  return out;
-}
-
-// A query parameter's value, percent-encoded as SigV4's canonical form wants it.
-std::string EncodeQueryValue(const std::string& v) {
-  std::string out;
-  char buf[4];
-  for (unsigned char ch : v) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      std::snprintf(buf, sizeof(buf), "%%%02X", ch);
-      out += buf;
-    }
   }
   return out;
 }
@@ -193,7 +180,7 @@ Client::Client(ClientOptions o, Credentials c, void* curl)
 Client::~Client() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 std::string Client::Url(const std::string& bucket, const std::string& key) const {
-  std::string path = key.empty() ? "" : "/" + EncodeKey(key);
+  std::string path = key.empty() ? "" : "/" + Encode(key, /*keep_slash=*/true);
   if (opts_.path_style) return opts_.endpoint + "/" + bucket + path;
   const size_t scheme = opts_.endpoint.find("://") + 3;
   return opts_.endpoint.substr(0, scheme) + bucket + "." + opts_.endpoint.substr(scheme) +
@@ -389,9 +376,9 @@ Result<Listing> Client::List(const std::string& bucket, const std::string& prefi
   for (;;) {
     // Parameters in SigV4's canonical (sorted) order.
     std::string q;
-    if (!token.empty()) q += "continuation-token=" + EncodeQueryValue(token) + "&";
-    if (!delimiter.empty()) q += "delimiter=" + EncodeQueryValue(delimiter) + "&";
-    q += "list-type=2&prefix=" + EncodeQueryValue(prefix);
+    if (!token.empty()) q += "continuation-token=" + Encode(token, /*keep_slash=*/false) + "&";
+    if (!delimiter.empty()) q += "delimiter=" + Encode(delimiter, /*keep_slash=*/false) + "&";
+    q += "list-type=2&prefix=" + Encode(prefix, /*keep_slash=*/false);
     TM_ASSIGN_OR_RETURN(Response r, Send("GET", bucket, "", {}, "", q));
     if (r.status != 200) return Failure("list", bucket, prefix, r);
     for (const std::string& c : XmlAll(r.body, "Contents")) {
