@@ -12,7 +12,7 @@
 #include "config/config.h"
 #include "kafka/kafka.h"
 #include "s3/settings.h"
-#include "service/tier.h"
+#include "upload/uploader.h"
 
 namespace tidemark {
 namespace {
@@ -210,7 +210,7 @@ TEST(S3Settings, UrlsAndCredentialsFromTheEnvironmentOrAFile) {
 }
 
 // The manifest the store is shown: each partition up to its first segment not uploaded yet.
-TEST(Tier, TheRemoteViewNamesOnlyUploadedSegmentsAndTheOffsetsTheyCover) {
+TEST(Upload, TheRemoteViewNamesOnlyUploadedSegmentsAndTheOffsetsTheyCover) {
   backup::Manifest m;
   auto& p = backup::FindOrAddPartition(&m, "orders", 0);
   auto seg = [](int64_t first, int64_t last, int64_t uploaded) {
@@ -236,7 +236,7 @@ TEST(Tier, TheRemoteViewNamesOnlyUploadedSegmentsAndTheOffsetsTheyCover) {
   q.end_offset = 10;
   q.records = 10;
 
-  const backup::Manifest v = service::RemoteView(m);
+  const backup::Manifest v = upload::RemoteView(m);
   const auto& vp = v.topics.at("orders").partitions.at(0);
   ASSERT_EQ(vp.segments.size(), 2u) << "stops before the first segment not in the store";
   EXPECT_TRUE(vp.segments[0].local) << "the store's copy does not carry what a node keeps";

@@ -22,37 +22,6 @@ void ForEachSegment(backup::Manifest* m, F f) {
 
 }  // namespace
 
-backup::Manifest RemoteView(const backup::Manifest& m) {
-  backup::Manifest v = m;
-  for (auto& [topic, t] : v.topics) {
-    for (auto& p : t.partitions) {
-      for (auto& s : p.segments)
-        s.local = true;  // what this node keeps is not the store's business
-      size_t k = 0;
-      while (k < p.segments.size() && p.segments[k].uploaded_ms != 0) ++k;
-      if (k == p.segments.size()) continue;
-      // Everything below the first segment not in the store yet is in uploaded segments or gaps.
-      const int64_t end = std::max(p.start_offset, p.segments[k].first_offset);
-      p.segments.resize(k);
-      p.end_offset = end;
-      p.records = p.bytes_raw = p.bytes_stored = 0;
-      for (const auto& s : p.segments) {
-        p.records += s.records;
-        p.bytes_raw += s.bytes_raw;
-        p.bytes_stored += s.bytes_stored;
-      }
-      std::vector<backup::Gap> gaps;
-      for (auto g : p.gaps) {
-        if (g.from >= end) continue;
-        g.to = std::min(g.to, end);
-        gaps.push_back(g);
-      }
-      p.gaps = std::move(gaps);
-    }
-  }
-  return v;
-}
-
 Result<std::unique_ptr<Tier>> Tier::Make(const config::Config& c, std::string backup_dir) {
   TM_ASSIGN_OR_RETURN(s3::Settings st, s3::ResolveSettings(c.upload));
   const std::string where = st.location.Url();
@@ -155,7 +124,7 @@ bool Tier::Turn(backup::Manifest* m, int64_t now_ms, bool submit) {
 
   // A manifest naming what the store holds, one at a time so an older one never lands last.
   if (submit && manifest_due_ && !manifest_in_pool_ && now_ms >= next_manifest_retry_ms_) {
-    backup::Manifest view = RemoteView(*m);
+    backup::Manifest view = upload::RemoteView(*m);
     std::set<std::string> names;
     ForEachSegment(&view, [&](segment::SealedSegment& s) { names.insert(s.path); });
     if (!names.empty() &&
@@ -174,15 +143,9 @@ bool Tier::Turn(backup::Manifest* m, int64_t now_ms, bool submit) {
   }
 
   // keep_local: only segments a manifest in the store names.
-  if (u_.keep_local_ms >= 0) {
-    ForEachSegment(m, [&](segment::SealedSegment& s) {
-      if (s.local && s.uploaded_ms != 0 && s.uploaded_ms + u_.keep_local_ms <= wall &&
-          remote_named_.count(s.path) != 0) {
-        s.local = false;
-        removals_.push_back(s.path);
-        changed = true;
-      }
-    });
+  for (auto& rel : upload::ApplyKeepLocal(m, u_.keep_local_ms, wall, &remote_named_)) {
+    removals_.push_back(std::move(rel));
+    changed = true;
   }
   return changed;
 }

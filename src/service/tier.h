@@ -24,10 +24,6 @@
 
 namespace tidemark::service {
 
-// The manifest as the store may show it: per partition, the segments up to the first one not
-// confirmed yet, and the offsets they (and recorded gaps) cover.
-backup::Manifest RemoteView(const backup::Manifest& m);
-
 class Tier {
  public:
   // Fails only on a configuration error (exit 2); an unreachable store is retried, not fatal.

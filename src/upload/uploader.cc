@@ -11,6 +11,7 @@
 #include "common/dir_lock.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "source/backup_source.h"
 
 namespace tidemark::upload {
 
@@ -200,14 +201,15 @@ Status Pool::PutFile(Worker* w, const std::string& file, const std::string& key)
   return result;
 }
 
-std::vector<std::string> ApplyKeepLocal(backup::Manifest* m, int64_t keep_local_ms,
-                                        int64_t now_ms) {
+std::vector<std::string> ApplyKeepLocal(backup::Manifest* m, int64_t keep_local_ms, int64_t now_ms,
+                                        const std::set<std::string>* named) {
   std::vector<std::string> remove;
   if (keep_local_ms < 0) return remove;
   for (auto& [topic, t] : m->topics) {
     for (auto& p : t.partitions) {
       for (auto& s : p.segments) {
-        if (s.local && s.uploaded_ms != 0 && s.uploaded_ms + keep_local_ms <= now_ms) {
+        if (s.local && s.uploaded_ms != 0 && s.uploaded_ms + keep_local_ms <= now_ms &&
+            (named == nullptr || named->count(s.path) != 0)) {
           s.local = false;
           remove.push_back(s.path);
         }
@@ -215,6 +217,37 @@ std::vector<std::string> ApplyKeepLocal(backup::Manifest* m, int64_t keep_local_
     }
   }
   return remove;
+}
+
+backup::Manifest RemoteView(const backup::Manifest& m) {
+  backup::Manifest v = m;
+  for (auto& [topic, t] : v.topics) {
+    for (auto& p : t.partitions) {
+      for (auto& s : p.segments)
+        s.local = true;  // what this node keeps is not the store's business
+      size_t k = 0;
+      while (k < p.segments.size() && p.segments[k].uploaded_ms != 0) ++k;
+      if (k == p.segments.size()) continue;
+      // Everything below the first segment not in the store yet is in uploaded segments or gaps.
+      const int64_t end = std::max(p.start_offset, p.segments[k].first_offset);
+      p.segments.resize(k);
+      p.end_offset = end;
+      p.records = p.bytes_raw = p.bytes_stored = 0;
+      for (const auto& s : p.segments) {
+        p.records += s.records;
+        p.bytes_raw += s.bytes_raw;
+        p.bytes_stored += s.bytes_stored;
+      }
+      std::vector<backup::Gap> gaps;
+      for (auto g : p.gaps) {
+        if (g.from >= end) continue;
+        g.to = std::min(g.to, end);
+        gaps.push_back(g);
+      }
+      p.gaps = std::move(gaps);
+    }
+  }
+  return v;
 }
 
 namespace {
@@ -282,12 +315,8 @@ Status UploadBackup(Pool* pool, const config::Config& c, const std::string& id, 
                                     first.message());
   }
   // Every segment is in the store: now the manifest may name them there.
-  backup::Manifest remote = m;  // what this node keeps locally is not the store's business
-  for (auto& [topic, t] : remote.topics)
-    for (auto& p : t.partitions)
-      for (auto& s : p.segments) s.local = true;
-  TM_RETURN_IF_ERROR(
-      pool->PutBytes(loc.Key(id + "/" + backup::kManifestName), backup::ManifestToJson(remote)));
+  TM_RETURN_IF_ERROR(pool->PutBytes(loc.Key(id + "/" + backup::kManifestName),
+                                    backup::ManifestToJson(RemoteView(m))));
   ++sum->manifests;
   const std::vector<std::string> remove = ApplyKeepLocal(&m, c.upload.keep_local_ms, now);
   if (!remove.empty()) {
@@ -320,13 +349,11 @@ Result<Summary> UploadOnce(const config::Config& c, const std::string& id,
       return Status::Config("no backup '" + id + "' in " + c.storage.path);
     ids.push_back(id);
   } else {
-    if (!fs::is_directory(c.storage.path, ec))
-      return Status::Config("no such directory: " + c.storage.path + " ([storage] path)");
-    for (const auto& e : fs::directory_iterator(c.storage.path, ec)) {
-      if (e.is_directory() && fs::exists(e.path() / backup::kManifestName))
-        ids.push_back(e.path().filename());
-    }
-    std::sort(ids.begin(), ids.end());
+    // The backups under [storage] path, as ls finds them (the local source, no store behind it).
+    TM_ASSIGN_OR_RETURN(auto local, source::Open(c.storage.path, config::UploadConfig{}));
+    auto all = local->Ids();
+    if (!all.ok()) return Status(all.status().code(), all.status().message() + " ([storage] path)");
+    ids = std::move(*all);
   }
   TM_ASSIGN_OR_RETURN(s3::Settings st, s3::ResolveSettings(c.upload));
   const int64_t t0 = MonotonicNs();

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,9 +109,15 @@ struct Summary {
 Result<Summary> UploadOnce(const config::Config& c, const std::string& id,
                            const std::atomic<bool>* stop = nullptr);
 
-// The manifest after uploads were confirmed: segments uploaded at `now_ms`, and local copies
-// past keep_local marked as removed. Returns the files to delete once the manifest is durable.
-std::vector<std::string> ApplyKeepLocal(backup::Manifest* m, int64_t keep_local_ms, int64_t now_ms);
+// keep_local on a manifest: local copies of uploaded segments past `keep_local_ms` (only those
+// in `named`, when given: what a manifest in the store names) are marked as removed. Returns the
+// files to delete once a manifest saying so is durable.
+std::vector<std::string> ApplyKeepLocal(backup::Manifest* m, int64_t keep_local_ms, int64_t now_ms,
+                                        const std::set<std::string>* named = nullptr);
+
+// The manifest as the store may show it: per partition, the segments up to the first one not
+// confirmed yet, and the offsets they (and recorded gaps) cover; no node's `local` flags.
+backup::Manifest RemoteView(const backup::Manifest& m);
 
 std::string SummaryToText(const Summary& s);
 
