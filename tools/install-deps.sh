@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   liburing-dev librdkafka-dev libzstd-dev liblz4-dev libxxhash-dev libmimalloc-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
+  # calendar-checked time parsing (header-only date/date.h)
+  libhowardhinnant-date-dev
   # the service: sd_notify (systemd), the metrics endpoint (HTTP), systemd-analyze verify
   libsystemd-dev libcpp-httplib-dev systemd
   # object storage: libcurl (SigV4 signing), OpenSSL (MD5/SHA-256 of bodies), and Ceph's RADOS
