@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Builds tidemark. Usage: tools/build.sh [release|asan]  (default: release)
+# Builds tidemark. Usage: tools/build.sh [release|asan|tsan]  (default: release)
 #   release: optimised, warnings are errors        -> build/release
 #   asan:    AddressSanitizer + UBSan, debug info  -> build/asan
+#   tsan:    ThreadSanitizer, -O2 with debug info  -> build/tsan
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-release}"
 case "$kind" in
   release) opts=(--buildtype=release) ;;
   asan) opts=(--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false) ;;
-  *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
+  tsan) opts=(--buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false) ;;
+  *) echo "usage: $0 [release|asan|tsan]" >&2; exit 2 ;;
 esac
 dir="build/$kind"
 if [ ! -f "$dir/build.ninja" ]; then
