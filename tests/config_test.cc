@@ -340,6 +340,49 @@ TEST(Time, ParsesRfc3339AndEpochMillis) {
   }
 }
 
+TEST(Time, RefusesDatesThatDoNotExistAndSaysWhy) {
+  // Each refused input, and a part of the reason the message must give.
+  const std::pair<const char*, const char*> cases[] = {
+      {"2026-02-31T00:00:00Z", "2026-02-31 does not exist (28 days"},
+      {"2025-02-29T12:00:00Z", "2025-02-29 does not exist"},
+      {"2026-04-31T00:00:00Z", "2026-04-31 does not exist (30 days"},
+      {"2026-00-10T00:00:00Z", "month 00"},
+      {"2026-11-00T00:00:00Z", "does not exist"},
+      {"2026-11-20T24:00:00Z", "hour 24"},
+      {"2026-11-20T23:60:00Z", "minute 60"},
+      {"2026-11-20T23:59:61Z", "second 61"},
+      {"2026-11-20T14:03:00+1:00", "offset"},
+      {"2026-11-20T14:03:00+01:60", "offset +01:60"},
+      {"2026-11-20T14:03:00+24:00", "offset +24:00"},
+      {"2026-11-20T14:03:00+0100", "offset"},
+      {"2026-11-20T14:03:00+01:00x", "unexpected 'x'"},
+      {"2026-11-20T14:03:00Z ", "unexpected ' '"},
+      {"2026-11-20T14:03:00.Z", "decimal point"},
+      {"2026-11-20T14:03:00", "no UTC offset"},
+      {"2026-11-20X14:03:00Z", "'T'"},
+      {"2026-1-20T14:03:00Z", "YYYY-MM-DD"},
+      {"2026-11-20T14:3:00Z", "hh:mm:ss"},
+      {"99999999999999999", "epoch milliseconds"},
+  };
+  for (const auto& [input, why] : cases) {
+    auto r = ParseTime(input);
+    ASSERT_FALSE(r.ok()) << input << " parsed as " << *r;
+    EXPECT_EQ(ExitCodeFor(r.status()), 2) << input;
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find(why), std::string::npos) << input << ": " << m;
+    EXPECT_NE(m.find("use RFC 3339"), std::string::npos) << m;
+    EXPECT_NE(m.find("epoch milliseconds"), std::string::npos) << m;
+  }
+  // The documented forms stay accepted, leap days included.
+  EXPECT_EQ(*ParseTime("2024-02-29T00:00:00Z"), 1709164800000);
+  EXPECT_EQ(*ParseTime("2026-11-20t14:03:00z"), 1795183380000);
+  EXPECT_EQ(*ParseTime("2026-11-20 14:03:00Z"), 1795183380000);
+  EXPECT_EQ(*ParseTime("2026-11-20T09:33:00.123456789-04:30"), 1795183380123);
+  EXPECT_EQ(*ParseTime("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*ParseTime("1969-12-31T23:59:59.5Z"), -500);
+  EXPECT_EQ(*ParseTime("0"), 0);
+}
+
 TEST(Histogram, QuantilesWithinABucket) {
   Histogram h;
   for (uint64_t v = 1; v <= 1000; ++v) h.Record(v);
