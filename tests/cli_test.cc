@@ -152,6 +152,29 @@ TEST_F(CliTest, MistypedAndBadConfigValuesAreErrors) {
   EXPECT_EQ(r4.code, 2) << r4.out;
 }
 
+// A secret in [kafka.properties] never reaches the output: not when librdkafka refuses it, not
+// when its line is not valid TOML.
+TEST_F(CliTest, SecretPropertyValuesAreNeverEchoed) {
+  const std::string s = (dir_ / "s").string();
+  const std::string refused =
+      WriteFile("refused.toml",
+                "[kafka.properties]\n\"sasl.oauthbearer.client.secret\" = \"hunter2-s3cr3t\"\n");
+  CmdResult r = Tidemark("backup --config " + refused +
+                         " --brokers 127.0.0.1:1 --topics x --path " + s + " --id a");
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("hunter2-s3cr3t"), std::string::npos) << r.out;
+  const std::string bad =
+      WriteFile("bad.toml",
+                "[kafka]\nbootstrap_servers = \"127.0.0.1:1\"\n[kafka.properties]\n"
+                "\"sasl.mechanism\" = \"PLAIN\"\n\"sasl.password\" = \"hunter2\\qs3cr3t\"\n");
+  CmdResult p = Tidemark("backup --config " + bad + " --topics x --path " + s + " --id a");
+  EXPECT_EQ(p.code, 2) << p.out;
+  EXPECT_NE(p.out.find("bad.toml:5"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("sasl.password"), std::string::npos) << p.out;
+  for (const char* piece : {"hunter2", "s3cr3t", "\\q"})
+    EXPECT_EQ(p.out.find(piece), std::string::npos) << piece << " in " << p.out;
+}
+
 // Object-storage usage errors are caught before anything is sent (no store needed).
 TEST_F(CliTest, UploadAndS3PathUsageErrorsSayWhatToDo) {
   const std::string none = WriteFile("none.toml", "[storage]\npath = \"/tmp\"\n");

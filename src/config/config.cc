@@ -3,12 +3,33 @@
 
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 namespace tidemark::config {
 namespace {
+
+// The key of a "key = value" line (1-based `line` of `text`), trimmed; "" when there is none.
+std::string KeyOnLine(std::string_view text, uint64_t line) {
+  size_t begin = 0;
+  for (uint64_t i = 1; i < line && begin != std::string_view::npos; ++i) {
+    begin = text.find('\n', begin);
+    if (begin != std::string_view::npos) ++begin;
+  }
+  if (begin == std::string_view::npos) return "";
+  std::string_view l = text.substr(begin, text.find('\n', begin) - begin);
+  const size_t eq = l.find('=');
+  if (eq == std::string_view::npos) return "";
+  l = l.substr(0, eq);
+  const size_t a = l.find_first_not_of(" \t"), b = l.find_last_not_of(" \t");
+  if (a == std::string_view::npos) return "";
+  l = l.substr(a, b - a + 1);
+  if (l.size() >= 2 && (l.front() == '"' || l.front() == '\'') && l.back() == l.front())
+    l = l.substr(1, l.size() - 2);  // "sasl.password" = ...
+  return std::string(l);
+}
 
 std::string Where(const std::string& origin, const toml::node& n) {
   const auto& src = n.source();
@@ -117,6 +138,36 @@ class Reader {
 
 }  // namespace
 
+bool IsSecretKey(std::string_view key) {
+  std::string lower(key);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* word : {"password", "secret", "token", "key"})
+    if (lower.find(word) != std::string::npos) return true;
+  return false;
+}
+
+std::string ShownValue(std::string_view key, std::string_view value) {
+  return IsSecretKey(key) ? std::string("<redacted>") : "'" + std::string(value) + "'";
+}
+
+std::string Scrub(std::string text, std::string_view secret) {
+  if (secret.empty()) return text;
+  for (size_t at = text.find(secret); at != std::string::npos;
+       at = text.find(secret, at + std::string_view("<redacted>").size())) {
+    text.replace(at, secret.size(), "<redacted>");
+  }
+  return text;
+}
+
+std::string RedactUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  const size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const size_t end = url.find_first_of("/?#", start);
+  const size_t at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  return std::string(url.substr(0, start)) + "<redacted>" + std::string(url.substr(at));
+}
+
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -134,7 +185,16 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& err) {
-    return Status::Config(origin + ":" + std::to_string(err.source().begin.line) + ": " +
+    const auto line = err.source().begin.line;
+    // toml++ may quote a piece of the value it stopped at; on a secret key's line, say what to
+    // fix without it.
+    const std::string key = KeyOnLine(text, line);
+    if (IsSecretKey(key)) {
+      return Status::Config(origin + ":" + std::to_string(line) + ": the value of '" + key +
+                            "' is not valid TOML (the value is not shown; quote it, and use "
+                            "'...' rather than \"...\" when it holds a backslash)");
+    }
+    return Status::Config(origin + ":" + std::to_string(line) + ": " +
                           std::string(err.description()));
   }
   Config c;
@@ -226,7 +286,12 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     if (!u.endpoint.empty() && u.endpoint.rfind("http://", 0) != 0 &&
         u.endpoint.rfind("https://", 0) != 0)
       return r.BadValue(*t, "upload", "endpoint",
-                        "'" + u.endpoint + "' must start with http:// or https://");
+                        "'" + RedactUrl(u.endpoint) + "' must start with http:// or https://");
+    if (RedactUrl(u.endpoint) != u.endpoint)
+      return r.BadValue(*t, "upload", "endpoint",
+                        "'" + RedactUrl(u.endpoint) +
+                            "' holds credentials; give them in [upload] credentials_file or "
+                            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, not in the URL");
     TM_RETURN_IF_ERROR(r.String(*t, "upload", "bucket", &u.bucket));
     TM_RETURN_IF_ERROR(r.String(*t, "upload", "prefix", &u.prefix));
     while (!u.prefix.empty() && u.prefix.back() == '/') u.prefix.pop_back();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -99,6 +100,18 @@ Result<Config> LoadConfigFile(const std::string& path);
 
 // keep_local: "all" -> -1, "none" -> 0, "30m" / "12h" / "7d" / "90s" -> milliseconds.
 Result<int64_t> ParseKeepLocal(const std::string& s);
+
+// Secrets stay out of messages and logs. A key whose name holds "password", "secret", "token"
+// or "key" (any case: sasl.password, ssl.key.password, sasl.oauthbearer.client.secret) names a
+// secret; its value is shown as "<redacted>".
+bool IsSecretKey(std::string_view key);
+// "'value'" for an ordinary key, "<redacted>" for a secret one.
+std::string ShownValue(std::string_view key, std::string_view value);
+// `text` with every occurrence of `secret` replaced by "<redacted>" (a library's message that
+// repeats a value it refused).
+std::string Scrub(std::string text, std::string_view secret);
+// A URL with any user:password@ part replaced by "<redacted>@".
+std::string RedactUrl(std::string_view url);
 
 // Splits "a,b,c" (empty parts dropped).
 std::vector<std::string> SplitList(const std::string& s);

@@ -48,8 +48,12 @@ Status SetProperties(rd_kafka_conf_t* conf,
                      const std::vector<std::pair<std::string, std::string>>& props) {
   char err[512];
   for (const auto& [k, v] : props) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK)
-      return Status::Config("kafka property '" + k + "' = '" + v + "': " + err);
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      // librdkafka's message may repeat the value: a secret one is scrubbed from it.
+      const std::string why = config::IsSecretKey(k) ? config::Scrub(err, v) : std::string(err);
+      return Status::Config("kafka property '" + k + "' = " + config::ShownValue(k, v) + ": " +
+                            why);
+    }
   }
   return Status::Ok();
 }

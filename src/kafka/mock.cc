@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "config/config.h"
 
 namespace tidemark::kafka {
 
@@ -58,7 +59,8 @@ Status Producer::Connect(const std::string& brokers,
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      return Status::Config("producer property " + k + ": " + err);
+      return Status::Config("producer property " + k + ": " +
+                            (config::IsSecretKey(k) ? config::Scrub(err, v) : std::string(err)));
     }
   }
   rd_kafka_conf_set_dr_msg_cb(conf, &Producer::OnDelivery);

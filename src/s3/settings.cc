@@ -91,6 +91,12 @@ Result<Settings> ResolveSettings(const config::UploadConfig& u) {
     // No endpoint: AWS itself, where virtual-hosted addressing is the rule.
     o.endpoint = "https://s3." + o.region + ".amazonaws.com";
   }
+  // The endpoint goes into messages and logs: it may not carry credentials (shown redacted).
+  if (config::RedactUrl(o.endpoint) != o.endpoint) {
+    return Status::Config("the S3 endpoint '" + config::RedactUrl(o.endpoint) +
+                          "' holds credentials; give them in [upload] credentials_file or "
+                          "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, not in the URL");
+  }
   o.path_style = u.path_style;
   o.ca_file = u.ca_file;
   o.timeout_ms = static_cast<int>(u.timeout_ms);
