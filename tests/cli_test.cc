@@ -175,6 +175,36 @@ TEST_F(CliTest, SecretPropertyValuesAreNeverEchoed) {
     EXPECT_EQ(p.out.find(piece), std::string::npos) << piece << " in " << p.out;
 }
 
+// Whatever umask the caller has, what tidemark creates is 0640 (files) and 0750 (directories):
+// a backup holds the topics' data and is no one else's to read.
+TEST_F(CliTest, CreatedFilesAre0640AndDirectories0750WhateverTheUmask) {
+  StartKafka(200);
+  const char* bin = std::getenv("TIDEMARK_BIN");
+  ASSERT_NE(bin, nullptr);
+  for (const std::string mask : {"000", "077", "022"}) {
+    SCOPED_TRACE("umask " + mask);
+    const fs::path path = dir_ / ("store" + mask);
+    CmdResult b = testing::Shell("umask " + mask + " && " + bin + " backup --brokers " +
+                                 cluster_.bootstraps() + " --topics 't*' --path " + path.string() +
+                                 " --id x 2>&1");
+    ASSERT_EQ(b.code, 0) << b.out;
+    auto mode = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+    EXPECT_EQ(mode(path), fs::perms(0750));
+    int files = 0, dirs = 0;
+    for (const auto& e : fs::recursive_directory_iterator(path)) {
+      if (e.is_directory()) {
+        ++dirs;
+        EXPECT_EQ(mode(e.path()), fs::perms(0750)) << e.path();
+      } else {
+        ++files;
+        EXPECT_EQ(mode(e.path()), fs::perms(0640)) << e.path();
+      }
+    }
+    EXPECT_GE(files, 4);  // the manifest and segments of three partitions
+    EXPECT_GE(dirs, 3);   // the backup and its topics' directories
+  }
+}
+
 // Object-storage usage errors are caught before anything is sent (no store needed).
 TEST_F(CliTest, UploadAndS3PathUsageErrorsSayWhatToDo) {
   const std::string none = WriteFile("none.toml", "[storage]\npath = \"/tmp\"\n");

@@ -1,6 +1,7 @@
 // tidemark's command line. Flags override the config file; a config file is optional for
 // one-shot commands. Exit codes: 0 success, 1 operational failure or damage found, 2 usage or
 // configuration error. Human output on stdout, logs on stderr.
+#include <sys/stat.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -384,4 +385,10 @@ int Main(int argc, char** argv) {
 
 }  // namespace tidemark::cli
 
-int main(int argc, char** argv) { return tidemark::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // What tidemark creates holds the topics' data (and its locks and restore state): files 0640,
+  // directories 0750, whatever umask the caller had. Every creation site asks for 0644/0666 (data)
+  // or 0600 (anything private), so this mask is the one place that decides.
+  ::umask(027);
+  return tidemark::cli::Main(argc, argv);
+}
