@@ -230,8 +230,10 @@ TEST(FileHeader, RoundTripAndChecksum) {
 TEST(Footer, RoundTripAndChecksum) {
   format::Footer f;
   f.first_offset = 10;
-  f.last_offset = 99;
-  f.record_count = 90;
+  f.last_offset = 309;
+  f.record_count = 300;
+  f.min_timestamp = 0;
+  f.max_timestamp = 299;
   for (int i = 0; i < 300; ++i) {
     f.blocks.push_back(
         {4096u * (i + 1), 4096, 1, 10 + i, 10 + i, i, i, static_cast<uint64_t>(i) * 31});
@@ -242,16 +244,18 @@ TEST(Footer, RoundTripAndChecksum) {
   const uint64_t footer_offset = 4096 * 301;
   uint64_t sum = format::EncodeFooterRegion(f, footer_offset, buf.data());
   format::Trailer t;
-  ASSERT_TRUE(format::DecodeTrailer(buf.data() + region - format::kTrailerSize, &t).ok());
+  ASSERT_TRUE(
+      format::DecodeTrailer(buf.data() + region - format::kTrailerSize, footer_offset + region, &t)
+          .ok());
   EXPECT_EQ(t.footer_offset, footer_offset);
   format::Footer got;
   uint64_t got_sum = 0;
-  ASSERT_TRUE(format::DecodeFooter(buf.data(), t.footer_size, &got, &got_sum).ok());
+  ASSERT_TRUE(format::DecodeFooter(buf.data(), region, t, &got, &got_sum).ok());
   EXPECT_EQ(got_sum, sum);
   ASSERT_EQ(got.blocks.size(), 300u);
   EXPECT_EQ(got.blocks[299].first_offset, 309);
   buf[100] ^= 4;
-  EXPECT_TRUE(format::DecodeFooter(buf.data(), t.footer_size, &got, &got_sum).Is(Errc::kCorrupt));
+  EXPECT_TRUE(format::DecodeFooter(buf.data(), region, t, &got, &got_sum).Is(Errc::kCorrupt));
 }
 
 TEST(Names, SegmentNamesSortByOffset) {

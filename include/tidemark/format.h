@@ -34,6 +34,22 @@ inline constexpr size_t kTrailerSize = 32;
 
 // Longest topic name Kafka allows.
 inline constexpr size_t kMaxTopicName = 249;
+// Kafka's legal topic names: 1..249 characters of [a-zA-Z0-9._-], and neither "." nor "..".
+// Topic names become directory names, so a reader checks them before building a path.
+bool IsLegalTopicName(std::string_view name);
+
+// Largest raw (decompressed) block payload a writer makes and a reader accepts: 256 MiB. A record
+// whose encoded size is larger cannot be backed up (the backup fails naming it); a header that
+// claims more is damage, so no reader allocates what a crafted header asks for.
+inline constexpr uint32_t kMaxBlockRawSize = 256u << 20;
+// The most a payload can expand when decompressed, per stored byte: an lz4 block reaches about
+// 255x (a match length extended byte by byte), a zstd frame about 32768x (a 128 KiB RLE block in
+// 4 bytes). A header claiming more than this for its stored size is damage.
+inline constexpr uint64_t kMaxLz4Expansion = 256;
+inline constexpr uint64_t kMaxZstdExpansion = 32768;
+// The smallest encoded record: its u32 length, offset, timestamp, timestamp type, key length,
+// value length and header count (a null key and value, no headers).
+inline constexpr size_t kMinEncodedRecordSize = 4 + 8 + 8 + 1 + 4 + 4 + 4;
 
 enum class Codec : uint8_t { kNone = 0, kZstd = 1, kLz4 = 2 };
 const char* CodecName(Codec c);
@@ -94,7 +110,9 @@ struct BlockHeader {
   uint64_t payload_xxh3 = 0;
 };
 void EncodeBlockHeader(const BlockHeader& h, uint8_t* dst);  // kBlockHeaderSize bytes
-// Checks the magic, version and the header's own checksum, then the sizes' consistency.
+// Checks the magic, version and the header's own checksum, then the sizes' consistency (raw size
+// within kMaxBlockRawSize and what the codec can expand to, block size a multiple of the page
+// size holding the payload, at least one record and no more than its offset range can hold).
 Status DecodeBlockHeader(const uint8_t* src, BlockHeader* out);
 
 // --- footer -----------------------------------------------------------------------------------
@@ -131,9 +149,22 @@ struct Trailer {
   uint64_t footer_offset = 0;
   uint64_t footer_size = 0;  // footer header + entries + 8-byte checksum, unpadded
 };
-Status DecodeTrailer(const uint8_t* src, Trailer* out);  // the last kTrailerSize bytes
-// Decodes the footer body (footer_size bytes) and checks its checksum; *checksum gets it.
-Status DecodeFooter(const uint8_t* src, size_t len, Footer* out, uint64_t* checksum);
+// Decodes the trailer (the last kTrailerSize bytes of a file of `file_size` bytes) and checks that
+// the footer region it points at is exactly the rest of the file: the footer starts on a page
+// boundary after the file header and FooterRegionSize() of its block count ends the file. The
+// arithmetic cannot wrap, whatever the trailer says.
+Status DecodeTrailer(const uint8_t* src, uint64_t file_size, Trailer* out);
+// Decodes the footer region (`len` bytes from the footer offset to the end of the file, trailer
+// included, as checked by DecodeTrailer) and checks the footer's checksum, that the padding
+// between the footer body and the trailer is zero, and that the block index describes blocks
+// that tile the file exactly: the first at kFileHeaderSize, each page-aligned and starting where
+// the previous one ends, the last ending at `footer_offset`, offsets increasing from block to
+// block, and the totals (records, offset and time ranges) agreeing with the entries.
+// *checksum gets the footer checksum.
+Status DecodeFooter(const uint8_t* src, size_t len, const Trailer& trailer, Footer* out,
+                    uint64_t* checksum);
+// Checks that bytes [from, to) of `p` are zero (padding); `what` names the region.
+Status CheckZeroPadding(const uint8_t* p, size_t from, size_t to, const char* what);
 
 // --- names -----------------------------------------------------------------------------------
 // A sealed segment is "<first offset, 20 digits>.tmseg" in "topics/<topic>/<partition>/".

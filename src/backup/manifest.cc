@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -63,7 +64,10 @@ void AddGap(PartitionManifest* p, int64_t from, int64_t to, const std::string& r
 }
 
 PartitionManifest& FindOrAddPartition(Manifest* m, const std::string& topic, int32_t partition) {
-  auto& parts = m->topics[topic].partitions;
+  TopicManifest& t = m->topics[topic];
+  // A listed partition is always below the partition count (ValidateManifest relies on it).
+  t.partition_count = std::max(t.partition_count, partition + 1);
+  auto& parts = t.partitions;
   auto it = std::lower_bound(parts.begin(), parts.end(), partition,
                              [](const PartitionManifest& p, int32_t v) { return p.partition < v; });
   if (it != parts.end() && it->partition == partition) return *it;
@@ -145,6 +149,101 @@ std::string ManifestToJson(const Manifest& m) {
   return j.dump(2) + "\n";
 }
 
+namespace {
+
+std::string Where(const std::string& topic, int32_t partition) {
+  return topic + "/" + std::to_string(partition);
+}
+
+Status ValidatePartition(const std::string& topic, const PartitionManifest& p,
+                         const std::string& origin) {
+  auto bad = [&](const std::string& what) {
+    return Status::Corrupt(origin + ": partition " + Where(topic, p.partition) + ": " + what);
+  };
+  if (p.start_offset < 0 || p.end_offset < p.start_offset) {
+    return bad("offset range [" + std::to_string(p.start_offset) + ", " +
+               std::to_string(p.end_offset) + ") is not a range of offsets");
+  }
+  uint64_t records = 0, raw = 0, stored = 0;
+  int64_t prev_last = -1;
+  const std::string dir = format::PartitionDir(topic, p.partition) + "/";
+  for (const auto& s : p.segments) {
+    const std::string what = "segment " + std::to_string(s.first_offset) + ": ";
+    if (s.path != dir + format::SegmentName(s.first_offset, true)) {
+      return bad(what + "path '" + s.path + "' is not " + dir +
+                 format::SegmentName(s.first_offset, true));
+    }
+    if (s.first_offset < p.start_offset || s.first_offset <= prev_last)
+      return bad(what + "out of order, or before the partition's start offset");
+    if (s.records > 0 && (s.last_offset < s.first_offset || s.last_offset >= p.end_offset ||
+                          static_cast<uint64_t>(s.last_offset - s.first_offset) < s.records - 1 ||
+                          s.min_timestamp > s.max_timestamp || s.blocks == 0)) {
+      return bad(what + "offsets " + std::to_string(s.first_offset) + ".." +
+                 std::to_string(s.last_offset) + " cannot hold its " + std::to_string(s.records) +
+                 " records inside the partition's range, or its times or blocks are inconsistent");
+    }
+    prev_last = std::max(prev_last, s.records > 0 ? s.last_offset : s.first_offset);
+    records += s.records;
+    raw += s.bytes_raw;
+    stored += s.bytes_stored;
+  }
+  if (records != p.records || raw != p.bytes_raw || stored != p.bytes_stored) {
+    return bad("its counts (" + std::to_string(p.records) + " records, " +
+               std::to_string(p.bytes_raw) + " raw and " + std::to_string(p.bytes_stored) +
+               " stored bytes) are not the sums of its segments' (" + std::to_string(records) +
+               ", " + std::to_string(raw) + ", " + std::to_string(stored) + ")");
+  }
+  std::vector<Gap> gaps = p.gaps;
+  std::sort(gaps.begin(), gaps.end(), [](const Gap& a, const Gap& b) { return a.from < b.from; });
+  int64_t prev_to = p.start_offset;
+  for (const auto& g : gaps) {
+    if (g.from >= g.to || g.from < prev_to || g.to > p.end_offset) {
+      return bad("gap [" + std::to_string(g.from) + ", " + std::to_string(g.to) +
+                 ") is empty, overlaps another, or lies outside the partition's range");
+    }
+    prev_to = g.to;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateManifest(const Manifest& m, const std::string& origin) {
+  if (m.kind != "snapshot" && m.kind != "continuous")
+    return Status::Corrupt(origin + ": kind '" + m.kind + "' is neither snapshot nor continuous");
+  for (const auto& [topic, t] : m.topics) {
+    if (!format::IsLegalTopicName(topic)) {
+      return Status::Corrupt(origin + ": topic name '" + topic +
+                             "' is not a legal Kafka topic name ([a-zA-Z0-9._-], 1 to 249 "
+                             "characters, not '.' or '..')");
+    }
+    if (t.partition_count < 0)
+      return Status::Corrupt(origin + ": topic " + topic + " has a negative partition count");
+    int32_t prev = -1;
+    for (const auto& p : t.partitions) {
+      if (p.partition <= prev || p.partition >= t.partition_count) {
+        return Status::Corrupt(origin + ": topic " + topic + " lists partition " +
+                               std::to_string(p.partition) +
+                               " out of order, twice, or outside its partition count " +
+                               std::to_string(t.partition_count));
+      }
+      prev = p.partition;
+      TM_RETURN_IF_ERROR(ValidatePartition(topic, p, origin));
+    }
+  }
+  for (const auto& [g, offsets] : m.groups) {
+    for (const auto& [topic, parts] : offsets) {
+      for (const auto& [part, off] : parts) {
+        if (off < 0) {
+          return Status::Corrupt(origin + ": group '" + g + "' has a negative offset on " +
+                                 Where(topic, part));
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Manifest> ManifestFromJson(const std::string& text, const std::string& origin) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::Corrupt(origin + ": not valid JSON");
@@ -191,13 +290,13 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
           s.bytes_raw = js.at("bytes_raw").get<uint64_t>();
           s.bytes_stored = js.at("bytes_stored").get<uint64_t>();
           s.blocks = js.at("blocks").get<uint32_t>();
-          s.checksum = std::stoull(js.at("checksum").get<std::string>(), nullptr, 16);
+          const std::string sum = js.at("checksum").get<std::string>();
+          if (sum.size() != 16 || sum.find_first_not_of("0123456789abcdef") != std::string::npos)
+            return Status::Corrupt(origin + ": segment checksum '" + sum +
+                                   "' is not 16 lowercase hex digits");
+          s.checksum = std::stoull(sum, nullptr, 16);
           s.uploaded_ms = js.value("uploaded_ms", int64_t{0});
           s.local = js.value("local", true);
-          if (s.path.find("..") != std::string::npos || (!s.path.empty() && s.path[0] == '/')) {
-            return Status::Corrupt(origin + ": segment path '" + s.path +
-                                   "' escapes the backup directory");
-          }
           p.segments.push_back(std::move(s));
         }
         for (const auto& jg : jp.at("gaps")) {
@@ -212,12 +311,20 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
       for (const auto& [g, jg] : j.at("groups").items()) {
         GroupOffsets offsets;
         for (const auto& [topic, jt] : jg.items()) {
-          for (const auto& [p, o] : jt.items()) offsets[topic][std::stoi(p)] = o.get<int64_t>();
+          for (const auto& [p, o] : jt.items()) {
+            int32_t part = -1;
+            const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), part);
+            if (ec != std::errc() || end != p.data() + p.size() || part < 0)
+              return Status::Corrupt(origin + ": group '" + g + "' names partition '" + p +
+                                     "' of topic '" + topic + "', not a partition number");
+            offsets[topic][part] = o.get<int64_t>();
+          }
         }
         m.groups.emplace(g, std::move(offsets));
       }
     }
     m.groups_note = j.value("groups_note", "");
+    TM_RETURN_IF_ERROR(ValidateManifest(m, origin));
     return m;
   } catch (const std::exception& e) {
     return Status::Corrupt(origin +

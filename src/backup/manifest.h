@@ -79,11 +79,19 @@ struct Manifest {
 // same reason. Gaps are recorded in increasing offsets.
 void AddGap(PartitionManifest* p, int64_t from, int64_t to, const std::string& reason);
 
-// The entry of topic/partition, added (partitions kept in order) when there is none.
+// The entry of topic/partition, added (partitions kept in order) when there is none; the topic's
+// partition count is raised to cover it.
 PartitionManifest& FindOrAddPartition(Manifest* m, const std::string& topic, int32_t partition);
 
 std::string ManifestToJson(const Manifest& m);
+// Parses and validates (ValidateManifest) a manifest; `origin` names it in errors.
 Result<Manifest> ManifestFromJson(const std::string& text, const std::string& origin);
+// What every reader relies on, checked when a manifest is loaded, so no crafted manifest can
+// lead a reader astray: legal topic names; partitions non-negative, below the partition count,
+// unique and in order; each segment at its canonical path, in offset order, inside its
+// partition's range, with as many offsets as records; gaps non-empty, inside the range and not
+// overlapping; a partition's counts the sums of its segments'; group offsets non-negative.
+Status ValidateManifest(const Manifest& m, const std::string& origin);
 // Atomically writes dir/manifest.json.
 Status WriteManifest(const std::string& dir, const Manifest& m);
 Result<Manifest> ReadManifest(const std::string& dir);

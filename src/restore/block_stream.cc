@@ -270,8 +270,10 @@ Result<bool> BlockStream::Next(format::BlockHeader* header, std::span<const uint
       bytes_read_ += s.read.len;
       st = ctx_->decoder.Decode(s.buf.data.get(), s.read.len, header, payload);
       if (st.ok() &&
-          (header->first_offset != e.first_offset || header->last_offset != e.last_offset ||
-           header->record_count != e.record_count || header->payload_xxh3 != e.payload_xxh3)) {
+          (header->block_size != e.block_size || header->first_offset != e.first_offset ||
+           header->last_offset != e.last_offset || header->record_count != e.record_count ||
+           header->payload_xxh3 != e.payload_xxh3 || header->min_timestamp != e.min_timestamp ||
+           header->max_timestamp != e.max_timestamp)) {
         st = Status::Corrupt("block disagrees with the footer's index entry");
       }
     }

@@ -128,18 +128,24 @@ Status BlockDecoder::Decode(const uint8_t* block, size_t avail, format::BlockHea
   std::vector<uint8_t>* scratch = &scratch_;
   if (avail < kBlockHeaderSize) return Status::Corrupt("block truncated inside its header");
   TM_RETURN_IF_ERROR(format::DecodeBlockHeader(block, header));
-  if (format::kBlockHeaderSize + header->stored_size > avail) {
-    return Status::Corrupt("block truncated: file ends inside its payload");
+  if (header->block_size > avail) {
+    return Status::Corrupt("block truncated: " + std::to_string(avail) + " of its " +
+                           std::to_string(header->block_size) + " bytes");
   }
   const uint8_t* stored = block + kBlockHeaderSize;
   if (format::Xxh3(stored, header->stored_size) != header->payload_xxh3) {
     return Status::Corrupt("block payload checksum mismatch");
   }
+  TM_RETURN_IF_ERROR(format::CheckZeroPadding(block, kBlockHeaderSize + header->stored_size,
+                                              header->block_size, "block"));
   switch (header->codec) {
     case format::Codec::kNone:
       *payload = std::span<const uint8_t>(stored, header->stored_size);
       return Status::Ok();
     case format::Codec::kZstd: {
+      // The frame must announce the size the header claims before anything is allocated for it.
+      if (ZSTD_getFrameContentSize(stored, header->stored_size) != header->raw_size)
+        return Status::Corrupt("zstd frame size disagrees with the block header's raw size");
       scratch->resize(header->raw_size);
       const size_t n = ZSTD_decompressDCtx(dctx_, scratch->data(), header->raw_size, stored,
                                            header->stored_size);

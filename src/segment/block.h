@@ -84,10 +84,12 @@ class BlockCodec {
 };
 
 // The reader's inverse of BlockCodec, with a reusable decompression context and scratch buffer
-// (verify, restore). Decode() takes a block whose bytes (header, payload) start at `block` with
-// `avail` bytes readable; it checks the header checksum, the payload checksum, decompresses, and
-// returns the raw payload through *payload (pointing into `block` when stored uncompressed, into
-// the decoder's scratch otherwise, valid until the next call).
+// (verify, restore). Decode() takes a whole block (header, payload and padding) starting at
+// `block` with `avail` bytes readable; it checks the header, that the block fits in `avail`, the
+// payload checksum, that the padding is zero (so every byte of the block is covered), and
+// decompresses (never allocating more than the header's bounded raw size, and only once the
+// zstd frame agrees with it). It returns the raw payload through *payload (pointing into `block`
+// when stored uncompressed, into the decoder's scratch otherwise, valid until the next call).
 class BlockDecoder {
  public:
   BlockDecoder();

@@ -102,6 +102,8 @@ Status DecodeBlockHeader(const uint8_t* src, BlockHeader* out) {
   const uint8_t codec = src[6];
   if (codec > static_cast<uint8_t>(Codec::kLz4))
     return Status::Corrupt("block header: unknown codec");
+  if (src[7] != 0 || Get64(src + 64) != 0)
+    return Status::Corrupt("block header: reserved fields are not zero");
   out->codec = static_cast<Codec>(codec);
   out->record_count = Get32(src + 8);
   out->raw_size = Get32(src + 12);
@@ -113,16 +115,52 @@ Status DecodeBlockHeader(const uint8_t* src, BlockHeader* out) {
   out->max_timestamp = static_cast<int64_t>(Get64(src + 48));
   out->payload_xxh3 = Get64(src + 56);
   if (!IsAligned(out->block_size) ||
-      out->block_size < AlignUp(kBlockHeaderSize + out->stored_size)) {
+      out->block_size < AlignUp(kBlockHeaderSize + uint64_t{out->stored_size})) {
     return Status::Corrupt("block header: block size inconsistent with stored size");
   }
-  if (out->record_count == 0 || out->last_offset < out->first_offset) {
-    return Status::Corrupt("block header: empty block or offsets out of order");
+  if (out->record_count == 0 || out->first_offset < 0 || out->last_offset < out->first_offset ||
+      static_cast<uint64_t>(out->last_offset) - static_cast<uint64_t>(out->first_offset) <
+          out->record_count - 1u) {
+    return Status::Corrupt("block header: no records, or more records than its offset range holds");
   }
-  if (out->codec == Codec::kNone && out->raw_size != out->stored_size) {
-    return Status::Corrupt("block header: uncompressed block with raw size != stored size");
+  if (out->min_timestamp > out->max_timestamp)
+    return Status::Corrupt("block header: minimum timestamp above the maximum");
+  if (out->raw_size > kMaxBlockRawSize) {
+    return Status::Corrupt("block header: raw size " + std::to_string(out->raw_size) +
+                           " is above the format's limit of " + std::to_string(kMaxBlockRawSize));
+  }
+  if (uint64_t{out->raw_size} < uint64_t{out->record_count} * kMinEncodedRecordSize)
+    return Status::Corrupt("block header: raw size too small for its record count");
+  const uint64_t stored = out->stored_size;
+  const bool fits = out->codec == Codec::kNone  ? out->raw_size == out->stored_size
+                    : out->codec == Codec::kLz4 ? out->raw_size <= stored * kMaxLz4Expansion
+                                                : out->raw_size <= stored * kMaxZstdExpansion;
+  if (!fits) {
+    return Status::Corrupt("block header: raw size " + std::to_string(out->raw_size) +
+                           " impossible for a " + CodecName(out->codec) + " payload of " +
+                           std::to_string(out->stored_size) + " bytes");
   }
   return Status::Ok();
+}
+
+Status CheckZeroPadding(const uint8_t* p, size_t from, size_t to, const char* what) {
+  for (size_t i = from; i < to; ++i) {
+    if (p[i] != 0) {
+      return Status::Corrupt(std::string(what) + ": padding byte " + std::to_string(i) +
+                             " is not zero");
+    }
+  }
+  return Status::Ok();
+}
+
+bool IsLegalTopicName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxTopicName || name == "." || name == "..") return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 // Footer body: 0 u32 magic, 4 u16 version, 6 u16 reserved, 8 u32 block count, 12 u32 reserved,
@@ -188,27 +226,50 @@ uint64_t EncodeFooterRegion(const Footer& f, uint64_t footer_offset, uint8_t* ds
   return checksum;
 }
 
-Status DecodeTrailer(const uint8_t* src, Trailer* out) {
+Status DecodeTrailer(const uint8_t* src, uint64_t file_size, Trailer* out) {
   if (Get32(src) != kTrailerMagic)
     return Status::Corrupt("trailer: bad magic (segment not sealed or truncated)");
   if (Get64(src + 24) != Xxh3(src, 24)) return Status::Corrupt("trailer: checksum mismatch");
+  if (Get32(src + 4) != 0) return Status::Corrupt("trailer: reserved field is not zero");
   out->footer_offset = Get64(src + 8);
   out->footer_size = Get64(src + 16);
-  if (!IsAligned(out->footer_offset) || out->footer_size < kFooterHeaderSize + 8) {
-    return Status::Corrupt("trailer: footer position out of range");
+  // Every comparison below is arranged so that no sum can wrap: the footer offset is checked
+  // against the file size first, then the footer size against what is left after it.
+  if (!IsAligned(out->footer_offset) || out->footer_offset < kFileHeaderSize ||
+      out->footer_offset >= file_size) {
+    return Status::Corrupt("trailer: footer offset " + std::to_string(out->footer_offset) +
+                           " is outside the file's blocks area");
+  }
+  const uint64_t region = file_size - out->footer_offset;
+  if (out->footer_size < FooterBodySize(0) || out->footer_size > region - kTrailerSize ||
+      (out->footer_size - FooterBodySize(0)) % kFooterEntrySize != 0) {
+    return Status::Corrupt("trailer: footer size " + std::to_string(out->footer_size) +
+                           " does not fit the file");
+  }
+  const uint64_t count = (out->footer_size - FooterBodySize(0)) / kFooterEntrySize;
+  if (count > UINT32_MAX || FooterRegionSize(count) != region) {
+    return Status::Corrupt("trailer: the footer region (" + std::to_string(region) +
+                           " bytes) does not match its footer size");
   }
   return Status::Ok();
 }
 
-Status DecodeFooter(const uint8_t* src, size_t len, Footer* out, uint64_t* checksum) {
-  if (len < kFooterHeaderSize + 8) return Status::Corrupt("footer: too short");
+Status DecodeFooter(const uint8_t* src, size_t len, const Trailer& trailer, Footer* out,
+                    uint64_t* checksum) {
+  const uint64_t body = trailer.footer_size;
+  if (len < kTrailerSize || body < FooterBodySize(0) || body > len - kTrailerSize)
+    return Status::Corrupt("footer: too short");
   if (Get32(src) != kFooterMagic) return Status::Corrupt("footer: bad magic");
-  if (Get64(src + len - 8) != Xxh3(src, len - 8))
+  if (Get64(src + body - 8) != Xxh3(src, body - 8))
     return Status::Corrupt("footer: checksum mismatch");
+  if (Get16(src + 4) != kVersion) return Status::Corrupt("footer: unsupported version");
+  if (Get16(src + 6) != 0 || Get32(src + 12) != 0)
+    return Status::Corrupt("footer: reserved fields are not zero");
   const size_t count = Get32(src + 8);
-  if (FooterBodySize(count) != len)
+  if (FooterBodySize(count) != body)
     return Status::Corrupt("footer: block count disagrees with size");
-  *checksum = Get64(src + len - 8);
+  TM_RETURN_IF_ERROR(CheckZeroPadding(src, body, len - kTrailerSize, "footer"));
+  *checksum = Get64(src + body - 8);
   out->first_offset = static_cast<int64_t>(Get64(src + 16));
   out->last_offset = static_cast<int64_t>(Get64(src + 24));
   out->record_count = Get64(src + 32);
@@ -217,7 +278,10 @@ Status DecodeFooter(const uint8_t* src, size_t len, Footer* out, uint64_t* check
   out->raw_bytes = Get64(src + 56);
   out->blocks.resize(count);
   const uint8_t* p = src + kFooterHeaderSize;
-  for (FooterEntry& e : out->blocks) {
+  uint64_t next_block = kFileHeaderSize;  // where the next block must start
+  uint64_t records = 0;
+  for (size_t i = 0; i < count; ++i) {
+    FooterEntry& e = out->blocks[i];
     e.file_offset = Get64(p);
     e.block_size = Get32(p + 8);
     e.record_count = Get32(p + 12);
@@ -227,6 +291,39 @@ Status DecodeFooter(const uint8_t* src, size_t len, Footer* out, uint64_t* check
     e.max_timestamp = static_cast<int64_t>(Get64(p + 40));
     e.payload_xxh3 = Get64(p + 48);
     p += kFooterEntrySize;
+    const std::string at = "footer: index entry " + std::to_string(i);
+    if (e.file_offset != next_block || e.block_size == 0 || !IsAligned(e.block_size) ||
+        e.block_size > trailer.footer_offset - next_block) {
+      return Status::Corrupt(at + " does not tile the blocks area (block at byte " +
+                             std::to_string(e.file_offset) + ", " + std::to_string(e.block_size) +
+                             " bytes)");
+    }
+    next_block += e.block_size;
+    if (e.record_count == 0 || e.first_offset < 0 || e.last_offset < e.first_offset ||
+        static_cast<uint64_t>(e.last_offset) - static_cast<uint64_t>(e.first_offset) <
+            e.record_count - 1u ||
+        e.min_timestamp > e.max_timestamp) {
+      return Status::Corrupt(at + " has inconsistent offsets, timestamps or record count");
+    }
+    if (i > 0 && e.first_offset <= out->blocks[i - 1].last_offset)
+      return Status::Corrupt(at + ": offsets do not increase from the previous block");
+    records += e.record_count;
+  }
+  if (next_block != trailer.footer_offset)
+    return Status::Corrupt("footer: the blocks do not end where the footer starts");
+  if (records != out->record_count)
+    return Status::Corrupt("footer: record count disagrees with its index");
+  if (count > 0) {
+    int64_t min_ts = out->blocks[0].min_timestamp, max_ts = out->blocks[0].max_timestamp;
+    for (const FooterEntry& e : out->blocks) {
+      min_ts = std::min(min_ts, e.min_timestamp);
+      max_ts = std::max(max_ts, e.max_timestamp);
+    }
+    if (out->first_offset < 0 || out->first_offset > out->blocks[0].first_offset ||
+        out->last_offset != out->blocks.back().last_offset || out->min_timestamp != min_ts ||
+        out->max_timestamp != max_ts) {
+      return Status::Corrupt("footer: offset or time range disagrees with its index");
+    }
   }
   return Status::Ok();
 }

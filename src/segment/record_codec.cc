@@ -12,6 +12,7 @@ using format::Put64;
 
 namespace {
 constexpr size_t kFixedBody = 8 + 8 + 1 + 4 + 4 + 4;  // offset, ts, type, key len, value len, nhdr
+static_assert(4 + kFixedBody == format::kMinEncodedRecordSize);
 
 size_t NullableSize(const Bytes& b) { return 4 + (b.is_null ? 0 : b.len); }
 

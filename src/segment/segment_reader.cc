@@ -53,36 +53,38 @@ Status SegmentReader::Open(const std::string& path) {
   TM_RETURN_IF_ERROR(
       ReadExact(file_size_ - format::kTrailerSize, format::kTrailerSize, trailer_bytes));
   format::Trailer trailer;
-  footer_status_ = format::DecodeTrailer(trailer_bytes, &trailer);
+  footer_status_ = format::DecodeTrailer(trailer_bytes, file_size_, &trailer);
   if (!footer_status_.ok()) return Status::Ok();
-  if (trailer.footer_offset < format::kFileHeaderSize ||
-      trailer.footer_offset + trailer.footer_size + format::kTrailerSize > file_size_) {
-    footer_status_ = Status::Corrupt("trailer points outside the file");
-    return Status::Ok();
+  // The trailer was checked to point at a region that ends the file exactly, so this size is
+  // bounded by the file's own.
+  std::vector<uint8_t> region(file_size_ - trailer.footer_offset);
+  TM_RETURN_IF_ERROR(ReadExact(trailer.footer_offset, region.size(), region.data()));
+  footer_status_ =
+      format::DecodeFooter(region.data(), region.size(), trailer, &footer_, &footer_checksum_);
+  if (footer_status_.ok()) {
+    blocks_end_ = trailer.footer_offset;
+  } else {
+    footer_ = format::Footer{};  // never an index that failed its checks
   }
-  std::vector<uint8_t> body(trailer.footer_size);
-  TM_RETURN_IF_ERROR(ReadExact(trailer.footer_offset, body.size(), body.data()));
-  footer_status_ = format::DecodeFooter(body.data(), body.size(), &footer_, &footer_checksum_);
-  if (footer_status_.ok()) blocks_end_ = trailer.footer_offset;
   return Status::Ok();
 }
 
 Status SegmentReader::ReadBlockAt(uint64_t off, format::BlockHeader* header,
                                   std::span<const uint8_t>* payload) {
-  if (off + format::kBlockHeaderSize > blocks_end_) {
+  if (off > blocks_end_ || format::kBlockHeaderSize > blocks_end_ - off) {
     return Status::Corrupt("block at byte " + std::to_string(off) + " truncated inside its header");
   }
   uint8_t hdr[format::kBlockHeaderSize];
   TM_RETURN_IF_ERROR(ReadExact(off, sizeof(hdr), hdr));
   TM_RETURN_IF_ERROR(format::DecodeBlockHeader(hdr, header));
-  if (off + header->block_size > blocks_end_) {
+  if (header->block_size > blocks_end_ - off) {
     return Status::Corrupt("block at byte " + std::to_string(off) + " truncated: it needs " +
                            std::to_string(header->block_size) + " bytes");
   }
-  const size_t need = format::kBlockHeaderSize + header->stored_size;
-  if (buf_.size() < need) buf_.resize(need);
-  TM_RETURN_IF_ERROR(ReadExact(off, need, buf_.data()));
-  return decoder_.Decode(buf_.data(), need, header, payload);
+  // The whole block, padding included: every byte of it is checked.
+  if (buf_.size() < header->block_size) buf_.resize(header->block_size);
+  TM_RETURN_IF_ERROR(ReadExact(off, header->block_size, buf_.data()));
+  return decoder_.Decode(buf_.data(), header->block_size, header, payload);
 }
 
 }  // namespace tidemark::segment

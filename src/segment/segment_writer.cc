@@ -36,6 +36,13 @@ void SegmentWriter::OnWriteDone(int error, uint32_t len) {
 Status SegmentWriter::Open(int64_t first_offset, int64_t now_ms) {
   TM_CHECK(fd_ < 0 && batch_ == nullptr);
   TM_RETURN_IF_ERROR(error_);
+  // The topic becomes a directory name: only Kafka's legal names get that far.
+  if (!format::IsLegalTopicName(opts_.topic) || opts_.partition < 0) {
+    return Status::Invalid("topic '" + opts_.topic + "' partition " +
+                           std::to_string(opts_.partition) +
+                           " is not a legal Kafka topic partition ([a-zA-Z0-9._-], 1 to 249 "
+                           "characters, not '.' or '..'); nothing is written for it");
+  }
   const std::string dir = DirPath();
   TM_RETURN_IF_ERROR(pool_->io()->MakeDirs(dir));
   open_name_ = format::SegmentName(first_offset, false);

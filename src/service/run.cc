@@ -293,7 +293,9 @@ Status Service::Discover() {
   }
   for (const auto& t : topics) {
     partition_counts_[t.name] = t.partition_count;
-    if (m_.topics[t.name].partition_count != t.partition_count) {
+    // Never lowered (a topic deleted and made again with fewer partitions): every partition the
+    // manifest lists stays below its count.
+    if (m_.topics[t.name].partition_count < t.partition_count) {
       m_.topics[t.name].partition_count = t.partition_count;
       dirty_ = true;
     }

@@ -1,11 +1,15 @@
 #include "service/store.h"
 
 #include <algorithm>
-#include <cstdlib>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
 #include "common/log.h"
+#include "io/io_backend.h"
 #include "segment/recovery.h"
 #include "segment/segment_reader.h"
 #include "tidemark/record.h"
@@ -24,10 +28,15 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
 // Reads a sealed segment back: what the manifest records for it, and the offsets inside its
 // range that hold no record (compaction, transaction markers), which become gaps.
 Result<segment::SealedSegment> ReadSealed(const std::string& dir, const std::string& rel,
+                                          const std::string& topic, int32_t partition,
                                           std::vector<backup::Gap>* holes) {
   segment::SegmentReader r;
   TM_RETURN_IF_ERROR(r.Open(dir + "/" + rel));
   TM_RETURN_IF_ERROR(r.footer_status());
+  if (r.file_header().topic != topic || r.file_header().partition != partition) {
+    return Status::Corrupt("its header names " + r.file_header().topic + "/" +
+                           std::to_string(r.file_header().partition));
+  }
   const format::Footer& f = r.footer();
   int64_t expected = f.first_offset;
   for (const auto& b : f.blocks) {
@@ -45,6 +54,29 @@ Result<segment::SealedSegment> ReadSealed(const std::string& dir, const std::str
   return segment::SealedSegment::Of(f, rel, r.file_size(), r.footer_checksum());
 }
 
+// The entries of `dir`: name and whether it is a directory. Never throws.
+Result<std::vector<std::pair<std::string, bool>>> ListDir(const fs::path& dir) {
+  std::vector<std::pair<std::string, bool>> out;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code type_ec;
+    const bool is_dir = it->is_directory(type_ec);
+    out.emplace_back(it->path().filename().string(), is_dir && !type_ec);
+  }
+  if (ec) return Status::Errno(ec.value(), "cannot list " + dir.string());
+  return out;
+}
+
+// Renames dir/rel to dir/rel + suffix, durably; the returned text says where it went.
+std::string MoveAside(const std::string& dir, const std::string& rel, const char* suffix) {
+  const std::string from = dir + "/" + rel, to = from + suffix;
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return "could not move it aside (" + std::string(std::strerror(errno)) + ")";
+  (void)io::SyncDirectory(to.substr(0, to.rfind('/')));
+  return "moved aside to " + to;
+}
+
 }  // namespace
 
 Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<backup::Manifest> prior,
@@ -52,31 +84,37 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
   backup::Manifest m = prior ? std::move(*prior) : backup::Manifest{};
   std::error_code ec;
   const fs::path topics = fs::path(dir) / "topics";
-  if (!fs::exists(topics, ec)) return m;
-  for (const auto& tdir : fs::directory_iterator(topics, ec)) {
-    if (!tdir.is_directory()) continue;
-    const std::string topic = tdir.path().filename().string();
-    for (const auto& pdir : fs::directory_iterator(tdir.path(), ec)) {
-      if (!pdir.is_directory()) continue;
-      char* end = nullptr;
-      const std::string pname = pdir.path().filename().string();
-      const long partition = std::strtol(pname.c_str(), &end, 10);
-      if (end == pname.c_str() || *end != '\0') continue;
+  if (!fs::exists(topics, ec)) {
+    if (ec) return Status::Errno(ec.value(), "cannot read " + topics.string());
+    return m;
+  }
+  TM_ASSIGN_OR_RETURN(auto topic_dirs, ListDir(topics));
+  for (const auto& [topic, topic_is_dir] : topic_dirs) {
+    if (!topic_is_dir) continue;
+    if (!format::IsLegalTopicName(topic)) {
+      report->problems.push_back("topics/" + topic +
+                                 " is not a legal Kafka topic name; left alone");
+      continue;
+    }
+    TM_ASSIGN_OR_RETURN(auto part_dirs, ListDir(topics / topic));
+    for (const auto& [pname, part_is_dir] : part_dirs) {
+      if (!part_is_dir) continue;
+      int32_t partition = -1;
+      const auto [pend, perr] =
+          std::from_chars(pname.data(), pname.data() + pname.size(), partition);
+      if (perr != std::errc() || pend != pname.data() + pname.size() || partition < 0) continue;
       const std::string rel_dir = "topics/" + topic + "/" + pname;
       // 1. Unsealed segments: recover and seal.
-      std::vector<std::string> names;
-      for (const auto& f : fs::directory_iterator(pdir.path(), ec))
-        names.push_back(f.path().filename().string());
-      for (const auto& n : names) {
-        if (!EndsWith(n, format::kOpenSuffix)) continue;
+      TM_ASSIGN_OR_RETURN(auto names, ListDir(topics / topic / pname));
+      for (const auto& [n, n_is_dir] : names) {
+        if (n_is_dir || !EndsWith(n, format::kOpenSuffix)) continue;
         const std::string rel = rel_dir + "/" + n;
         auto rec = segment::RecoverOpenSegment(dir, rel);
         if (!rec.ok() && !rec.status().Is(Errc::kCorrupt)) return rec.status();  // I/O: retry
         if (!rec.ok()) {
-          const std::string aside = dir + "/" + rel + ".damaged";
-          fs::rename(dir + "/" + rel, aside, ec);
-          report->problems.push_back(rel + ": " + rec.status().message() + "; moved aside to " +
-                                     aside + " (its records are backed up again)");
+          report->problems.push_back(rel + ": " + rec.status().message() + "; " +
+                                     MoveAside(dir, rel, ".damaged") +
+                                     " (its records are backed up again)");
           continue;
         }
         std::string line = rel + ": ";
@@ -94,13 +132,19 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
         report->recovered.push_back(line);
       }
       // 2. Sealed segments the manifest does not name, in offset order.
+      TM_ASSIGN_OR_RETURN(names, ListDir(topics / topic / pname));
       std::map<int64_t, std::string> sealed;
-      for (const auto& f : fs::directory_iterator(pdir.path(), ec)) {
-        const std::string n = f.path().filename().string();
-        if (!EndsWith(n, format::kSegmentSuffix)) continue;
-        sealed[std::strtoll(n.c_str(), nullptr, 10)] = rel_dir + "/" + n;
+      for (const auto& [n, n_is_dir] : names) {
+        if (n_is_dir || !EndsWith(n, format::kSegmentSuffix)) continue;
+        int64_t first = -1;
+        const auto [nend, nerr] = std::from_chars(n.data(), n.data() + n.size(), first);
+        if (nerr != std::errc() || first < 0 || n != format::SegmentName(first, true)) {
+          report->problems.push_back(rel_dir + "/" + n + " is not a segment name; left alone");
+          continue;
+        }
+        sealed[first] = rel_dir + "/" + n;
       }
-      auto& entry = backup::FindOrAddPartition(&m, topic, static_cast<int32_t>(partition));
+      auto& entry = backup::FindOrAddPartition(&m, topic, partition);
       for (const auto& s : entry.segments) {
         if (s.local && !sealed.count(s.first_offset))
           report->problems.push_back(s.path + " is in the manifest but missing on disk");
@@ -111,16 +155,36 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
         }
         sealed.erase(s.first_offset);
       }
+      // Adopted in offset order, and only as long as each one reads back whole: the offsets of
+      // a segment that cannot be read are not in the backup, so they must be fetched again (a
+      // loss is never recorded as a gap). Everything after it is moved aside too, since the
+      // partition resumes before it and will write those offsets anew.
+      const std::string* unreadable = nullptr;
       for (const auto& [first, rel] : sealed) {
+        if (unreadable != nullptr) {
+          report->problems.push_back(rel + ": after the unreadable " + *unreadable + "; " +
+                                     MoveAside(dir, rel, ".superseded") +
+                                     " (its records are backed up again)");
+          continue;
+        }
         if (first < entry.end_offset) {
           report->problems.push_back(rel + " overlaps offsets the manifest already covers (below " +
                                      std::to_string(entry.end_offset) + "); left out");
           continue;
         }
         std::vector<backup::Gap> holes;
-        auto seg = ReadSealed(dir, rel, &holes);
+        auto seg = ReadSealed(dir, rel, topic, partition, &holes);
+        if (!seg.ok() && !seg.status().Is(Errc::kCorrupt)) return seg.status();  // I/O: retry
+        if (seg.ok() && seg->first_offset != first) {
+          seg = Status::Corrupt("its footer starts at offset " + std::to_string(seg->first_offset) +
+                                ", its name at " + std::to_string(first));
+        }
         if (!seg.ok()) {
-          report->problems.push_back(rel + ": " + seg.status().message() + "; left out");
+          report->problems.push_back(rel + ": " + seg.status().message() + "; " +
+                                     MoveAside(dir, rel, ".damaged") +
+                                     " (its records are backed up again from offset " +
+                                     std::to_string(entry.end_offset) + ")");
+          unreadable = &rel;
           continue;
         }
         if (seg->first_offset > entry.end_offset)
@@ -135,7 +199,6 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
       }
     }
   }
-  if (ec) return Status::Errno(ec.value(), "cannot list the segments under " + topics.string());
   return m;
 }
 

@@ -57,6 +57,12 @@ Status PartitionPipeline::Append(const RecordView& r, const char* jump_reason) {
     ++duplicates_;  // a redelivery of what is already stored
     return Status::Ok();
   }
+  if (EncodedRecordSize(r) > format::kMaxBlockRawSize) {
+    return Status::Invalid("record at offset " + std::to_string(r.offset) + " is " +
+                           std::to_string(EncodedRecordSize(r)) +
+                           " bytes encoded, above the format's block limit of " +
+                           std::to_string(format::kMaxBlockRawSize) + " bytes");
+  }
   if (!builder_.TryAppend(r)) {
     TM_RETURN_IF_ERROR(FlushBlock());
     TM_CHECK(builder_.TryAppend(r));

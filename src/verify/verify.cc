@@ -102,9 +102,10 @@ void VerifySegment(const std::string& file, const std::string& topic,
     const bool indexed = sealed && static_cast<size_t>(b) < index.size();
     if (st.ok() && indexed) {
       const auto& e = index[static_cast<size_t>(b)];
-      if (e.file_offset != off || e.first_offset != h.first_offset ||
-          e.last_offset != h.last_offset || e.record_count != h.record_count ||
-          e.payload_xxh3 != h.payload_xxh3) {
+      if (e.file_offset != off || e.block_size != h.block_size ||
+          e.first_offset != h.first_offset || e.last_offset != h.last_offset ||
+          e.record_count != h.record_count || e.payload_xxh3 != h.payload_xxh3 ||
+          e.min_timestamp != h.min_timestamp || e.max_timestamp != h.max_timestamp) {
         st = Status::Corrupt("block disagrees with the footer's index entry");
       }
     }
@@ -150,7 +151,9 @@ void VerifySegment(const std::string& file, const std::string& topic,
     off += h.block_size;
     ++b;
   }
-  if (records != s.records && r->damage.empty()) {
+  // Reported whatever else was found, here or in earlier segments: records that were read but
+  // that the manifest does not count (or the reverse) are damage of their own.
+  if (records != s.records) {
     damage(-1, 0, s.first_offset,
            "segment holds " + std::to_string(records) + " records, manifest says " +
                std::to_string(s.records));
@@ -196,7 +199,7 @@ Result<Report> VerifyBackup(source::BackupSource& src, const std::string& id) {
       records += s.records;
       auto file = src.Fetch(id, s);
       if (!file.ok() && !s.local && !src.remote() && file.status().Is(Errc::kNotFound)) {
-        r.warnings.push_back("not checked: " + file.status().message());
+        r.not_checked.push_back(file.status().message());
         cont.Consumed(s.last_offset);
         continue;
       }
@@ -266,6 +269,16 @@ std::string ReportToText(const Report& r) {
                   " records, %" PRIu64 " bytes checked\n",
                   r.backup_dir.c_str(), r.segments, r.blocks, r.records, r.bytes);
     out = buf;
+  } else if (r.damage.empty()) {
+    std::snprintf(buf, sizeof(buf),
+                  "verify INCOMPLETE: %s: %zu segment(s) not checked; %" PRIu64
+                  " segments, %" PRIu64 " records checked without damage\n",
+                  r.backup_dir.c_str(), r.not_checked.size(), r.segments, r.records);
+    out = buf;
+    out += "  first not checked: " + r.not_checked.front() + "\n";
+    out +=
+        "  (give --config with the [upload] section of the store that holds them, or verify "
+        "the store itself with --path s3://BUCKET/PREFIX)\n";
   } else {
     const Damage& d = r.damage.front();
     std::snprintf(buf, sizeof(buf), "verify FAILED: %s: %zu damage(s); first: %s",
@@ -276,6 +289,10 @@ std::string ReportToText(const Report& r) {
     if (d.offset >= 0) out += ", offset " + std::to_string(d.offset);
     out += ": " + d.what + "\n";
     out += "  (tidemark verify --json lists every damage)\n";
+    if (!r.not_checked.empty()) {
+      out += "  and " + std::to_string(r.not_checked.size()) +
+             " segment(s) not checked; first: " + r.not_checked.front() + "\n";
+    }
   }
   for (const auto& w : r.warnings) out += "warning: " + w + "\n";
   return out;
@@ -298,6 +315,8 @@ std::string ReportToJson(const Report& r) {
                  {"what", x.what}});
   }
   j["damage"] = std::move(d);
+  j["complete"] = r.complete();
+  j["not_checked"] = r.not_checked;
   j["warnings"] = r.warnings;
   return j.dump(2) + "\n";
 }

@@ -26,8 +26,12 @@ struct Report {
   uint64_t records = 0;
   uint64_t bytes = 0;
   std::vector<Damage> damage;
+  // Segments that could not be read at all and are not damage: local copies removed after an
+  // upload, with no object store configured to read them from. A report with any is not OK.
+  std::vector<std::string> not_checked;
   std::vector<std::string> warnings;
-  bool ok() const { return damage.empty(); }
+  bool complete() const { return not_checked.empty(); }
+  bool ok() const { return damage.empty() && complete(); }
 };
 
 // Reads every segment of backup `id` under `path`: every checksum, every block decompressed,
