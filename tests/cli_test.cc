@@ -205,6 +205,19 @@ TEST_F(CliTest, CreatedFilesAre0640AndDirectories0750WhateverTheUmask) {
   }
 }
 
+// An entry of the backup path that cannot be inspected (a symlink loop) is not a backup: ls,
+// verify and describe go on (the throwing std::filesystem forms used to abort here).
+TEST_F(CliTest, ASymlinkLoopInTheBackupPathIsNotACrash) {
+  fs::create_directories(dir_ / "s");
+  fs::create_directory_symlink("loop", dir_ / "s" / "loop");
+  CmdResult ls = Tidemark("ls --path " + (dir_ / "s").string());
+  EXPECT_EQ(ls.code, 0) << ls.out;
+  EXPECT_NE(ls.out.find("KIND"), std::string::npos) << ls.out;
+  CmdResult d = Tidemark("describe --path " + (dir_ / "s").string() + " --id nope");
+  EXPECT_EQ(d.code, 2) << d.out;
+  EXPECT_EQ(d.out.find("terminate"), std::string::npos) << d.out;
+}
+
 // Object-storage usage errors are caught before anything is sent (no store needed).
 TEST_F(CliTest, UploadAndS3PathUsageErrorsSayWhatToDo) {
   const std::string none = WriteFile("none.toml", "[storage]\npath = \"/tmp\"\n");

@@ -134,7 +134,11 @@ int Service::Run() {
     tier_->Stop();
     if (tier_->Turn(&m_, NowMs(), /*submit=*/false)) dirty_ = true;
     if (Status s = Checkpoint(true); s.ok()) {
-      for (const auto& rel : tier_->TakeRemovals()) fs::remove(dir_ + "/" + rel);
+      for (const auto& rel : tier_->TakeRemovals()) {
+        std::error_code ec;  // a copy that stays is uploaded already: worth a warning, no more
+        if (!fs::remove(dir_ + "/" + rel, ec) && ec)
+          TM_LOG_WARN("upload: remove %s/%s: %s", dir_.c_str(), rel.c_str(), ec.message().c_str());
+      }
     }
   }
   sd_notify(0, "STOPPING=1");

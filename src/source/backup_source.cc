@@ -210,10 +210,16 @@ class LocalSource final : public BackupSource {
     std::error_code ec;
     if (!fs::is_directory(path_, ec)) return Status::Config("no such directory: " + path_);
     std::vector<std::string> ids;
-    for (const auto& e : fs::directory_iterator(path_, ec)) {
-      if (e.is_directory() && fs::exists(e.path() / backup::kManifestName))
-        ids.push_back(e.path().filename());
+    // The error_code forms throughout: an entry that cannot be inspected (a symlink loop, a
+    // vanished directory) is not a backup, and a listing that fails midway is an error, never
+    // an exception.
+    fs::directory_iterator it(path_, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      std::error_code entry_ec;
+      if (it->is_directory(entry_ec) && fs::exists(it->path() / backup::kManifestName, entry_ec))
+        ids.push_back(it->path().filename());
     }
+    if (ec) return Status::Errno(ec.value(), "list the backups in " + path_);
     std::sort(ids.begin(), ids.end());
     return ids;
   }
