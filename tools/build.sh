@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Builds tidemark. Usage: tools/build.sh [release|asan|tsan]  (default: release)
+# Builds tidemark. Usage: tools/build.sh [release|asan|tsan|fuzz]  (default: release)
 #   release: optimised, warnings are errors        -> build/release
 #   asan:    AddressSanitizer + UBSan, debug info  -> build/asan
 #   tsan:    ThreadSanitizer, -O2 with debug info  -> build/tsan
+#   fuzz:    the libFuzzer targets (tests/fuzz) only: clang, ASan + UBSan, -O2 with debug info,
+#            coverage instrumentation (-fsanitize=fuzzer-no-link)  -> build/fuzz (tools/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-release}"
+targets=()  # all
 case "$kind" in
   release) opts=(--buildtype=release) ;;
   asan) opts=(--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false) ;;
   tsan) opts=(--buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false) ;;
-  *) echo "usage: $0 [release|asan|tsan]" >&2; exit 2 ;;
+  fuzz) opts=(--buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+              "-Dcpp_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all")
+        export CXX=clang++; targets=(fuzz) ;;
+  *) echo "usage: $0 [release|asan|tsan|fuzz]" >&2; exit 2 ;;
 esac
 dir="build/$kind"
 if [ ! -f "$dir/build.ninja" ]; then
   meson setup "$dir" "${opts[@]}" -Dwerror=true >/dev/null
 fi
-ninja -C "$dir" -j2 >&2
+ninja -C "$dir" -j2 "${targets[@]}" >&2

@@ -46,15 +46,6 @@ std::string Base64(const std::vector<unsigned char>& v) {
   return out;
 }
 
-// The text of <tag>...</tag> in an S3 XML answer, or "".
-std::string XmlField(const std::string& xml, const std::string& tag) {
-  const size_t a = xml.find("<" + tag + ">");
-  if (a == std::string::npos) return "";
-  const size_t from = a + tag.size() + 2;
-  const size_t b = xml.find("</" + tag + ">", from);
-  return b == std::string::npos ? "" : xml.substr(from, b - from);
-}
-
 // Percent-encoding of everything outside the unreserved set, as SigV4's canonical form wants
 // it; an object key keeps its '/' (a query value does not).
 std::string Encode(const std::string& v, bool keep_slash) {
@@ -68,31 +59,6 @@ std::string Encode(const std::string& v, bool keep_slash) {
       std::snprintf(buf, sizeof(buf), "%%%02X", ch);
       out += buf;
     }
-  }
-  return out;
-}
-
-// XML text with its five predefined entities replaced.
-std::string XmlText(std::string s) {
-  static const std::pair<const char*, char> kEntities[] = {
-      {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&amp;", '&'}};
-  for (const auto& [name, ch] : kEntities) {
-    const std::string n(name);
-    for (size_t at = s.find(n); at != std::string::npos; at = s.find(n, at + 1))
-      s.replace(at, n.size(), 1, ch);
-  }
-  return s;
-}
-
-// Every <tag>...</tag> in `xml`, in order.
-std::vector<std::string> XmlAll(const std::string& xml, const std::string& tag) {
-  std::vector<std::string> out;
-  const std::string open = "<" + tag + ">", close = "</" + tag + ">";
-  for (size_t a = xml.find(open); a != std::string::npos; a = xml.find(open, a)) {
-    const size_t b = xml.find(close, a + open.size());
-    if (b == std::string::npos) break;
-    out.push_back(xml.substr(a + open.size(), b - a - open.size()));
-    a = b + close.size();
   }
   return out;
 }
@@ -131,6 +97,51 @@ bool Retriable(CURLcode c) {
 }
 
 }  // namespace
+
+// The text of <tag>...</tag> in an S3 XML answer, or "".
+std::string XmlField(const std::string& xml, const std::string& tag) {
+  const size_t a = xml.find("<" + tag + ">");
+  if (a == std::string::npos) return "";
+  const size_t from = a + tag.size() + 2;
+  const size_t b = xml.find("</" + tag + ">", from);
+  return b == std::string::npos ? "" : xml.substr(from, b - from);
+}
+
+// XML text with its five predefined entities replaced.
+std::string XmlText(std::string s) {
+  static const std::pair<const char*, char> kEntities[] = {
+      {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&amp;", '&'}};
+  for (const auto& [name, ch] : kEntities) {
+    const std::string n(name);
+    for (size_t at = s.find(n); at != std::string::npos; at = s.find(n, at + 1))
+      s.replace(at, n.size(), 1, ch);
+  }
+  return s;
+}
+
+// Every <tag>...</tag> in `xml`, in order.
+std::vector<std::string> XmlAll(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out;
+  const std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  for (size_t a = xml.find(open); a != std::string::npos; a = xml.find(open, a)) {
+    const size_t b = xml.find(close, a + open.size());
+    if (b == std::string::npos) break;
+    out.push_back(xml.substr(a + open.size(), b - a - open.size()));
+    a = b + close.size();
+  }
+  return out;
+}
+
+std::string ParseListPage(const std::string& body, Listing* out) {
+  for (const std::string& c : XmlAll(body, "Contents")) {
+    out->objects.emplace_back(XmlText(XmlField(c, "Key")),
+                              std::strtoull(XmlField(c, "Size").c_str(), nullptr, 10));
+  }
+  for (const std::string& c : XmlAll(body, "CommonPrefixes"))
+    out->prefixes.push_back(XmlText(XmlField(c, "Prefix")));
+  if (XmlField(body, "IsTruncated") != "true") return "";
+  return XmlText(XmlField(body, "NextContinuationToken"));
+}
 
 struct Client::Response {
   long status = 0;
@@ -381,14 +392,8 @@ Result<Listing> Client::List(const std::string& bucket, const std::string& prefi
     q += "list-type=2&prefix=" + Encode(prefix, /*keep_slash=*/false);
     TM_ASSIGN_OR_RETURN(Response r, Send("GET", bucket, "", {}, "", q));
     if (r.status != 200) return Failure("list", bucket, prefix, r);
-    for (const std::string& c : XmlAll(r.body, "Contents")) {
-      out.objects.emplace_back(XmlText(XmlField(c, "Key")),
-                               std::strtoull(XmlField(c, "Size").c_str(), nullptr, 10));
-    }
-    for (const std::string& c : XmlAll(r.body, "CommonPrefixes"))
-      out.prefixes.push_back(XmlText(XmlField(c, "Prefix")));
-    token = XmlText(XmlField(r.body, "NextContinuationToken"));
-    if (XmlField(r.body, "IsTruncated") != "true" || token.empty()) break;
+    token = ParseListPage(r.body, &out);
+    if (token.empty()) break;
   }
   return out;
 }

@@ -48,6 +48,18 @@ struct Listing {
   std::vector<std::string> prefixes;                      // "directories" (with a delimiter)
 };
 
+// The parsing of the store's XML answers (here rather than private to client.cc so that the fuzz
+// target tests/fuzz/s3_xml_target.cc runs exactly what the client runs).
+// The text of the first <tag>...</tag> in `xml`, or "".
+std::string XmlField(const std::string& xml, const std::string& tag);
+// XML text with its five predefined entities replaced.
+std::string XmlText(std::string s);
+// Every <tag>...</tag> in `xml`, in order.
+std::vector<std::string> XmlAll(const std::string& xml, const std::string& tag);
+// Adds the objects and common prefixes of one ListObjectsV2 page to *out; returns the
+// continuation token, "" when this was the last page.
+std::string ParseListPage(const std::string& body, Listing* out);
+
 class Client {
  public:
   static Result<std::unique_ptr<Client>> Make(ClientOptions o, Credentials c);
