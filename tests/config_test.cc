@@ -1,5 +1,6 @@
 // Unit tests: configuration parsing and validation, time parsing, the latency histogram.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "config/config.h"
 #include "kafka/kafka.h"
 #include "s3/settings.h"
+#include "shard/shard.h"
 #include "upload/uploader.h"
 
 namespace tidemark {
@@ -460,6 +462,39 @@ TEST(Secrets, AnEndpointHoldingCredentialsIsRefusedWithoutShowingThem) {
   EXPECT_NE(env.status().message().find("http://<redacted>@127.0.0.1:1"), std::string::npos)
       << env.status().message();
   EXPECT_EQ(env.status().message().find("s3cr3t"), std::string::npos) << env.status().message();
+}
+
+TEST(Cpus, CgroupCpuMaxIsReadAsCeilingOfQuotaOverPeriod) {
+  EXPECT_EQ(shard::CpusFromCgroupCpuMax("max 100000\n"), 0);
+  EXPECT_EQ(shard::CpusFromCgroupCpuMax("200000 100000\n"), 2);
+  EXPECT_EQ(shard::CpusFromCgroupCpuMax("150000 100000"), 2);  // 1.5 CPUs: 2 shards
+  EXPECT_EQ(shard::CpusFromCgroupCpuMax("50000 100000\n"), 1);
+  EXPECT_EQ(shard::CpusFromCgroupCpuMax("6400000 100000\n"), 64);
+  for (const char* bad : {"", "\n", "max", "100000", "abc 100000", "100000 0", "0 100000",
+                          "-1 100000", "100000 100000 x", "99999999999999999999999 1"})
+    EXPECT_EQ(shard::CpusFromCgroupCpuMax(bad), 0) << bad;
+}
+
+TEST(Cpus, TheAffinityMaskBoundsShardsAndTheirPinning) {
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  const std::vector<int> allowed = shard::AllowedCpus();
+  ASSERT_FALSE(allowed.empty());
+  EXPECT_GE(shard::UsableCpus(), 1);
+  EXPECT_LE(shard::UsableCpus(), static_cast<int>(allowed.size()));
+  // This thread on one CPU only (the last one allowed): one shard, pinned there.
+  const int only = allowed.back();
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(only, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  const std::vector<int> now = shard::AllowedCpus();
+  const int usable = shard::UsableCpus();
+  const int pinned = shard::ShardOptionsFor(config::Config{}, "/tmp", 3).cpu;
+  ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_EQ(now, std::vector<int>{only});
+  EXPECT_EQ(usable, 1);
+  EXPECT_EQ(pinned, only);
 }
 
 TEST(Histogram, QuantilesWithinABucket) {

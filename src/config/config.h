@@ -33,7 +33,7 @@ struct BackupConfig {
   int level = 1;
   uint64_t segment_max_bytes = 128ull << 20;
   int64_t segment_max_interval_ms = 60000;
-  int shards = 0;                              // 0: one per core
+  int shards = 0;                              // 0: one per usable CPU
   uint64_t block_bytes = 1ull << 20;           // uncompressed bytes per block
   uint32_t io_depth = 8;                       // output buffers (and so writes in flight) per shard
   uint64_t shard_memory_bytes = 256ull << 20;  // staging buffers per shard, split over partitions

@@ -20,6 +20,7 @@
 #include "restore/progress.h"
 #include "restore/sender.h"
 #include "restore/state.h"
+#include "shard/shard.h"
 #include "verify/verify.h"
 
 namespace tidemark::restore {
@@ -396,7 +397,7 @@ class Restorer {
     RateLimiter rate(o_.dry_run ? 0 : o_.rate_limit_bytes, o_.dry_run ? 0 : o_.rate_limit_records);
     LaneContext ctx{&o_, src_.get(), &report_, &sh_, &rate, &pool_, stop_};
     std::atomic<size_t> next_lane{0};
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const auto cores = static_cast<unsigned>(shard::UsableCpus());
     const size_t nthreads = std::min<size_t>(
         lanes_.size(), o_.threads > 0 ? static_cast<size_t>(o_.threads) : size_t{cores});
     std::atomic<size_t> running{nthreads};

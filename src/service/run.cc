@@ -184,9 +184,7 @@ Status Service::Session() {
   rd_kafka_poll_set_consumer(rk_.get());
 
   // 3. The shards, empty: partitions come with the assignment.
-  const int n = c_.backup.shards > 0
-                    ? c_.backup.shards
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n = c_.backup.shards > 0 ? c_.backup.shards : shard::UsableCpus();
   shard_stop_.store(false);
   owned_.clear();
   subscribed_.clear();

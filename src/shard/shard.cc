@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cstring>
+#include <fstream>
 
 #include "common/log.h"
 #include "common/time.h"
@@ -25,11 +27,76 @@ int ShardOf(const std::string& topic, int32_t partition, int shards) {
   return static_cast<int>((h + static_cast<uint64_t>(partition)) % static_cast<uint64_t>(shards));
 }
 
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  if (cpus.empty()) {
+    const int n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int cpu = 0; cpu < n; ++cpu) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+int CpusFromCgroupCpuMax(std::string_view text) {
+  // "QUOTA PERIOD\n" in microseconds, QUOTA "max" for no limit (cgroup-v2.rst, cpu.max).
+  auto number = [&](size_t* pos, uint64_t* out) {
+    const size_t start = *pos;
+    uint64_t v = 0;
+    while (*pos < text.size() && text[*pos] >= '0' && text[*pos] <= '9') {
+      if (v > (UINT64_MAX - 9) / 10) return false;
+      v = v * 10 + static_cast<uint64_t>(text[(*pos)++] - '0');
+    }
+    *out = v;
+    return *pos > start;
+  };
+  size_t pos = 0;
+  uint64_t quota = 0, period = 0;
+  if (!number(&pos, &quota)) return 0;  // "max", or not the expected form
+  if (pos >= text.size() || text[pos] != ' ') return 0;
+  ++pos;
+  if (!number(&pos, &period) || period == 0 || quota == 0) return 0;
+  if (text.substr(pos).find_first_not_of(" \n") != std::string_view::npos) return 0;
+  const uint64_t cpus = (quota + period - 1) / period;
+  return static_cast<int>(std::clamp<uint64_t>(cpus, 1, 1 << 20));
+}
+
+int CgroupCpuLimit() {
+  // cgroup v2 only: "0::/system.slice/tidemark.service" in /proc/self/cgroup.
+  std::ifstream in("/proc/self/cgroup");
+  std::string line, path;
+  while (std::getline(in, line))
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  int limit = 0;
+  // A quota on any ancestor bounds this cgroup too; in a container the namespace's root is the
+  // container's own cgroup, so /sys/fs/cgroup/cpu.max is checked last either way.
+  for (std::string p = path;; p = p.substr(0, p.rfind('/'))) {
+    std::ifstream f("/sys/fs/cgroup" + p + "/cpu.max");
+    std::string text;
+    if (f && std::getline(f, text)) {
+      const int n = CpusFromCgroupCpuMax(text);
+      if (n > 0 && (limit == 0 || n < limit)) limit = n;
+    }
+    if (p.empty() || p == "/" || p.find('/') == std::string::npos) break;
+  }
+  return limit;
+}
+
+int UsableCpus() {
+  int n = static_cast<int>(AllowedCpus().size());
+  if (const int quota = CgroupCpuLimit(); quota > 0) n = std::min(n, quota);
+  return std::max(n, 1);
+}
+
 ShardOptions ShardOptionsFor(const config::Config& c, const std::string& dir, int index) {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::vector<int> cpus = AllowedCpus();
   ShardOptions so;
   so.index = index;
-  so.cpu = static_cast<int>(static_cast<unsigned>(index) % cores);
+  so.cpu = cpus[static_cast<size_t>(index) % cpus.size()];
   so.pipeline = {dir, c.backup.id, c.backup.block_bytes, c.backup.segment_max_bytes};
   so.codec = c.backup.compression;
   so.level = c.backup.level;
@@ -343,7 +410,10 @@ void Shard::Run() {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(opts_.cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    if (const int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set); err != 0) {
+      TM_LOG_WARN("shard %d: cannot pin its thread to cpu %d (%s); it runs unpinned", opts_.index,
+                  opts_.cpu, std::strerror(err));
+    }
   }
   char name[16];
   std::snprintf(name, sizeof(name), "tm-shard-%d", opts_.index);

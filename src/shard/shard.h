@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -39,8 +40,22 @@ struct ShardOptions {
   bool continuous = false;
 };
 
-// Shard `index` of a backup into `dir` as the configuration asks (pinned to CPU index % cores).
+// Shard `index` of a backup into `dir` as the configuration asks (pinned to the index-th CPU,
+// round-robin, of those this process may run on).
 ShardOptions ShardOptionsFor(const config::Config& c, const std::string& dir, int index);
+
+// The CPUs this process may run on (sched_getaffinity); every online CPU when that fails.
+std::vector<int> AllowedCpus();
+// The CPUs a cgroup v2 cpu.max file ("max 100000" or "QUOTA PERIOD") allows: ceil(QUOTA /
+// PERIOD), at least 1; 0 when there is no limit or the text is not that form.
+int CpusFromCgroupCpuMax(std::string_view text);
+// The smallest cpu.max limit of this process's cgroup and its ancestors (/proc/self/cgroup,
+// /sys/fs/cgroup); 0 when none limits it.
+int CgroupCpuLimit();
+// The CPUs this process can use: those its affinity mask allows, capped by its cgroup's CPU
+// quota (a 2-CPU container on a 64-core host gets 2), at least 1. Shards when [backup] shards = 0
+// and restore threads when [restore] threads = 0.
+int UsableCpus();
 
 // Continuous mode: a partition's manifest entry after a seal (or its last one, when released).
 struct PartitionUpdate {
