@@ -72,8 +72,10 @@ for t in "${targets[@]}"; do
     failed+=("$t")
     printf 'fuzz %-20s FINDING after %s execs (exit %d); input(s) in %s, log %s:\n' "$t" \
       "${execs:-?}" "$rc" "$findings" "$log" >&2
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|fuzz property violated|    #[0-5] )' "$log" \
-      | head -12 >&2 || tail -20 "$log" >&2
+    # The report, then the first frames in tidemark's code (not libFuzzer's or the runtime's).
+    { grep -E '^==[0-9]+== ?ERROR|runtime error|fuzz property violated|^SUMMARY' "$log" | head -4
+      grep -E '^ +#[0-9]+ .* in .*(tidemark|LLVMFuzzer)' "$log" | sed 's/ (BuildId.*//' | head -8
+    } >&2 || tail -20 "$log" >&2
   fi
 done
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -16,6 +16,7 @@ using format::kBlockHeaderSize;
 
 namespace {
 constexpr size_t kMaxRaw = 4u << 20;
+constexpr size_t kMaxPadding = 16 * format::kPageSize;
 }  // namespace
 
 bool ParseBlock(const uint8_t* p, size_t avail, BlockModel* out) {
@@ -44,9 +45,11 @@ void AppendBlock(const BlockModel& b, std::vector<uint8_t>* out, bool keep_paylo
   // EncodeBlockHeader writes the codec byte as given, so an unknown codec survives.
   format::EncodeBlockHeader(h, out->data() + at);
   out->insert(out->end(), b.stored.begin(), b.stored.end());
-  size_t end = at + h.block_size;
-  if (h.block_size < kBlockHeaderSize + b.stored.size())
-    end = at + format::AlignUp(kBlockHeaderSize + b.stored.size());
+  // Zeros up to block_size; a block size past what the input can hold (a mutated one claiming
+  // up to 4 GiB) is written as claimed but the file ends sooner, as a truncated block would.
+  const size_t fits = format::AlignUp(kBlockHeaderSize + b.stored.size());
+  size_t end = at + (h.block_size < kBlockHeaderSize + b.stored.size() ? fits : h.block_size);
+  end = std::min(end, at + fits + kMaxPadding);
   if (end > out->size()) out->resize(end, 0);
 }
 

@@ -182,10 +182,10 @@ void MutateRecords(std::vector<uint8_t>* p, Rng& rng, size_t max_size) {
       format::Put64(p->data() + at, rng.Interesting64(Get64(p->data() + at)));
       break;
     }
-    case 6: {  // a generated record inserted after the well-formed ones
-      int64_t next = 0;
-      if (!spans.empty()) next = static_cast<int64_t>(Get64(p->data() + spans.back().begin + 4));
-      std::vector<uint8_t> rec = Generate(rng, next + 1 + static_cast<int64_t>(rng.Below(3)));
+    case 6: {             // a generated record inserted after the well-formed ones
+      uint64_t last = 0;  // unsigned: the offset after INT64_MAX wraps, as a corrupt one may
+      if (!spans.empty()) last = Get64(p->data() + spans.back().begin + 4);
+      std::vector<uint8_t> rec = Generate(rng, static_cast<int64_t>(last + 1 + rng.Below(3)));
       const size_t at = rng.OneIn(4) ? 0 : parsed_end;
       p->insert(p->begin() + static_cast<ptrdiff_t>(std::min(at, p->size())), rec.begin(),
                 rec.end());

@@ -235,7 +235,8 @@ void FixSegmentChecksums(std::vector<uint8_t>* file) {
   const bool footer =
       FooterRange(f, &foff, &fsize) && Get32(f.data() + foff) == format::kFooterMagic;
   const uint64_t end = footer ? foff : f.size();
-  for (uint64_t off = kFileHeaderSize, n = 0; off < end && n < 4096; ++n) {
+  for (uint64_t off = kFileHeaderSize, n = 0;
+       off < end && end - off >= format::kBlockHeaderSize && n < 4096; ++n) {
     if (Get32(f.data() + off) != format::kBlockMagic) break;
     FixBlockChecksums(f.data() + off, end - off);
     const uint32_t bs = Get32(f.data() + off + 20);
