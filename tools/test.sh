@@ -2,6 +2,7 @@
 # The tests: installs what tidemark needs, then builds and runs every test suite twice, once with
 # AddressSanitizer + UndefinedBehaviorSanitizer and once optimised; warnings are errors.
 # Also checks formatting of the C++ sources against .clang-format.
+# Then runs every libFuzzer target (tests/fuzz) for 25 s on its committed seed corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -12,3 +13,5 @@ for kind in asan release; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C "build/$kind" --print-errorlogs --num-processes 2
 done
+echo "=== tests: fuzz build ===" >&2
+bash tools/fuzz.sh 25
