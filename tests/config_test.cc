@@ -306,6 +306,33 @@ TEST(Config, KafkaPropertiesGoToLibrdkafkaVerbatim) {
       << bad.status().message();
 }
 
+TEST(Config, MetricsListenPortIsParsedStrictly) {
+  // Each refused value, and what the message must say beside the key and its line.
+  const std::pair<const char*, const char*> bad[] = {
+      {"host:abc", "not a number"},   {"host:", "has no port"},
+      {"host:70000", "past 65535"},   {"host:-1", "not a number"},
+      {"host:9464x", "not a number"}, {"host", "has no port"},
+      {":9464", "has no host"},       {"::1:9464", "IPv6 address in brackets"},
+      {"[]:9464", "has no host"},     {"host: 9464", "not a number"},
+  };
+  for (const auto& [listen, why] : bad) {
+    auto r =
+        config::ParseConfig(std::string("[metrics]\n\nlisten = \"") + listen + "\"\n", "m.toml");
+    ASSERT_FALSE(r.ok()) << listen;
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find("m.toml:3: 'metrics.listen'"), std::string::npos) << m;
+    EXPECT_NE(m.find(why), std::string::npos) << listen << ": " << m;
+  }
+  for (const char* good : {"127.0.0.1:9464", "[::1]:9464", "0.0.0.0:0", "localhost:65535"}) {
+    auto r = config::ParseConfig(std::string("[metrics]\nlisten = \"") + good + "\"\n", "m.toml");
+    EXPECT_TRUE(r.ok()) << good << ": " << r.status().message();
+  }
+  auto v6 = config::ParseHostPort("[::1]:9464");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 9464);
+}
+
 TEST(Config, SplitList) {
   EXPECT_EQ(config::SplitList(" a, b ,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(config::SplitList("").empty());

@@ -168,6 +168,30 @@ std::string RedactUrl(std::string_view url) {
   return std::string(url.substr(0, start)) + "<redacted>" + std::string(url.substr(at));
 }
 
+Result<HostPort> ParseHostPort(std::string_view listen) {
+  auto bad = [&](const std::string& why) {
+    return Status::Config("'" + std::string(listen) + "' " + why +
+                          " (host:port with a port 0 to 65535, e.g. 127.0.0.1:9464 or [::1]:9464)");
+  };
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos) return bad("has no port");
+  HostPort hp;
+  std::string_view host = listen.substr(0, colon), port = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return bad("is ambiguous: put an IPv6 address in brackets");
+  }
+  if (host.empty()) return bad("has no host (0.0.0.0 or [::] for every address)");
+  if (port.empty()) return bad("has no port");
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
+    return bad("has a port that is not a number");
+  for (char ch : port) hp.port = hp.port * 10 + (ch - '0');
+  if (hp.port > 65535) return bad("has a port past 65535");
+  hp.host = std::string(host);
+  return hp;
+}
+
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -358,9 +382,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     TM_RETURN_IF_ERROR(
         r.OnlyKnown(*t, "metrics", {"listen", "lag_alert_records", "stall_alert_ms"}));
     TM_RETURN_IF_ERROR(r.String(*t, "metrics", "listen", &c.metrics.listen));
-    if (!c.metrics.listen.empty() && c.metrics.listen.rfind(':') == std::string::npos)
-      return r.BadValue(*t, "metrics", "listen",
-                        "'" + c.metrics.listen + "' is not host:port (e.g. 127.0.0.1:9464)");
+    if (!c.metrics.listen.empty()) {
+      if (auto hp = ParseHostPort(c.metrics.listen); !hp.ok())
+        return r.BadValue(*t, "metrics", "listen", hp.status().message());
+    }
     TM_RETURN_IF_ERROR(
         r.Int(*t, "metrics", "lag_alert_records", 1, INT64_MAX, &c.metrics.lag_alert_records));
     TM_RETURN_IF_ERROR(

@@ -113,6 +113,13 @@ std::string Scrub(std::string text, std::string_view secret);
 // A URL with any user:password@ part replaced by "<redacted>@".
 std::string RedactUrl(std::string_view url);
 
+// [metrics] listen: "host:port" or "[ipv6]:port", the port 0 to 65535 (0: any free port).
+struct HostPort {
+  std::string host;  // without the brackets of an IPv6 address
+  int port = 0;
+};
+Result<HostPort> ParseHostPort(std::string_view listen);
+
 // Splits "a,b,c" (empty parts dropped).
 std::vector<std::string> SplitList(const std::string& s);
 // Checks what a config must hold before a backup starts (exit 2 when not).

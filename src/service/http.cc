@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include "config/config.h"
+
 namespace tidemark::service {
 
 MetricsServer::MetricsServer(std::function<std::string()> metrics, std::function<Health()> health)
@@ -10,13 +12,10 @@ MetricsServer::MetricsServer(std::function<std::string()> metrics, std::function
 MetricsServer::~MetricsServer() { Stop(); }
 
 Status MetricsServer::Start(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos)
-    return Status::Config("[metrics] listen '" + listen + "' is not host:port");
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);  // [::1]:9464
-  const int port = std::atoi(listen.c_str() + colon + 1);
+  auto hp = config::ParseHostPort(listen);
+  if (!hp.ok()) return hp.status().WithContext("[metrics] listen");
+  const std::string host = hp->host;
+  const int port = hp->port;
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
