@@ -238,11 +238,12 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
 
   TM_RETURN_IF_ERROR(r.Table(root, "backup", &t));
   if (t != nullptr) {
-    TM_RETURN_IF_ERROR(r.OnlyKnown(
-        *t, "backup",
-        {"id", "topics", "exclude", "groups", "compression", "level", "segment_max_bytes",
-         "segment_max_interval_ms", "shards", "block_bytes", "io_depth", "shard_memory_bytes",
-         "group", "flush_interval_ms", "topic_refresh_interval_ms", "checkpoint_interval_ms"}));
+    TM_RETURN_IF_ERROR(
+        r.OnlyKnown(*t, "backup",
+                    {"id", "topics", "exclude", "groups", "compression", "level",
+                     "segment_max_bytes", "segment_max_interval_ms", "shards", "block_bytes",
+                     "io_depth", "shard_memory_bytes", "prefetch_bytes", "group",
+                     "flush_interval_ms", "topic_refresh_interval_ms", "checkpoint_interval_ms"}));
     auto& b = c.backup;
     TM_RETURN_IF_ERROR(r.String(*t, "backup", "id", &b.id));
     TM_RETURN_IF_ERROR(r.StringList(*t, "backup", "topics", &b.topics));
@@ -274,6 +275,9 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     v = static_cast<int64_t>(b.shard_memory_bytes);
     TM_RETURN_IF_ERROR(r.Int(*t, "backup", "shard_memory_bytes", 1 << 20, int64_t{1} << 40, &v));
     b.shard_memory_bytes = static_cast<uint64_t>(v);
+    v = static_cast<int64_t>(b.prefetch_bytes);
+    TM_RETURN_IF_ERROR(r.Int(*t, "backup", "prefetch_bytes", 1 << 20, int64_t{1} << 40, &v));
+    b.prefetch_bytes = static_cast<uint64_t>(v);
     TM_RETURN_IF_ERROR(r.String(*t, "backup", "group", &b.group));
     TM_RETURN_IF_ERROR(r.Int(*t, "backup", "flush_interval_ms", 1, 3600000, &b.flush_interval_ms));
     TM_RETURN_IF_ERROR(r.Int(*t, "backup", "topic_refresh_interval_ms", 100, 86400000,
