@@ -21,6 +21,7 @@
 #include "cli_util.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
+#include "notify_socket.h"
 #include "test_util.h"
 
 namespace tidemark {
@@ -374,6 +375,31 @@ TEST_F(ServiceTest, MetricsNewTopicBadReloadAndGracefulStop) {
       EXPECT_EQ(got[p], want[p]);
     }
   }
+}
+
+// The service recovers its store before READY=1 with systemd kept informed, so a large store
+// is not killed by TimeoutStartSec or the watchdog at every restart.
+TEST_F(ServiceTest, StoreRecoveryKeepsSystemdInformedBeforeReady) {
+  ASSERT_TRUE(cluster_.CreateTopic("t1", 1).ok());
+  Produce("t1", 1, 100);
+  testing::NotifySocket sock;
+  ::setenv("NOTIFY_SOCKET", sock.path().c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "2000000", 1);
+  pid_t pid = Start(WriteConfig("run.toml", "live", "[\"t1\"]"), "run.log");
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  const std::vector<std::string> got = sock.Read("READY=1", 30000);
+  ASSERT_FALSE(got.empty()) << ReadText(dir_ / "run.log");
+  ASSERT_NE(got.back().find("READY=1"), std::string::npos) << ReadText(dir_ / "run.log");
+  bool recovering = false;
+  for (const auto& m : got) {
+    if (m.find("STATUS=recovering the store in ") == std::string::npos) continue;
+    recovering = true;
+    EXPECT_NE(m.find("EXTEND_TIMEOUT_USEC="), std::string::npos) << m;
+    EXPECT_NE(m.find("WATCHDOG=1"), std::string::npos) << m;
+  }
+  EXPECT_TRUE(recovering) << got.front();
+  EXPECT_EQ(Stop(pid), 0);
 }
 
 TEST_F(ServiceTest, ASecondInstanceOnTheSameDirectoryIsRefusedNamingTheFirst) {

@@ -19,6 +19,7 @@
 #include "common/time.h"
 #include "kafka/kafka.h"
 #include "service/http.h"
+#include "service/keepalive.h"
 #include "service/metrics.h"
 #include "service/service.h"
 #include "service/store.h"
@@ -152,8 +153,13 @@ int Service::Run() {
 Status Service::Session() {
   // 1. The store first: whatever stopped the last run, what is on disk is made whole.
   StoreRecovery rec;
-  // A copy: if recovery fails (a full disk), the next try starts from the same manifest.
-  TM_ASSIGN_OR_RETURN(m_, RecoverStore(dir_, m_, &rec));
+  {
+    // Reading back a large store can outlast TimeoutStartSec (before the first READY) or the
+    // watchdog (a session started again after a failure): systemd hears that it goes on.
+    Keepalive alive("recovering the store in " + dir_, watchdog_usec_);
+    // A copy: if recovery fails (a full disk), the next try starts from the same manifest.
+    TM_ASSIGN_OR_RETURN(m_, RecoverStore(dir_, m_, &rec));
+  }
   for (const auto& l : rec.recovered) TM_LOG_INFO("recovered %s", l.c_str());
   for (const auto& l : rec.adopted) TM_LOG_INFO("adopted sealed segment %s", l.c_str());
   for (const auto& l : rec.problems) TM_LOG_WARN("store: %s", l.c_str());
@@ -175,16 +181,20 @@ Status Service::Session() {
     overrides.push_back({"partition.assignment.strategy", "cooperative-sticky"});
   }
   errors_.user = this;
-  TM_ASSIGN_OR_RETURN(rk_,
-                      kafka::MakeBackupConsumer(c_, &errors_, overrides, [](rd_kafka_conf_t* conf) {
-                        rd_kafka_conf_set_rebalance_cb(conf, &Service::OnRebalance);
-                      }));
+  // librdkafka fixes the prefetch bound when the consumer is made: the budget is divided over
+  // the shards' queues, into which the partitions are forwarded whenever they come.
+  const int n = c_.backup.shards > 0 ? c_.backup.shards : shard::UsableCpus();
+  TM_ASSIGN_OR_RETURN(rk_, kafka::MakeBackupConsumer(
+                               c_, &errors_, overrides,
+                               [](rd_kafka_conf_t* conf) {
+                                 rd_kafka_conf_set_rebalance_cb(conf, &Service::OnRebalance);
+                               },
+                               static_cast<size_t>(n)));
 
   // Client-level errors (a broker down) and logs come through the consumer poll below.
   rd_kafka_poll_set_consumer(rk_.get());
 
   // 3. The shards, empty: partitions come with the assignment.
-  const int n = c_.backup.shards > 0 ? c_.backup.shards : shard::UsableCpus();
   shard_stop_.store(false);
   owned_.clear();
   subscribed_.clear();

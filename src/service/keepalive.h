@@ -1,0 +1,76 @@
+// Keeps systemd informed while the service does a long piece of work on the main thread (the
+// store recovery at each session's start), so a large store is not taken for a hang.
+//
+// Before the first READY=1 systemd bounds the start (TimeoutStartSec); after it, the watchdog
+// (WatchdogSec) bounds the gap between WATCHDOG=1 messages, and a session that starts again after
+// a failure recovers the store after READY. While a Keepalive lives, a thread of its own sends,
+// every interval: EXTEND_TIMEOUT_USEC (three intervals), WATCHDOG=1 when the watchdog is on, and
+// STATUS saying what runs and for how long. The first message goes out at construction.
+//
+// Lifecycle: constructed on the thread that runs the work, destroyed (stopped and joined) by it
+// when the work ends. The thread only calls sd_notify; nothing is shared but the stop flag.
+#pragma once
+
+#include <systemd/sd-daemon.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace tidemark::service {
+
+class Keepalive {
+ public:
+  // `what` goes into STATUS ("recovering the store in /var/lib/tidemark/x"); `watchdog_usec` is
+  // sd_watchdog_enabled's interval (0: no watchdog). `interval` is at most half the watchdog's.
+  Keepalive(std::string what, uint64_t watchdog_usec,
+            std::chrono::milliseconds interval = std::chrono::seconds(5))
+      : what_(std::move(what)), watchdog_(watchdog_usec != 0) {
+    if (watchdog_usec != 0) {
+      interval = std::min<std::chrono::milliseconds>(
+          interval, std::chrono::milliseconds(std::max<uint64_t>(watchdog_usec / 2000, 1)));
+    }
+    interval_ = interval;
+    Notify();
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!cv_.wait_for(lock, interval_, [this] { return done_; })) Notify();
+    });
+  }
+  ~Keepalive() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Keepalive(const Keepalive&) = delete;
+  Keepalive& operator=(const Keepalive&) = delete;
+
+ private:
+  void Notify() {
+    const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::steady_clock::now() - started_)
+                             .count();
+    const auto extend_usec =
+        static_cast<unsigned long long>(std::chrono::microseconds(interval_).count()) * 3;
+    sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=%s (%lld s so far)%s", extend_usec,
+               what_.c_str(), static_cast<long long>(elapsed), watchdog_ ? "\nWATCHDOG=1" : "");
+  }
+
+  const std::string what_;
+  const bool watchdog_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace tidemark::service
