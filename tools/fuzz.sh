@@ -4,12 +4,13 @@
 # Usage: tools/fuzz.sh [SECONDS] [TARGET...]        each target for SECONDS (default 60)
 #        tools/fuzz.sh --runs N [TARGET...]         each target to N executions (e.g. 1000000)
 #        tools/fuzz.sh --seed                       rewrites the committed seed corpus
+# (tests/fuzz/corpus/<name>: what make_corpus writes, plus regress-* files, inputs that crashed
+# earlier code, kept so that every run replays them first)
 # TARGET: segment, segment_structured, block, block_structured, record, record_structured,
 # manifest, config, s3_xml, time (default: all, one after another).
 #
 # Builds build/fuzz (tools/build.sh fuzz), then runs each target on a scratch copy of its
-# committed seed corpus (tests/fuzz/corpus/<name>, never grown by a run), one process at a time
-# (the machine's cores are shared),
+# committed seed corpus (tests/fuzz/corpus/<name>, never grown by a run), one process at a time,
 # with -rss_limit_mb=2048 (allocations past it are findings too). Prints each target's
 # executions; exits 1 when any target found a crash, leak, timeout, out-of-memory or sanitizer
 # report. Inputs that failed are kept in build/fuzz/findings/<target>/ and the logs in
@@ -24,14 +25,13 @@ runs=""
 case "${1:-}" in
   --seed)
     bash tools/build.sh fuzz
-    rm -rf tests/fuzz/corpus
-    build/fuzz/tests/fuzz/make_corpus tests/fuzz/corpus .
+    build/fuzz/tests/fuzz/make_corpus tests/fuzz/corpus .  # keeps the regress-* inputs
     exit 0 ;;
   --runs)
     [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "usage: $0 --runs N [TARGET...]" >&2; exit 2; }
     runs="$2"; shift 2 ;;
   -h|--help)
-    sed -n '2,17p' "$0"; exit 0 ;;
+    sed -n '2,18p' "$0"; exit 0 ;;
   "") ;;
   *)
     if [[ "$1" =~ ^[0-9]+$ ]]; then seconds="$1"; shift; fi ;;
