@@ -31,7 +31,7 @@ case "${1:-}" in
     [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "usage: $0 --runs N [TARGET...]" >&2; exit 2; }
     runs="$2"; shift 2 ;;
   -h|--help)
-    sed -n '2,18p' "$0"; exit 0 ;;
+    sed -n '2,17p' "$0"; exit 0 ;;
   "") ;;
   *)
     if [[ "$1" =~ ^[0-9]+$ ]]; then seconds="$1"; shift; fi ;;
