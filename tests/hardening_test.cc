@@ -16,6 +16,7 @@
 
 #include "backup/manifest.h"
 #include "backup/snapshot.h"
+#include "common/time.h"
 #include "io/io_backend.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
@@ -461,6 +462,21 @@ TEST_F(HardeningTest, StoreRecoveryNeverTurnsAnUnreadableSegmentIntoAGap) {
   ASSERT_TRUE(m2.ok());
   EXPECT_TRUE(again.problems.empty());
   EXPECT_EQ(m2->topics.at("orders").partitions[0].end_offset, got.end_offset);
+}
+
+// Times are whatever a manifest says: ls and describe print any of them without overflowing.
+TEST_F(HardeningTest, ExtremeTimesInAManifestPrint) {
+  SmallBackup b(tmp_, "orders", 1, 10, 2048);
+  b.manifest().started_ms = INT64_MIN;
+  b.manifest().finished_ms = INT64_MAX;
+  b.manifest().topics.at("orders").partitions[0].segments[0].min_timestamp = INT64_MIN;
+  ASSERT_TRUE(backup::WriteManifest(b.dir(), b.manifest()).ok());
+  auto d = verify::DescribeBackup(tmp_.string(), "b1", false);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  auto l = verify::ListBackups(tmp_.string(), true);
+  ASSERT_TRUE(l.ok()) << l.status().message();
+  EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(-1000), "1969-12-31T23:59:59.000Z");
 }
 
 TEST_F(HardeningTest, VerifyIsNotOkWhenSegmentsWereNotChecked) {

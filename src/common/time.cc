@@ -21,11 +21,16 @@ int64_t MonotonicNs() {
 }
 
 std::string FormatRfc3339(int64_t epoch_ms) {
-  int64_t secs = epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000;
-  int ms = static_cast<int>(epoch_ms - secs * 1000);
+  // Floor division that cannot overflow, whatever the value (a manifest may hold any i64).
+  int64_t secs = epoch_ms / 1000;
+  int ms = static_cast<int>(epoch_ms % 1000);
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
   time_t t = static_cast<time_t>(secs);
   tm tmv;
-  gmtime_r(&t, &tmv);
+  if (gmtime_r(&t, &tmv) == nullptr) return std::to_string(epoch_ms) + " ms";
   char buf[96];
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900,
                 tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min, tmv.tm_sec, ms);
