@@ -22,7 +22,9 @@ TEST(Keepalive, TellsSystemdEveryIntervalUntilTheWorkEnds) {
   {
     // A 100 ms watchdog: a message at least every 50 ms.
     service::Keepalive alive("recovering the store in /x", 100000);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    alive.Progress(3, 10);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   sd_notify(0, "MARK=1");  // after the Keepalive is gone: nothing of it may follow
   std::vector<std::string> during = sock.Read("MARK=1", 2000);
@@ -37,6 +39,8 @@ TEST(Keepalive, TellsSystemdEveryIntervalUntilTheWorkEnds) {
     EXPECT_NE(m.find("STATUS=recovering the store in /x ("), std::string::npos) << m;
     EXPECT_NE(m.find("WATCHDOG=1"), std::string::npos) << m;
   }
+  EXPECT_NE(during.front().find("s so far)"), std::string::npos) << during.front();
+  EXPECT_NE(during.back().find("s so far, 3/10)"), std::string::npos) << during.back();
   EXPECT_TRUE(after.empty()) << after.front();
 }
 

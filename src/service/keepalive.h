@@ -52,6 +52,14 @@ class Keepalive {
   Keepalive(const Keepalive&) = delete;
   Keepalive& operator=(const Keepalive&) = delete;
 
+  // How far the work is ("N/M" in STATUS from the next message on); any thread may call it,
+  // for example a progress callback of the work itself.
+  void Progress(uint64_t done, uint64_t total) {
+    std::lock_guard<std::mutex> g(mu_);
+    done_items_ = done;
+    total_items_ = total;
+  }
+
  private:
   void Notify() {
     const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(
@@ -59,8 +67,12 @@ class Keepalive {
                              .count();
     const auto extend_usec =
         static_cast<unsigned long long>(std::chrono::microseconds(interval_).count()) * 3;
-    sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=%s (%lld s so far)%s", extend_usec,
-               what_.c_str(), static_cast<long long>(elapsed), watchdog_ ? "\nWATCHDOG=1" : "");
+    const std::string progress =
+        total_items_ == 0 ? ""
+                          : ", " + std::to_string(done_items_) + "/" + std::to_string(total_items_);
+    sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=%s (%lld s so far%s)%s", extend_usec,
+               what_.c_str(), static_cast<long long>(elapsed), progress.c_str(),
+               watchdog_ ? "\nWATCHDOG=1" : "");
   }
 
   const std::string what_;
@@ -70,6 +82,7 @@ class Keepalive {
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
+  uint64_t done_items_ = 0, total_items_ = 0;
   std::thread thread_;
 };
 
