@@ -6,6 +6,9 @@
 // a failure recovers the store after READY. While a Keepalive lives, a thread of its own sends,
 // every interval: EXTEND_TIMEOUT_USEC (three intervals), WATCHDOG=1 when the watchdog is on, and
 // STATUS saying what runs and for how long. The first message goes out at construction.
+// Once the work reports its progress (Progress), the extension and WATCHDOG=1 go out only when it
+// advanced since the last message: work stuck for a watchdog period (two intervals) is killed
+// and restarted as a hang should be, with STATUS saying where it stopped.
 //
 // Lifecycle: constructed on the thread that runs the work, destroyed (stopped and joined) by it
 // when the work ends. The thread only calls sd_notify; nothing is shared but the stop flag.
@@ -58,6 +61,8 @@ class Keepalive {
     std::lock_guard<std::mutex> g(mu_);
     done_items_ = done;
     total_items_ = total;
+    if (!reported_) last_done_ = ~done;  // the first report counts as progress
+    reported_ = true;
   }
 
  private:
@@ -70,9 +75,16 @@ class Keepalive {
     const std::string progress =
         total_items_ == 0 ? ""
                           : ", " + std::to_string(done_items_) + "/" + std::to_string(total_items_);
-    sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=%s (%lld s so far%s)%s", extend_usec,
-               what_.c_str(), static_cast<long long>(elapsed), progress.c_str(),
-               watchdog_ ? "\nWATCHDOG=1" : "");
+    const bool advancing = !reported_ || done_items_ != last_done_;
+    last_done_ = done_items_;
+    if (advancing) {
+      sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=%s (%lld s so far%s)%s", extend_usec,
+                 what_.c_str(), static_cast<long long>(elapsed), progress.c_str(),
+                 watchdog_ ? "\nWATCHDOG=1" : "");
+    } else {
+      sd_notifyf(0, "STATUS=%s (%lld s so far%s, no progress since the last report)", what_.c_str(),
+                 static_cast<long long>(elapsed), progress.c_str());
+    }
   }
 
   const std::string what_;
@@ -82,7 +94,8 @@ class Keepalive {
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
-  uint64_t done_items_ = 0, total_items_ = 0;
+  uint64_t done_items_ = 0, total_items_ = 0, last_done_ = 0;
+  bool reported_ = false;  // Progress was called: the watchdog follows it
   std::thread thread_;
 };
 
