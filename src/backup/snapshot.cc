@@ -178,11 +178,27 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
       std::remove_if(per_shard.begin(), per_shard.end(), [](const auto& v) { return v.empty(); }),
       per_shard.end());
 
+  // The data goes through a consumer of its own, made now that the shards are known: librdkafka
+  // fixes the prefetch bound when the handle is made, and the budget is divided over the shards'
+  // queues (the first handle stays for metadata and topic configs).
+  auto data_rk_or = kafka::MakeBackupConsumer(c, &errors, {}, nullptr, per_shard.size());
+  if (!data_rk_or.ok()) {
+    collect_configs();
+    return data_rk_or.status();
+  }
+  kafka::KafkaHandle data_rk = std::move(data_rk_or).value();
+  // Its metadata first: a partition of a topic the handle knows nothing of waits for librdkafka's
+  // once-a-second scan of unknown topics before it is fetched (up to a second of nothing).
+  if (auto warm = kafka::ListTopics(data_rk.get(), timeout_ms, errors); !warm.ok()) {
+    collect_configs();
+    return warm.status();
+  }
+
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<shard::Shard>> shards;
   for (size_t i = 0; i < per_shard.size(); ++i) {
     shard::ShardOptions so = shard::ShardOptionsFor(c, dir, static_cast<int>(i));
-    shards.push_back(std::make_unique<shard::Shard>(so, rk.get(), per_shard[i], &stop));
+    shards.push_back(std::make_unique<shard::Shard>(so, data_rk.get(), per_shard[i], &stop));
     Status init = shards.back()->Init();
     if (!init.ok()) {
       collect_configs();
@@ -205,7 +221,7 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
           t.log_start;
     }
   }
-  rd_kafka_resp_err_t aerr = rd_kafka_assign(rk.get(), assignment);
+  rd_kafka_resp_err_t aerr = rd_kafka_assign(data_rk.get(), assignment);
   rd_kafka_topic_partition_list_destroy(assignment);
   if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
     collect_configs();
@@ -227,7 +243,8 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
       records += s->progress().records.load(std::memory_order_relaxed);
     }
     if (all_finished) break;
-    rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk.get(), 100);
+    // A short poll: the end of the data phase is noticed here, so its wait is the backup's tail.
+    rd_kafka_message_t* msg = rd_kafka_consumer_poll(data_rk.get(), 10);
     if (msg != nullptr) {
       if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
           failure.ok()) {

@@ -58,10 +58,24 @@ Status SetProperties(rd_kafka_conf_t* conf,
   return Status::Ok();
 }
 
+PrefetchLimits PrefetchPerQueue(uint64_t budget_bytes, size_t queues) {
+  // librdkafka's ranges: queued.max.messages.kbytes 1..2097151, queued.min.messages 1..10^7.
+  constexpr uint64_t kMaxKbytes = 2097151, kMaxMessages = 10000000;
+  const uint64_t budget = std::max(budget_bytes, kPrefetchFloorBytes);
+  const uint64_t share = queues == 0
+                             ? kPrefetchFloorBytes
+                             : std::clamp<uint64_t>(budget / queues, kPrefetchFloorBytes, budget);
+  PrefetchLimits l;
+  l.max_kbytes = static_cast<int64_t>(std::min(share / 1024, kMaxKbytes));
+  l.min_messages = static_cast<int64_t>(std::min(share / kPrefetchRecordBytes, kMaxMessages));
+  return l;
+}
+
 Result<KafkaHandle> MakeBackupConsumer(
     const config::Config& c, ErrorState* errors,
     const std::vector<std::pair<std::string, std::string>>& overrides,
-    void (*customize)(rd_kafka_conf_t*)) {
+    void (*customize)(rd_kafka_conf_t*), size_t queues) {
+  const PrefetchLimits prefetch = PrefetchPerQueue(c.backup.prefetch_bytes, queues);
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto fail = [&](Status s) -> Result<KafkaHandle> {
     rd_kafka_conf_destroy(conf);
@@ -76,9 +90,11 @@ Result<KafkaHandle> MakeBackupConsumer(
       {"isolation.level", "read_committed"},
       {"enable.partition.eof", "true"},
       {"auto.offset.reset", "error"},
-      // Bounded prefetch: librdkafka's default (64 MiB per partition) would break the memory
-      // target; 8 MiB per partition keeps fetches large enough to stay at line rate.
-      {"queued.max.messages.kbytes", "8192"},
+      // Bounded prefetch from the budget (see PrefetchLimits): librdkafka's defaults, 64 MiB
+      // and 100,000 records per queue, would not hold the memory target, and a fixed 8 MiB or
+      // 100,000 records stalls one partition whose shard is slower than the fetches.
+      {"queued.max.messages.kbytes", std::to_string(prefetch.max_kbytes)},
+      {"queued.min.messages", std::to_string(prefetch.min_messages)},
       {"fetch.max.bytes", "52428800"},
       {"max.partition.fetch.bytes", "4194304"},
       {"socket.timeout.ms", std::to_string(std::max<int64_t>(c.kafka.timeout_ms, 10))},

@@ -50,15 +50,39 @@ void LogToTidemark(const rd_kafka_t* rk, int level, const char* fac, const char*
 Status SetProperties(rd_kafka_conf_t* conf,
                      const std::vector<std::pair<std::string, std::string>>& props);
 
+// How much librdkafka may hold fetched but not yet consumed. Its two bounds
+// (queued.max.messages.kbytes and queued.min.messages, a record cap despite the name) are checked
+// before each fetch of a partition against the size of the queue its fetch queue forwards to:
+// here a shard's queue, so they bound each shard's prefetch (all its partitions together).
+// librdkafka 2.0 stops fetching for a queue over either bound and tries again only when its
+// broker thread next wakes, up to a second later when no other partition's fetch wakes it, so a
+// queue the shard empties sooner leaves the shard idle: one partition alone must get a large
+// share, and many can share it.
+struct PrefetchLimits {
+  int64_t max_kbytes = 0;    // queued.max.messages.kbytes
+  int64_t min_messages = 0;  // queued.min.messages
+};
+// Below this a queue no longer covers one fetch response of a partition
+// (max.partition.fetch.bytes, 4 MiB) plus the next in flight.
+inline constexpr uint64_t kPrefetchFloorBytes = 8ull << 20;
+// Records count as at least this many bytes against the budget, so a queue of tiny records cannot
+// hold millions (librdkafka spends a couple of hundred bytes on each besides the record).
+inline constexpr uint64_t kPrefetchRecordBytes = 256;
+// The [backup] prefetch_bytes budget divided over the `queues` the consumer's partitions are
+// forwarded to (shards; 0: none, as for a handle that only reads metadata: the floor), never
+// below the floor nor above the budget (nor librdkafka's maxima).
+PrefetchLimits PrefetchPerQueue(uint64_t budget_bytes, size_t queues);
+
 // A consumer for snapshot backups: read_committed, partition EOF events on, no offset commits,
-// auto.offset.reset=error (an out-of-range fetch must fail loudly, not skip data), bounded
-// prefetch; then [kafka.properties] verbatim, so the operator has the last word.
+// auto.offset.reset=error (an out-of-range fetch must fail loudly, not skip data), prefetch
+// bounded by PrefetchPerQueue(c.backup.prefetch_bytes, queues); then [kafka.properties]
+// verbatim, so the operator has the last word (queued.max.messages.kbytes set there wins).
 // `overrides` go after tidemark's defaults and before [kafka.properties]; `customize` may set
 // more callbacks on the configuration (their opaque is `errors`).
 Result<KafkaHandle> MakeBackupConsumer(
     const config::Config& c, ErrorState* errors,
     const std::vector<std::pair<std::string, std::string>>& overrides = {},
-    void (*customize)(rd_kafka_conf_t*) = nullptr);
+    void (*customize)(rd_kafka_conf_t*) = nullptr, size_t queues = 0);
 
 struct TopicInfo {
   std::string name;
