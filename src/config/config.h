@@ -37,9 +37,9 @@ struct BackupConfig {
   uint64_t block_bytes = 1ull << 20;           // uncompressed bytes per block
   uint32_t io_depth = 8;                       // output buffers (and so writes in flight) per shard
   uint64_t shard_memory_bytes = 256ull << 20;  // staging buffers per shard, split over partitions
-  // librdkafka's fetch queues (prefetch), in total per consumer: divided over the partitions it
-  // holds, each between a floor that keeps one partition streaming and the whole budget.
-  uint64_t prefetch_bytes = 64ull << 20;
+  // librdkafka's fetch queues (prefetch) in total: divided over the shard queues its partitions
+  // are forwarded to, each at least a floor that keeps one partition streaming (8 MiB).
+  uint64_t prefetch_bytes = 32ull << 20;
   // Continuous backup (`tidemark run`).
   std::string group;                          // consumer group shared by several nodes ("": none)
   int64_t flush_interval_ms = 1000;           // open segments reach the disk at least this often
