@@ -306,6 +306,61 @@ TEST(Config, KafkaPropertiesGoToLibrdkafkaVerbatim) {
       << bad.status().message();
 }
 
+TEST(Config, PrefetchBudgetIsDividedOverQueuesWithAFloor) {
+  constexpr uint64_t kMiB = 1 << 20;
+  // One shard queue gets the whole budget; four share it; many get the floor, not less.
+  EXPECT_EQ(kafka::PrefetchPerQueue(64 * kMiB, 1).max_kbytes, 64 * 1024);
+  EXPECT_EQ(kafka::PrefetchPerQueue(64 * kMiB, 4).max_kbytes, 16 * 1024);
+  EXPECT_EQ(kafka::PrefetchPerQueue(64 * kMiB, 1000).max_kbytes,
+            static_cast<int64_t>(kafka::kPrefetchFloorBytes / 1024));
+  // Not known (a handle for metadata): the floor. A budget below the floor is the floor.
+  EXPECT_EQ(kafka::PrefetchPerQueue(64 * kMiB, 0).max_kbytes,
+            static_cast<int64_t>(kafka::kPrefetchFloorBytes / 1024));
+  EXPECT_EQ(kafka::PrefetchPerQueue(1 * kMiB, 1).max_kbytes,
+            static_cast<int64_t>(kafka::kPrefetchFloorBytes / 1024));
+  // The record cap follows the share (a record counts as at least 256 bytes).
+  EXPECT_EQ(kafka::PrefetchPerQueue(64 * kMiB, 1).min_messages, 262144);
+  EXPECT_EQ(kafka::PrefetchPerQueue(64 * kMiB, 4).min_messages, 65536);
+  // librdkafka's own maxima are never passed.
+  const auto huge = kafka::PrefetchPerQueue(uint64_t{1} << 40, 1);
+  EXPECT_EQ(huge.max_kbytes, 2097151);
+  EXPECT_EQ(huge.min_messages, 10000000);
+}
+
+namespace {
+std::string ConsumerProperty(rd_kafka_t* rk, const char* name) {
+  char buf[64];
+  size_t size = sizeof(buf);
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), name, buf, &size) != RD_KAFKA_CONF_OK) return "?";
+  return buf;
+}
+}  // namespace
+
+TEST(Config, ConsumerPrefetchComesFromTheBudgetAndPropertiesWin) {
+  config::Config c;
+  c.kafka.bootstrap_servers = "127.0.0.1:1";
+  c.backup.id = "x";
+  c.backup.prefetch_bytes = 96ull << 20;
+  kafka::ErrorState errors;
+  auto three = kafka::MakeBackupConsumer(c, &errors, {}, nullptr, 3);
+  ASSERT_TRUE(three.ok()) << three.status().message();
+  EXPECT_EQ(ConsumerProperty(three->get(), "queued.max.messages.kbytes"), "32768");
+  EXPECT_EQ(ConsumerProperty(three->get(), "queued.min.messages"), "131072");
+  // The operator's [kafka.properties] has the last word.
+  c.kafka.properties = {{"queued.max.messages.kbytes", "1024"}};
+  auto own = kafka::MakeBackupConsumer(c, &errors, {}, nullptr, 3);
+  ASSERT_TRUE(own.ok()) << own.status().message();
+  EXPECT_EQ(ConsumerProperty(own->get(), "queued.max.messages.kbytes"), "1024");
+  EXPECT_EQ(ConsumerProperty(own->get(), "queued.min.messages"), "131072");
+  // And the key is read from [backup], range-checked.
+  auto parsed = config::ParseConfig("[backup]\nprefetch_bytes = 33554432\n", "f.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->backup.prefetch_bytes, 33554432u);
+  auto small = config::ParseConfig("[backup]\nprefetch_bytes = 4096\n", "f.toml");
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("prefetch_bytes"), std::string::npos);
+}
+
 TEST(Config, MetricsListenPortIsParsedStrictly) {
   // Each refused value, and what the message must say beside the key and its line.
   const std::pair<const char*, const char*> bad[] = {
