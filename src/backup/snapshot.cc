@@ -235,7 +235,32 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   Status failure;
   uint64_t last_records = 0;
   int64_t last_progress_ns = MonotonicNs();
+  // librdkafka 2.0 stops fetching for a shard queue over its prefetch bound and fetches for it
+  // again only when the broker thread wakes for something else, up to a second later, while the
+  // shard, having emptied the queue, waits. So a shard seen with an empty queue and partitions
+  // still to read has the leader of one of them (in turn) asked for its watermarks: the request
+  // wakes the broker thread, which then finds the queue under its bound and fetches. The answer
+  // is not needed, so the call returns after kWakeWaitMs (librdkafka drops a late answer): a
+  // request queued behind a long-poll fetch on the same connection would otherwise hold this
+  // thread for fetch.wait.max.ms. At most every kWakeIntervalNs per shard, from this thread.
+  constexpr int64_t kWakeIntervalNs = 20'000'000;
+  constexpr int kWakeWaitMs = 2;
+  std::vector<int64_t> next_wake_ns(shards.size(), 0);
+  std::vector<size_t> wake_turn(shards.size(), 0);
+  uint64_t wakes = 0;
   for (;;) {
+    const int64_t now_ns = MonotonicNs();
+    for (size_t i = 0; i < shards.size(); ++i) {
+      if (shards[i]->progress().remaining.load(std::memory_order_relaxed) == 0 ||
+          shards[i]->QueueLength() > 0 || now_ns < next_wake_ns[i] || per_shard[i].empty())
+        continue;
+      next_wake_ns[i] = now_ns + kWakeIntervalNs;
+      const auto& t = per_shard[i][wake_turn[i]++ % per_shard[i].size()];
+      int64_t lo = 0, hi = 0;
+      rd_kafka_query_watermark_offsets(data_rk.get(), t.topic.c_str(), t.partition, &lo, &hi,
+                                       kWakeWaitMs);
+      ++wakes;
+    }
     bool all_finished = true;
     uint64_t records = 0;
     for (auto& s : shards) {
@@ -273,6 +298,7 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
     }
   }
   for (auto& s : shards) s->Join();
+  TM_LOG_DEBUG("backup %s: %" PRIu64 " fetch wake-ups", c.backup.id.c_str(), wakes);
   const double data_seconds = static_cast<double>(MonotonicNs() - data_t0) / 1e9;
   collect_configs();
 

@@ -1,7 +1,10 @@
 #include "shard/shard.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -115,7 +118,11 @@ Shard::~Shard() {
   // Teardown invariant (Dragonfly's fixture rule): nothing may still be in flight.
   if (io_) TM_CHECK_MSG(io_->in_flight() == 0, "shard destroyed with I/O in flight");
   pipelines_.clear();
-  if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
+  if (queue_ != nullptr) {
+    if (wake_fd_ >= 0) rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
+    rd_kafka_queue_destroy(queue_);
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 Status Shard::Init() {
@@ -143,11 +150,18 @@ Status Shard::Init() {
   PipelineOptions po = opts_.pipeline;
   po.block_bytes = block_bytes_;
   queue_ = rd_kafka_queue_new(rk_);
+  // librdkafka writes to this eventfd when something arrives on the (empty) queue, so the shard
+  // can wait for the first record and then take whatever is there (see WaitForQueue).
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return Status::Errno(errno, "eventfd for the shard's Kafka queue");
+  static const uint64_t kWake = 1;
+  rd_kafka_queue_io_event_enable(queue_, wake_fd_, &kWake, sizeof(kWake));
   for (const auto& t : tasks_) {
     pipelines_.push_back(std::make_unique<PartitionPipeline>(t, po, pool_.get(), codec_.get()));
     rkts_.push_back(nullptr);
     if (pipelines_.back()->done()) continue;  // empty partition: nothing to fetch
     ++remaining_;
+    progress_.remaining.store(remaining_, std::memory_order_relaxed);
     // Forward before assign: librdkafka creates the partition on demand and keeps an
     // application-set forward, so no message can reach the consumer's main queue instead.
     TM_RETURN_IF_ERROR(Forward(t.topic, t.partition));
@@ -329,6 +343,19 @@ PartitionPipeline* Shard::Find(rd_kafka_message_t* m) {
   return nullptr;
 }
 
+bool Shard::WaitForQueue(int timeout_ms) {
+  pollfd p{wake_fd_, POLLIN, 0};
+  int rc;
+  do {
+    rc = ::poll(&p, 1, timeout_ms);
+  } while (rc < 0 && errno == EINTR);
+  uint64_t events;
+  if (::read(wake_fd_, &events, sizeof(events)) < 0) {
+    // EAGAIN: nothing was written (the timeout passed); the next poll waits again.
+  }
+  return rc > 0;
+}
+
 void Shard::Pause(const PartitionPipeline& p) {
   rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(l, p.task().topic.c_str(), p.task().partition);
@@ -400,6 +427,7 @@ Status Shard::Handle(rd_kafka_message_t* m) {
   }
   if (!was_done && p->done()) {
     --remaining_;
+    progress_.remaining.store(remaining_, std::memory_order_relaxed);
     Pause(*p);
   }
   return Status::Ok();
@@ -429,7 +457,16 @@ void Shard::Run() {
         opts_.continuous
             ? static_cast<int>(std::clamp<int64_t>(flush_interval_ms_.load(), 1, kPollTimeoutMs))
             : kPollTimeoutMs;
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, msgs, kBatch);
+    // What is there, at once: with a timeout, librdkafka 2.0 returns only once the batch is
+    // full or the timeout has passed, so the last records before a pause in the fetches (the end
+    // of a snapshot, a fetch held back) would wait out the timeout unwritten. Only an empty
+    // queue is waited for, and only a wait that timed out counts as idle.
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, msgs, kBatch);
+    bool idle = false;
+    if (n == 0) {
+      idle = !WaitForQueue(timeout_ms);
+      if (!idle) n = rd_kafka_consume_batch_queue(queue_, 0, msgs, kBatch);
+    }
     if (n < 0) {
       st = Status::Kafka(std::string("consume: ") + rd_kafka_err2str(rd_kafka_last_error()));
       break;
@@ -440,7 +477,7 @@ void Shard::Run() {
       if (st.ok()) st = Handle(msgs[i]);
       rd_kafka_message_destroy(msgs[i]);
     }
-    if (st.ok() && n == 0 && !opts_.continuous) {
+    if (st.ok() && idle && !opts_.continuous) {
       // Idle: nothing fetched for a poll interval. Write out what is held rather than wait.
       for (auto& p : pipelines_) {
         if (st.ok()) st = p->FlushWrites();

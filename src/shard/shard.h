@@ -77,6 +77,7 @@ struct ShardProgress {
   std::atomic<uint64_t> syncs{0};        // durability points reached (continuous mode)
   std::atomic<uint64_t> seals{0};
   std::atomic<uint64_t> partitions{0};
+  std::atomic<uint64_t> remaining{0};  // snapshot: partitions not yet read to their end
   // I/O, refreshed every tick: writes in flight, pool buffers held or in flight (of io_depth),
   // and how often the io_uring submission queue was full.
   std::atomic<uint64_t> in_flight{0};
@@ -108,6 +109,8 @@ class Shard {
   std::vector<std::string> Incomplete() const;
   std::string io_description() const { return io_description_; }
   const Histogram& write_latency() const { return latency_; }
+  // Records (and events) waiting in the shard's queue; callable from any thread after Init().
+  size_t QueueLength() const { return queue_ != nullptr ? rd_kafka_queue_length(queue_) : 0; }
 
   // Sends the partition's fetch queue to this shard; call before the partition is assigned.
   // Init() does it for the shard's tasks; in continuous mode, callable from any thread.
@@ -132,6 +135,8 @@ class Shard {
   Status Handle(rd_kafka_message_t* m);
   PartitionPipeline* Find(rd_kafka_message_t* m);
   void Pause(const PartitionPipeline& p);
+  // Waits up to timeout_ms for something to arrive on the (empty) queue; false when nothing did.
+  bool WaitForQueue(int timeout_ms);
   Status ApplyCommands();
   Status Tick();
   void Publish(size_t i, bool released);
@@ -142,6 +147,7 @@ class Shard {
   std::vector<PartitionTask> tasks_;
   std::atomic<bool>* stop_;
   rd_kafka_queue_t* queue_ = nullptr;
+  int wake_fd_ = -1;  // eventfd librdkafka writes when the queue stops being empty
   std::unique_ptr<io::IoBackend> io_;
   std::unique_ptr<segment::WritePool> pool_;
   std::unique_ptr<segment::BlockCodec> codec_;
