@@ -43,6 +43,9 @@ struct BenchOptions {
   uint32_t io_depth = 8;
   io::DirectIoMode direct_io = io::DirectIoMode::kAuto;
   bool compare = false;
+  // backup --compare: rounds of the sides alternated (A B C A B C ...); ratios are the median
+  // of the per-round ratios, with their min and max, and the table shows each side's median run.
+  int runs = 3;
   std::string sweep;  // "", shards, value-bytes, gigabytes: one run per value
   std::vector<double> sweep_values;
   bool json = false;

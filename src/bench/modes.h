@@ -43,12 +43,37 @@ struct Measurement {
   }
 };
 
-// A comparison the run reports: `value` against the `target` PRODUCT.md sets.
+// A comparison the run reports: `value` against the `target` PRODUCT.md sets. Over alternating
+// runs, `value` is the median of the per-round ratios and `lo`/`hi` their extremes (`rounds` > 1).
 struct Ratio {
   std::string what;
   double value;
   std::string target;
+  double lo = 0, hi = 0;
+  int rounds = 1;
 };
+
+// The median of `v` (the mean of the middle two for an even count); 0 for none.
+inline double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The ratio of each round (a[i] / b[i]) as a Ratio: median, min and max.
+inline Ratio RoundRatios(std::string what, const std::vector<double>& a,
+                         const std::vector<double>& b, std::string target) {
+  std::vector<double> r;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) r.push_back(a[i] / std::max(b[i], 1e-9));
+  Ratio out{std::move(what), Median(r), std::move(target)};
+  if (!r.empty()) {
+    out.lo = *std::min_element(r.begin(), r.end());
+    out.hi = *std::max_element(r.begin(), r.end());
+  }
+  out.rounds = static_cast<int>(r.size());
+  return out;
+}
 
 inline uint64_t RecordBytes(const SyntheticRecord& r) {
   uint64_t n = r.key.size() + r.value.size();
