@@ -7,7 +7,8 @@
 # (tests/fuzz/corpus/<name>: what make_corpus writes, plus regress-* files, inputs that crashed
 # earlier code, kept so that every run replays them first)
 # TARGET: segment, segment_structured, block, block_structured, record, record_structured,
-# manifest, config, s3_xml, time (default: all, one after another).
+# recovery (always structure-aware), manifest, config, s3_xml, time (default: all, one after
+# another).
 #
 # Builds build/fuzz (tools/build.sh fuzz), then runs each target on a scratch copy of its
 # committed seed corpus (tests/fuzz/corpus/<name>, never grown by a run), one process at a time,
@@ -18,8 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(segment segment_structured block block_structured record record_structured manifest config
-     s3_xml time)
+all=(segment segment_structured block block_structured record record_structured recovery manifest
+     config s3_xml time)
 seconds=60
 runs=""
 case "${1:-}" in
@@ -31,7 +32,7 @@ case "${1:-}" in
     [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "usage: $0 --runs N [TARGET...]" >&2; exit 2; }
     runs="$2"; shift 2 ;;
   -h|--help)
-    sed -n '2,17p' "$0"; exit 0 ;;
+    sed -n '2,18p' "$0"; exit 0 ;;
   "") ;;
   *)
     if [[ "$1" =~ ^[0-9]+$ ]]; then seconds="$1"; shift; fi ;;
@@ -46,9 +47,13 @@ bash tools/build.sh fuzz
 
 out=build/fuzz
 mkdir -p "$out/logs"
+# Scratch files of the targets that need a directory (recovery), on tmpfs when there is one.
+scratch=$(mktemp -d /dev/shm/tidemark-fuzz.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 failed=()
 for t in "${targets[@]}"; do
   name="${t%_structured}"
+  [ "$name" != recovery ] || name=segment  # unsealed segments: the segment corpus
   work="$out/corpus-run/$t"
   findings="$out/findings/$t"
   log="$out/logs/$t.log"
@@ -58,7 +63,7 @@ for t in "${targets[@]}"; do
   limit=(-max_total_time="$seconds")
   [ -z "$runs" ] || limit=(-runs="$runs")
   rc=0
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+  TIDEMARK_FUZZ_TMP="$scratch" ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
     UBSAN_OPTIONS=print_stacktrace=1 \
     "$out/tests/fuzz/fuzz_$t" "$work" "${limit[@]}" -rss_limit_mb=2048 -timeout=25 \
     -print_final_stats=1 -artifact_prefix="$findings/" >"$log" 2>&1 || rc=$?
