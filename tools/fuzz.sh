@@ -7,8 +7,8 @@
 # (tests/fuzz/corpus/<name>: what make_corpus writes, plus regress-* files, inputs that crashed
 # earlier code, kept so that every run replays them first)
 # TARGET: segment, segment_structured, block, block_structured, record, record_structured,
-# recovery (always structure-aware), manifest, config, s3_xml, time (default: all, one after
-# another).
+# recovery, restore (both always structure-aware), manifest, config, s3_xml, time (default: all,
+# one after another).
 #
 # Builds build/fuzz (tools/build.sh fuzz), then runs each target on a scratch copy of its
 # committed seed corpus (tests/fuzz/corpus/<name>, never grown by a run), one process at a time,
@@ -19,8 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(segment segment_structured block block_structured record record_structured recovery manifest
-     config s3_xml time)
+all=(segment segment_structured block block_structured record record_structured recovery restore
+     manifest config s3_xml time)
 seconds=60
 runs=""
 case "${1:-}" in
@@ -47,13 +47,13 @@ bash tools/build.sh fuzz
 
 out=build/fuzz
 mkdir -p "$out/logs"
-# Scratch files of the targets that need a directory (recovery), on tmpfs when there is one.
+# Scratch files of the targets that need a directory (recovery, restore), on tmpfs if there is one.
 scratch=$(mktemp -d /dev/shm/tidemark-fuzz.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 failed=()
 for t in "${targets[@]}"; do
   name="${t%_structured}"
-  [ "$name" != recovery ] || name=segment  # unsealed segments: the segment corpus
+  case "$name" in recovery|restore) name=segment ;; esac  # whole segment files
   work="$out/corpus-run/$t"
   findings="$out/findings/$t"
   log="$out/logs/$t.log"
