@@ -444,7 +444,13 @@ TEST_F(HardeningTest, StoreRecoveryNeverTurnsAnUnreadableSegmentIntoAGap) {
   WriteAll(b.path(2), img);
 
   service::StoreRecovery report;
-  auto m = service::RecoverStore(b.dir(), prior, &report);
+  uint64_t last_done = 0, last_total = 0, calls = 0;
+  auto m = service::RecoverStore(b.dir(), prior, &report, [&](uint64_t done, uint64_t total) {
+    EXPECT_GE(done, last_done);  // never goes back
+    last_done = done;
+    last_total = total;
+    ++calls;
+  });
   ASSERT_TRUE(m.ok()) << m.status().message();
   const auto& got = m->topics.at("orders").partitions[0];
   ASSERT_EQ(got.segments.size(), 2u);  // the first, and the one adopted before the damage
@@ -455,6 +461,9 @@ TEST_F(HardeningTest, StoreRecoveryNeverTurnsAnUnreadableSegmentIntoAGap) {
   EXPECT_FALSE(fs::exists(b.dir() + "/" + all[2].path));
   EXPECT_FALSE(fs::exists(b.dir() + "/" + all[3].path));
   ASSERT_EQ(report.problems.size(), 2u);
+  EXPECT_EQ(last_total, 4u);  // the four segment files
+  EXPECT_EQ(last_done, 4u);
+  EXPECT_EQ(calls, 4u);
   EXPECT_TRUE(backup::ValidateManifest(*m, "recovered").ok());
   // A second start finds nothing more to do.
   service::StoreRecovery again;

@@ -140,9 +140,8 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   m.level = c.backup.level;
 
   // The snapshot's end: each partition's watermarks, read once, now.
-  int shard_count = c.backup.shards > 0
-                        ? c.backup.shards
-                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // 0: one per CPU this process may use (affinity mask, cgroup quota), as the service does.
+  int shard_count = c.backup.shards > 0 ? c.backup.shards : shard::UsableCpus();
   std::vector<std::vector<shard::PartitionTask>> per_shard(static_cast<size_t>(shard_count));
   std::vector<std::string> topic_names;
   std::vector<std::pair<std::string, int32_t>> partitions;

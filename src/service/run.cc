@@ -158,7 +158,9 @@ Status Service::Session() {
     // watchdog (a session started again after a failure): systemd hears that it goes on.
     Keepalive alive("recovering the store in " + dir_, watchdog_usec_);
     // A copy: if recovery fails (a full disk), the next try starts from the same manifest.
-    TM_ASSIGN_OR_RETURN(m_, RecoverStore(dir_, m_, &rec));
+    TM_ASSIGN_OR_RETURN(m_, RecoverStore(dir_, m_, &rec, [&alive](uint64_t done, uint64_t total) {
+                          alive.Progress(done, total);
+                        }));
   }
   for (const auto& l : rec.recovered) TM_LOG_INFO("recovered %s", l.c_str());
   for (const auto& l : rec.adopted) TM_LOG_INFO("adopted sealed segment %s", l.c_str());

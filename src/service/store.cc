@@ -80,7 +80,7 @@ std::string MoveAside(const std::string& dir, const std::string& rel, const char
 }  // namespace
 
 Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<backup::Manifest> prior,
-                                      StoreRecovery* report) {
+                                      StoreRecovery* report, const RecoveryProgress& progress) {
   backup::Manifest m = prior ? std::move(*prior) : backup::Manifest{};
   std::error_code ec;
   const fs::path topics = fs::path(dir) / "topics";
@@ -88,6 +88,14 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
     if (ec) return Status::Errno(ec.value(), "cannot read " + topics.string());
     return m;
   }
+  // First the partition directories and how many segment files they hold (listing is cheap next
+  // to reading), so that progress can say how far recovery is.
+  struct PartitionDir {
+    std::string topic, pname;
+    int32_t partition;
+  };
+  std::vector<PartitionDir> dirs;
+  uint64_t total = 0, done = 0;
   TM_ASSIGN_OR_RETURN(auto topic_dirs, ListDir(topics));
   for (const auto& [topic, topic_is_dir] : topic_dirs) {
     if (!topic_is_dir) continue;
@@ -103,100 +111,111 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
       const auto [pend, perr] =
           std::from_chars(pname.data(), pname.data() + pname.size(), partition);
       if (perr != std::errc() || pend != pname.data() + pname.size() || partition < 0) continue;
-      const std::string rel_dir = "topics/" + topic + "/" + pname;
-      // 1. Unsealed segments: recover and seal.
       TM_ASSIGN_OR_RETURN(auto names, ListDir(topics / topic / pname));
-      for (const auto& [n, n_is_dir] : names) {
-        if (n_is_dir || !EndsWith(n, format::kOpenSuffix)) continue;
-        const std::string rel = rel_dir + "/" + n;
-        auto rec = segment::RecoverOpenSegment(dir, rel);
-        if (!rec.ok() && !rec.status().Is(Errc::kCorrupt)) return rec.status();  // I/O: retry
-        if (!rec.ok()) {
-          report->problems.push_back(rel + ": " + rec.status().message() + "; " +
-                                     MoveAside(dir, rel, ".damaged") +
-                                     " (its records are backed up again)");
-          continue;
-        }
-        std::string line = rel + ": ";
-        if (rec->sealed) {
-          line += "kept " + std::to_string(rec->sealed->records) + " records, offsets " +
-                  std::to_string(rec->sealed->first_offset) + ".." +
-                  std::to_string(rec->sealed->last_offset);
-        } else {
-          line += "no complete block, removed";
-        }
-        if (rec->dropped_bytes > 0)
-          line +=
-              "; cut " + std::to_string(rec->dropped_bytes) + " bytes after the last good block";
-        if (!rec->stopped_because.empty()) line += " (" + rec->stopped_because + ")";
-        report->recovered.push_back(line);
+      for (const auto& [n, n_is_dir] : names)
+        total +=
+            !n_is_dir && (EndsWith(n, format::kOpenSuffix) || EndsWith(n, format::kSegmentSuffix));
+      dirs.push_back({topic, pname, partition});
+    }
+  }
+  auto step = [&] {
+    if (progress) progress(std::min(++done, total), total);
+  };
+  for (const auto& [topic, pname, partition] : dirs) {
+    const std::string rel_dir = "topics/" + topic + "/" + pname;
+    // 1. Unsealed segments: recover and seal.
+    TM_ASSIGN_OR_RETURN(auto names, ListDir(topics / topic / pname));
+    for (const auto& [n, n_is_dir] : names) {
+      if (n_is_dir || !EndsWith(n, format::kOpenSuffix)) continue;
+      step();
+      const std::string rel = rel_dir + "/" + n;
+      auto rec = segment::RecoverOpenSegment(dir, rel);
+      if (!rec.ok() && !rec.status().Is(Errc::kCorrupt)) return rec.status();  // I/O: retry
+      if (!rec.ok()) {
+        report->problems.push_back(rel + ": " + rec.status().message() + "; " +
+                                   MoveAside(dir, rel, ".damaged") +
+                                   " (its records are backed up again)");
+        continue;
       }
-      // 2. Sealed segments the manifest does not name, in offset order.
-      TM_ASSIGN_OR_RETURN(names, ListDir(topics / topic / pname));
-      std::map<int64_t, std::string> sealed;
-      for (const auto& [n, n_is_dir] : names) {
-        if (n_is_dir || !EndsWith(n, format::kSegmentSuffix)) continue;
-        int64_t first = -1;
-        const auto [nend, nerr] = std::from_chars(n.data(), n.data() + n.size(), first);
-        if (nerr != std::errc() || first < 0 || n != format::SegmentName(first, true)) {
-          report->problems.push_back(rel_dir + "/" + n + " is not a segment name; left alone");
-          continue;
-        }
-        sealed[first] = rel_dir + "/" + n;
+      std::string line = rel + ": ";
+      if (rec->sealed) {
+        line += "kept " + std::to_string(rec->sealed->records) + " records, offsets " +
+                std::to_string(rec->sealed->first_offset) + ".." +
+                std::to_string(rec->sealed->last_offset);
+      } else {
+        line += "no complete block, removed";
       }
-      auto& entry = backup::FindOrAddPartition(&m, topic, partition);
-      for (const auto& s : entry.segments) {
-        if (s.local && !sealed.count(s.first_offset))
-          report->problems.push_back(s.path + " is in the manifest but missing on disk");
-        if (!s.local && sealed.count(s.first_offset)) {
-          // Uploaded, and marked for removal (keep_local) just before a crash: finish it.
-          fs::remove(dir + "/" + s.path, ec);
-          ec.clear();
-        }
-        sealed.erase(s.first_offset);
+      if (rec->dropped_bytes > 0)
+        line += "; cut " + std::to_string(rec->dropped_bytes) + " bytes after the last good block";
+      if (!rec->stopped_because.empty()) line += " (" + rec->stopped_because + ")";
+      report->recovered.push_back(line);
+    }
+    // 2. Sealed segments the manifest does not name, in offset order.
+    TM_ASSIGN_OR_RETURN(names, ListDir(topics / topic / pname));
+    std::map<int64_t, std::string> sealed;
+    for (const auto& [n, n_is_dir] : names) {
+      if (n_is_dir || !EndsWith(n, format::kSegmentSuffix)) continue;
+      int64_t first = -1;
+      const auto [nend, nerr] = std::from_chars(n.data(), n.data() + n.size(), first);
+      if (nerr != std::errc() || first < 0 || n != format::SegmentName(first, true)) {
+        report->problems.push_back(rel_dir + "/" + n + " is not a segment name; left alone");
+        continue;
       }
-      // Adopted in offset order, and only as long as each one reads back whole: the offsets of
-      // a segment that cannot be read are not in the backup, so they must be fetched again (a
-      // loss is never recorded as a gap). Everything after it is moved aside too, since the
-      // partition resumes before it and will write those offsets anew.
-      const std::string* unreadable = nullptr;
-      for (const auto& [first, rel] : sealed) {
-        if (unreadable != nullptr) {
-          report->problems.push_back(rel + ": after the unreadable " + *unreadable + "; " +
-                                     MoveAside(dir, rel, ".superseded") +
-                                     " (its records are backed up again)");
-          continue;
-        }
-        if (first < entry.end_offset) {
-          report->problems.push_back(rel + " overlaps offsets the manifest already covers (below " +
-                                     std::to_string(entry.end_offset) + "); left out");
-          continue;
-        }
-        std::vector<backup::Gap> holes;
-        auto seg = ReadSealed(dir, rel, topic, partition, &holes);
-        if (!seg.ok() && !seg.status().Is(Errc::kCorrupt)) return seg.status();  // I/O: retry
-        if (seg.ok() && seg->first_offset != first) {
-          seg = Status::Corrupt("its footer starts at offset " + std::to_string(seg->first_offset) +
-                                ", its name at " + std::to_string(first));
-        }
-        if (!seg.ok()) {
-          report->problems.push_back(rel + ": " + seg.status().message() + "; " +
-                                     MoveAside(dir, rel, ".damaged") +
-                                     " (its records are backed up again from offset " +
-                                     std::to_string(entry.end_offset) + ")");
-          unreadable = &rel;
-          continue;
-        }
-        if (seg->first_offset > entry.end_offset)
-          backup::AddGap(&entry, entry.end_offset, seg->first_offset, backup::kGapNotDelivered);
-        for (const auto& h : holes) backup::AddGap(&entry, h.from, h.to, h.reason);
-        entry.records += seg->records;
-        entry.bytes_raw += seg->bytes_raw;
-        entry.bytes_stored += seg->bytes_stored;
-        entry.end_offset = seg->last_offset + 1;
-        report->adopted.push_back(rel + " (" + std::to_string(seg->records) + " records)");
-        entry.segments.push_back(std::move(*seg));
+      sealed[first] = rel_dir + "/" + n;
+    }
+    auto& entry = backup::FindOrAddPartition(&m, topic, partition);
+    for (const auto& s : entry.segments) {
+      if (s.local && !sealed.count(s.first_offset))
+        report->problems.push_back(s.path + " is in the manifest but missing on disk");
+      if (!s.local && sealed.count(s.first_offset)) {
+        // Uploaded, and marked for removal (keep_local) just before a crash: finish it.
+        fs::remove(dir + "/" + s.path, ec);
+        ec.clear();
       }
+      if (sealed.erase(s.first_offset) > 0) step();
+    }
+    // Adopted in offset order, and only as long as each one reads back whole: the offsets of
+    // a segment that cannot be read are not in the backup, so they must be fetched again (a
+    // loss is never recorded as a gap). Everything after it is moved aside too, since the
+    // partition resumes before it and will write those offsets anew.
+    const std::string* unreadable = nullptr;
+    for (const auto& [first, rel] : sealed) {
+      step();
+      if (unreadable != nullptr) {
+        report->problems.push_back(rel + ": after the unreadable " + *unreadable + "; " +
+                                   MoveAside(dir, rel, ".superseded") +
+                                   " (its records are backed up again)");
+        continue;
+      }
+      if (first < entry.end_offset) {
+        report->problems.push_back(rel + " overlaps offsets the manifest already covers (below " +
+                                   std::to_string(entry.end_offset) + "); left out");
+        continue;
+      }
+      std::vector<backup::Gap> holes;
+      auto seg = ReadSealed(dir, rel, topic, partition, &holes);
+      if (!seg.ok() && !seg.status().Is(Errc::kCorrupt)) return seg.status();  // I/O: retry
+      if (seg.ok() && seg->first_offset != first) {
+        seg = Status::Corrupt("its footer starts at offset " + std::to_string(seg->first_offset) +
+                              ", its name at " + std::to_string(first));
+      }
+      if (!seg.ok()) {
+        report->problems.push_back(rel + ": " + seg.status().message() + "; " +
+                                   MoveAside(dir, rel, ".damaged") +
+                                   " (its records are backed up again from offset " +
+                                   std::to_string(entry.end_offset) + ")");
+        unreadable = &rel;
+        continue;
+      }
+      if (seg->first_offset > entry.end_offset)
+        backup::AddGap(&entry, entry.end_offset, seg->first_offset, backup::kGapNotDelivered);
+      for (const auto& h : holes) backup::AddGap(&entry, h.from, h.to, h.reason);
+      entry.records += seg->records;
+      entry.bytes_raw += seg->bytes_raw;
+      entry.bytes_stored += seg->bytes_stored;
+      entry.end_offset = seg->last_offset + 1;
+      report->adopted.push_back(rel + " (" + std::to_string(seg->records) + " records)");
+      entry.segments.push_back(std::move(*seg));
     }
   }
   return m;

@@ -12,6 +12,8 @@
 // Nothing here trusts the previous manifest beyond what the files confirm.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,9 +28,13 @@ struct StoreRecovery {
   std::vector<std::string> problems;   // moved aside, overlapping or missing files
 };
 
-// `dir` is <path>/<id>; `manifest` is what the last run wrote (nullopt: none yet).
+// Called as recovery goes: `done` of `total` segment files (unsealed and sealed) examined.
+using RecoveryProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// `dir` is <path>/<id>; `manifest` is what the last run wrote (nullopt: none yet). `progress`, when
+// given, hears after every segment file (a long recovery keeps systemd informed through it).
 Result<backup::Manifest> RecoverStore(const std::string& dir,
                                       std::optional<backup::Manifest> manifest,
-                                      StoreRecovery* report);
+                                      StoreRecovery* report, const RecoveryProgress& progress = {});
 
 }  // namespace tidemark::service
