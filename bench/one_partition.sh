@@ -10,8 +10,9 @@
 # Defaults: 120,000 JSON-like records with 256-byte values produced with lz4 (the embedded mock
 # cluster keeps about 5 MB of a partition as produced, so what fits is bounded by how well the
 # records compress: the script reports what the mock kept, and every side reads exactly that),
-# 5 rounds, zstd level 1, the default budget. Needs a release build (tools/build.sh) and kcat,
-# zstd and GNU time (tools/install-deps.sh).
+# 5 rounds, zstd level 1, the default budget. TIDEMARK_BEFORE=<another tidemark binary> adds that
+# build as a side (with its own defaults). Needs a release build (tools/build.sh) and kcat, zstd
+# and GNU time (tools/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${1:-120000}
@@ -96,6 +97,11 @@ declare -A cmd=(
   [kcat_null]="$kc > /dev/null"
 )
 order=(budget fixed kb256 kcat_zstd kcat_null)
+# TIDEMARK_BEFORE=<an older tidemark binary>: that build too, with its own defaults.
+if [ -n "${TIDEMARK_BEFORE:-}" ]; then
+  cmd[before]="$TIDEMARK_BEFORE backup --config $work/budget.toml"
+  order=(budget before fixed kb256 kcat_zstd kcat_null)
+fi
 declare -A t
 for r in $(seq 1 "$rounds"); do
   line="round $r:"
@@ -116,5 +122,8 @@ ratio() {
 echo "one partition, $kept records, $bytes bytes, $codec, prefetch_bytes ${prefetch:-default}:"
 echo "  speed-up of the budget over the fixed 8 MiB bound:   $(ratio fixed budget)"
 echo "  speed-up over 256 MiB with 100,000 records:          $(ratio kb256 budget)"
+if [ -n "${TIDEMARK_BEFORE:-}" ]; then
+  echo "  speed-up over the build before (its defaults):      $(ratio before budget)"
+fi
 echo "  backup vs kcat -C | zstd -1 (speed-up):              $(ratio kcat_zstd budget)"
 echo "  backup vs kcat -C > /dev/null (speed-up):            $(ratio kcat_null budget)"

@@ -135,8 +135,9 @@ class Shard {
   Status Handle(rd_kafka_message_t* m);
   PartitionPipeline* Find(rd_kafka_message_t* m);
   void Pause(const PartitionPipeline& p);
-  // Waits up to timeout_ms for something to arrive on the (empty) queue; false when nothing did.
-  bool WaitForQueue(int timeout_ms);
+  // Waits up to timeout_ms for something to arrive on the (empty) queue, reaping write
+  // completions meanwhile; false when nothing arrived. A failed reap is put in *st.
+  bool WaitForQueue(int timeout_ms, Status* st);
   Status ApplyCommands();
   Status Tick();
   void Publish(size_t i, bool released);
