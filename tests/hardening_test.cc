@@ -21,6 +21,7 @@
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
 #include "restore/block_stream.h"
+#include "segment/recovery.h"
 #include "segment/segment_reader.h"
 #include "segment/segment_writer.h"
 #include "service/store.h"
@@ -471,6 +472,35 @@ TEST_F(HardeningTest, StoreRecoveryNeverTurnsAnUnreadableSegmentIntoAGap) {
   ASSERT_TRUE(m2.ok());
   EXPECT_TRUE(again.problems.empty());
   EXPECT_EQ(m2->topics.at("orders").partitions[0].end_offset, got.end_offset);
+}
+
+// Found by fuzz_recovery: an unsealed segment whose header page (checksum recomputed) claims a
+// first offset after its blocks must not be sealed into a segment every reader refuses.
+TEST_F(HardeningTest, RecoveryNeverSealsWhatAReaderWouldRefuse) {
+  SmallBackup b(tmp_, "orders", 1, 50, 2048);
+  auto img = ReadAll(b.path(0));
+  format::FileHeader fh;
+  ASSERT_TRUE(format::DecodeFileHeader(img.data(), img.size(), &fh).ok());
+  fh.first_offset = INT64_MAX - 3;
+  format::EncodeFileHeader(fh, img.data());
+  const auto& seg = b.partition().segments[0];
+  img.resize(seg.bytes_stored - format::FooterRegionSize(seg.blocks));  // as a crash leaves it
+  const std::string open_rel = seg.path + ".open";
+  WriteAll(b.dir() + "/" + open_rel, img);
+  fs::remove(b.path(0));
+  auto rec = segment::RecoverOpenSegment(b.dir(), open_rel);
+  ASSERT_FALSE(rec.ok());
+  EXPECT_TRUE(rec.status().Is(Errc::kCorrupt)) << rec.status().message();
+  EXPECT_TRUE(fs::exists(b.dir() + "/" + open_rel));  // left as it is
+  EXPECT_FALSE(fs::exists(b.path(0)));
+  // Integers a JSON parser holds as floats are refused, not cast (found by fuzz_manifest).
+  std::string text = backup::ManifestToJson(b.manifest());
+  const size_t at = text.find("\"level\": ") + 9;
+  text.replace(at, text.find(',', at) - at, "8.9e92");
+  auto m = backup::ManifestFromJson(text, "float.json");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("'level' must be an integer"), std::string::npos)
+      << m.status().message();
 }
 
 // Times are whatever a manifest says: ls and describe print any of them without overflowing.

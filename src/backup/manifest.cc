@@ -9,8 +9,11 @@
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
+#include <type_traits>
 
 #include "common/time.h"
 #include "io/io_backend.h"
@@ -151,6 +154,35 @@ std::string ManifestToJson(const Manifest& m) {
 
 namespace {
 
+// An integer field, checked: nlohmann's get<int>() of a number stored as a float (a fraction, an
+// exponent, or too many digits) is a cast from double, undefined when out of range. Throws (the
+// caller turns it into a Corrupt status naming the manifest) unless the value is an integer of
+// T's range.
+template <typename T>
+T Int(const json& parent, const char* field) {
+  const json& v = parent.at(field);
+  bool fits = false;
+  if (v.is_number_unsigned()) {
+    fits = v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+  } else if (v.is_number_integer()) {
+    const int64_t x = v.get<int64_t>();
+    fits = std::is_signed_v<T> ? x >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                                     x <= static_cast<int64_t>(std::numeric_limits<T>::max())
+                               : x >= 0;
+  }
+  if (!fits) {
+    throw std::out_of_range("'" + std::string(field) + "' must be an integer in [" +
+                            std::to_string(std::numeric_limits<T>::min()) + ", " +
+                            std::to_string(std::numeric_limits<T>::max()) + "], not " +
+                            v.dump().substr(0, 40));
+  }
+  return v.get<T>();
+}
+template <typename T>
+T Int(const json& parent, const char* field, T absent) {
+  return parent.contains(field) ? Int<T>(parent, field) : absent;
+}
+
 std::string Where(const std::string& topic, int32_t partition) {
   return topic + "/" + std::to_string(partition);
 }
@@ -251,7 +283,7 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
   // the start of a command, never on a data path, so converting here is the simple, safe choice.
   try {
     Manifest m;
-    m.version = j.at("format_version").get<int>();
+    m.version = Int<int>(j, "format_version");
     if (m.version != kManifestVersion) {
       return Status::Corrupt(origin + ": manifest format_version " + std::to_string(m.version) +
                              " is not supported by this tidemark (supports " +
@@ -261,46 +293,46 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
     m.kind = j.at("kind").get<std::string>();
     m.cluster_id = j.at("cluster_id").get<std::string>();
     m.brokers = j.value("brokers", "");
-    m.started_ms = j.at("started_ms").get<int64_t>();
-    m.finished_ms = j.at("finished_ms").get<int64_t>();
+    m.started_ms = Int<int64_t>(j, "started_ms");
+    m.finished_ms = Int<int64_t>(j, "finished_ms");
     m.compression = j.at("compression").get<std::string>();
-    m.level = j.at("level").get<int>();
+    m.level = Int<int>(j, "level");
     for (const auto& [name, jt] : j.at("topics").items()) {
       TopicManifest t;
-      t.partition_count = jt.at("partition_count").get<int32_t>();
+      t.partition_count = Int<int32_t>(jt, "partition_count");
       if (!jt.at("configs").is_null())
         t.configs = jt.at("configs").get<std::map<std::string, std::string>>();
       t.configs_note = jt.value("configs_note", "");
       for (const auto& jp : jt.at("partitions")) {
         PartitionManifest p;
-        p.partition = jp.at("partition").get<int32_t>();
-        p.start_offset = jp.at("start_offset").get<int64_t>();
-        p.end_offset = jp.at("end_offset").get<int64_t>();
-        p.records = jp.at("records").get<uint64_t>();
-        p.bytes_raw = jp.at("bytes_raw").get<uint64_t>();
-        p.bytes_stored = jp.at("bytes_stored").get<uint64_t>();
+        p.partition = Int<int32_t>(jp, "partition");
+        p.start_offset = Int<int64_t>(jp, "start_offset");
+        p.end_offset = Int<int64_t>(jp, "end_offset");
+        p.records = Int<uint64_t>(jp, "records");
+        p.bytes_raw = Int<uint64_t>(jp, "bytes_raw");
+        p.bytes_stored = Int<uint64_t>(jp, "bytes_stored");
         for (const auto& js : jp.at("segments")) {
           segment::SealedSegment s;
           s.path = js.at("path").get<std::string>();
-          s.first_offset = js.at("first_offset").get<int64_t>();
-          s.last_offset = js.at("last_offset").get<int64_t>();
-          s.min_timestamp = js.at("min_timestamp").get<int64_t>();
-          s.max_timestamp = js.at("max_timestamp").get<int64_t>();
-          s.records = js.at("records").get<uint64_t>();
-          s.bytes_raw = js.at("bytes_raw").get<uint64_t>();
-          s.bytes_stored = js.at("bytes_stored").get<uint64_t>();
-          s.blocks = js.at("blocks").get<uint32_t>();
+          s.first_offset = Int<int64_t>(js, "first_offset");
+          s.last_offset = Int<int64_t>(js, "last_offset");
+          s.min_timestamp = Int<int64_t>(js, "min_timestamp");
+          s.max_timestamp = Int<int64_t>(js, "max_timestamp");
+          s.records = Int<uint64_t>(js, "records");
+          s.bytes_raw = Int<uint64_t>(js, "bytes_raw");
+          s.bytes_stored = Int<uint64_t>(js, "bytes_stored");
+          s.blocks = Int<uint32_t>(js, "blocks");
           const std::string sum = js.at("checksum").get<std::string>();
           if (sum.size() != 16 || sum.find_first_not_of("0123456789abcdef") != std::string::npos)
             return Status::Corrupt(origin + ": segment checksum '" + sum +
                                    "' is not 16 lowercase hex digits");
           s.checksum = std::stoull(sum, nullptr, 16);
-          s.uploaded_ms = js.value("uploaded_ms", int64_t{0});
+          s.uploaded_ms = Int<int64_t>(js, "uploaded_ms", 0);
           s.local = js.value("local", true);
           p.segments.push_back(std::move(s));
         }
         for (const auto& jg : jp.at("gaps")) {
-          p.gaps.push_back({jg.at("from").get<int64_t>(), jg.at("to").get<int64_t>(),
+          p.gaps.push_back({Int<int64_t>(jg, "from"), Int<int64_t>(jg, "to"),
                             jg.at("reason").get<std::string>()});
         }
         t.partitions.push_back(std::move(p));
@@ -317,7 +349,7 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
             if (ec != std::errc() || end != p.data() + p.size() || part < 0)
               return Status::Corrupt(origin + ": group '" + g + "' names partition '" + p +
                                      "' of topic '" + topic + "', not a partition number");
-            offsets[topic][part] = o.get<int64_t>();
+            offsets[topic][part] = Int<int64_t>(jt, p.c_str());
           }
         }
         m.groups.emplace(g, std::move(offsets));

@@ -65,12 +65,32 @@ Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::s
     TM_RETURN_IF_ERROR(RemoveDurably(path));
     return out;
   }
+  // The header page's first offset names the segment: it must be where its blocks start (at or
+  // before the first), and the file's own name. Otherwise the page lies (it passed its checksum,
+  // so it was written that way): nothing here can be sealed that readers would trust.
+  const std::string name = open_path.substr(open_path.rfind('/') + 1);
+  if (footer.first_offset < 0 || footer.first_offset > footer.blocks[0].first_offset ||
+      name != format::SegmentName(footer.first_offset, false)) {
+    return Status::Corrupt("cannot recover " + path + ": its header page says first offset " +
+                           std::to_string(footer.first_offset) + ", its blocks start at " +
+                           std::to_string(footer.blocks[0].first_offset) + " (left as it is)");
+  }
 
   // Seal: cut what follows the last good block, write the footer region there, make it durable,
   // then give the file its sealed name.
   const size_t region = format::FooterRegionSize(footer.blocks.size());
   std::vector<uint8_t> buf(region);
   const uint64_t checksum = format::EncodeFooterRegion(footer, pos, buf.data());
+  {
+    // Never seal what a reader would refuse: the footer goes through the reader's own checks.
+    format::Trailer trailer;
+    format::Footer check;
+    uint64_t sum = 0;
+    Status st =
+        format::DecodeTrailer(buf.data() + region - format::kTrailerSize, pos + region, &trailer);
+    if (st.ok()) st = format::DecodeFooter(buf.data(), region, trailer, &check, &sum);
+    if (!st.ok()) return st.WithContext("cannot recover " + path + " (left as it is)");
+  }
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return Status::Errno(errno, "open " + path);
   auto fail = [&](const std::string& what) {
