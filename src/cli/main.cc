@@ -191,6 +191,10 @@ int Main(int argc, char** argv) {
   bench_cmd->add_option("mode", bo.mode, "pipeline | backup | restore | run")
       ->check(CLI::IsMember({"pipeline", "backup", "restore", "run"}));
   bench_cmd->add_option("--dir", bo.dir, "scratch directory on the disk under test");
+  bench_cmd
+      ->add_option("--runs", bo.runs,
+                   "backup --compare: alternating rounds (median ratio with min and max)")
+      ->check(CLI::Range(1, 100));
   bench_cmd->add_option("--shards", bo.shards, "shard threads (0: one per core)");
   bench_cmd->add_option("--partitions", bo.partitions,
                         "partitions (pipeline: default 2 per shard; backup/restore: 16)");
