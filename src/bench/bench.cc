@@ -1,5 +1,6 @@
 #include "bench/bench.h"
 
+#include "bench/grow.h"
 #include "bench/modes.h"
 #include "bench/process.h"
 
@@ -503,14 +504,16 @@ Status RunOnce(const BenchOptions& o, std::vector<Measurement>* runs, std::vecto
 }  // namespace
 
 Status RunBench(const BenchOptions& o) {
-  if (o.mode != "pipeline" && o.mode != "backup" && o.mode != "restore" && o.mode != "run")
+  if (o.mode != "pipeline" && o.mode != "backup" && o.mode != "restore" && o.mode != "run" &&
+      o.mode != "grow")
     return Status::Config("bench mode '" + o.mode +
-                          "' is not one of pipeline, backup, restore, run");
+                          "' is not one of pipeline, backup, restore, run, grow");
   if (o.mode != "pipeline" && ::access(o.self.c_str(), X_OK) != 0)
     return Status::Config("cannot run " + o.self + " for the embedded Kafka");
   std::error_code ec;
   fs::create_directories(o.dir, ec);
   if (ec) return Status::Errno(ec.value(), "create " + o.dir + " (give --dir)");
+  if (o.mode == "grow") return RunGrow(o);  // no broker, no external tools
   if (o.compare || o.mode != "pipeline") {
     for (const char* tool : {"kcat", "zstd", "fio"}) {
       const bool needed =

@@ -11,6 +11,8 @@
 //   run       `tidemark run` (the service) backing up while this process produces as fast as
 //             it can for --seconds: whether it keeps up (producer time / time until every
 //             record is consumed), and its durability-point latency p50/p99 from /metrics
+//   grow      what grows with a backup's age (bench/grow.h): a synthetic continuous backup of
+//             --sizes segments, `tidemark ls` and `describe` of it, and one checkpoint's cost
 //
 // Every measured run is a child process, so its CPU time and peak RSS are its own (wait4).
 #pragma once
@@ -26,7 +28,7 @@
 namespace tidemark::bench {
 
 struct BenchOptions {
-  std::string mode = "pipeline";  // pipeline | backup | restore | run
+  std::string mode = "pipeline";  // pipeline | backup | restore | run | grow
   std::string dir = "/var/tmp/tidemark-bench";
   std::string self;        // this binary, to run `tidemark backup/restore/mock` as children
   int shards = 0;          // 0: one per core
@@ -54,6 +56,15 @@ struct BenchOptions {
   // backup against a cluster of your own instead of the embedded one: its topic, as it is
   std::string brokers;
   std::string topic;
+  // grow (partitions 0: 200): without sizes, generates `segments` and stops; with, measures at
+  // each size (increasing), `checkpoints` checkpoints of `checkpoint_segments` new segments each.
+  int topics = 10;
+  uint64_t segments = 1000000;
+  std::vector<uint64_t> sizes;
+  bool files = false;  // real segment files (small sizes only: every record is written)
+  int checkpoints = 20;
+  int checkpoint_segments = 200;
+  uint64_t seed = 1;
 };
 
 // Runs the benchmark (and its comparisons or sweep) and prints the results on stdout.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -184,20 +185,24 @@ int Main(int argc, char** argv) {
   restore_cmd->add_flag("--json", rf.json, "one JSON document on stdout");
 
   bench::BenchOptions bo;
-  std::string bench_data = "json", bench_codec = "zstd", bench_direct = "auto", bench_sweep;
+  std::string bench_data = "json", bench_codec = "zstd", bench_direct = "auto", bench_sweep,
+              bench_sizes;
   auto* bench_cmd = app.add_subcommand("bench",
                                        "throughput baselines: pipeline (no broker), backup, "
-                                       "restore, run (the service); --compare for ratios");
-  bench_cmd->add_option("mode", bo.mode, "pipeline | backup | restore | run")
-      ->check(CLI::IsMember({"pipeline", "backup", "restore", "run"}));
+                                       "restore, run (the service); --compare for ratios; grow: "
+                                       "what grows with a backup's age");
+  bench_cmd->add_option("mode", bo.mode, "pipeline | backup | restore | run | grow")
+      ->check(CLI::IsMember({"pipeline", "backup", "restore", "run", "grow"}));
   bench_cmd->add_option("--dir", bo.dir, "scratch directory on the disk under test");
   bench_cmd
       ->add_option("--runs", bo.runs,
-                   "backup --compare: alternating rounds (median ratio with min and max)")
+                   "backup --compare: alternating rounds (median ratio with min and max); "
+                   "grow: runs of ls and describe per size (the median is shown)")
       ->check(CLI::Range(1, 100));
   bench_cmd->add_option("--shards", bo.shards, "shard threads (0: one per core)");
   bench_cmd->add_option("--partitions", bo.partitions,
-                        "partitions (pipeline: default 2 per shard; backup/restore: 16)");
+                        "partitions (pipeline: default 2 per shard; backup/restore: 16; grow: "
+                        "200 in all)");
   bench_cmd->add_option("--gigabytes", bo.gigabytes, "pipeline: input bytes in total, GB");
   bench_cmd->add_option("--seconds", bo.seconds, "run: how long the producer writes");
   bench_cmd->add_option("--rate-mb", bo.rate_mb, "run: producer pace in MB/s (0: flat out)");
@@ -219,6 +224,22 @@ int Main(int argc, char** argv) {
                         "backup: a cluster of your own instead of the embedded one");
   bench_cmd->add_option("--topic", bo.topic, "backup with --brokers: the topic to back up");
   bench_cmd->add_flag("--json", bo.json, "one JSON document on stdout");
+  bench_cmd->add_option("--topics", bo.topics,
+                        "grow, run --trickle-rate: topics the partitions are spread over (10)");
+  bench_cmd->add_option("--segments", bo.segments,
+                        "grow without --sizes: generate a backup of this many sealed segments");
+  bench_cmd->add_option("--sizes", bench_sizes,
+                        "grow: measure at these segment counts, increasing (e.g. "
+                        "1000,10000,100000,1000000)");
+  bench_cmd->add_flag("--files", bo.files,
+                      "grow: write real (small) segment files, not only manifest entries");
+  bench_cmd->add_option("--checkpoints", bo.checkpoints, "grow: checkpoints timed per size")
+      ->check(CLI::Range(1, 100000));
+  bench_cmd
+      ->add_option("--checkpoint-segments", bo.checkpoint_segments,
+                   "grow: new segments before each timed checkpoint")
+      ->check(CLI::Range(1, 1000000));
+  bench_cmd->add_option("--seed", bo.seed, "grow: the generator's seed");
 
   std::string path, id;
   bool as_json = false;
@@ -328,6 +349,14 @@ int Main(int argc, char** argv) {
           return Fail(Status::Config("--sweep: '" + v + "' is not a number"));
         }
       }
+    }
+    for (const auto& v : config::SplitList(bench_sizes)) {
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long size = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0)
+        return Fail(Status::Config("--sizes: '" + v + "' is not a count of segments"));
+      bo.sizes.push_back(size);
     }
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
