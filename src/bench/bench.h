@@ -10,7 +10,12 @@
 //   restore   `tidemark restore` of that backup into a fresh mock cluster; compare: kcat -P
 //   run       `tidemark run` (the service) backing up while this process produces as fast as
 //             it can for --seconds: whether it keeps up (producer time / time until every
-//             record is consumed), and its durability-point latency p50/p99 from /metrics
+//             record is consumed), and its durability-point latency p50/p99 from /metrics;
+//             with --trickle-rate, what grows over the service's life instead (trickle.cc):
+//             every partition of --topics topics gets a few records a second for --seconds,
+//             and it reports disk bytes per input byte, files, manifest size, PUTs per hour,
+//             service CPU at the start and at the end, and checkpoint and durability-point
+//             latency
 //   grow      what grows with a backup's age (bench/grow.h): a synthetic continuous backup of
 //             --sizes segments, `tidemark ls` and `describe` of it, and one checkpoint's cost
 //
@@ -53,6 +58,11 @@ struct BenchOptions {
   bool json = false;
   double seconds = 10;  // run: how long the producer writes
   double rate_mb = 0;   // run: the producer's pace, MB/s of key+value+headers (0: flat out)
+  // run, trickle mode (> 0): records per second to every partition, spread over `topics` topics
+  double trickle_rate = 0;
+  int64_t segment_max_interval_ms = 0;  // run: the service's roll interval (0: its default)
+  std::string upload_endpoint;          // run: upload to this S3 endpoint (keys from AWS_*)
+  std::string upload_bucket = "tidemark-bench";
   // backup against a cluster of your own instead of the embedded one: its topic, as it is
   std::string brokers;
   std::string topic;

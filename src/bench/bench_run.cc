@@ -1,10 +1,11 @@
 // `tidemark bench run`: the continuous service (a real `tidemark run` process) backing up while
-// this process produces at a set pace.
+// this process produces at a set pace. With --trickle-rate, trickle.cc instead.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <httplib.h>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
@@ -20,9 +21,6 @@ namespace tidemark::bench {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// The first sample of metric `name` (with its labels, if any) in a Prometheus text body.
 double MetricValue(const std::string& body, const std::string& name) {
   size_t at = 0;
   while ((at = body.find(name + " ", at)) != std::string::npos) {
@@ -33,7 +31,32 @@ double MetricValue(const std::string& body, const std::string& name) {
   return -1;
 }
 
-}  // namespace
+// The benchmark's codec, shards and block settings; metrics on a free port.
+Status WriteServiceConfig(const BenchOptions& o, const std::string& path,
+                          const std::string& brokers, const std::vector<std::string>& topics,
+                          const std::string& store, const std::string& upload_prefix) {
+  std::ofstream out(path, std::ios::trunc);
+  out << "[kafka]\nbootstrap_servers = \"" << brokers << "\"\n[backup]\nid = \"bench\"\ntopics = [";
+  for (size_t i = 0; i < topics.size(); ++i) out << (i ? ", " : "") << '"' << topics[i] << '"';
+  out << "]\ncompression = \"" << format::CodecName(o.codec) << "\"\nlevel = " << o.level
+      << "\nshards = " << Shards(o) << "\nblock_bytes = " << o.block_bytes
+      << "\nio_depth = " << o.io_depth << "\n";
+  if (o.segment_max_interval_ms > 0)
+    out << "segment_max_interval_ms = " << o.segment_max_interval_ms << "\n";
+  out << "[storage]\npath = \"" << store << "\"\ndirect_io = \""
+      << (o.direct_io == io::DirectIoMode::kOn
+              ? "on"
+              : (o.direct_io == io::DirectIoMode::kOff ? "off" : "auto"))
+      << "\"\n";
+  if (!upload_prefix.empty()) {
+    out << "[upload]\nendpoint = \"" << o.upload_endpoint << "\"\nbucket = \"" << o.upload_bucket
+        << "\"\nprefix = \"" << upload_prefix << "\"\n";
+  }
+  out << "[metrics]\nlisten = \"127.0.0.1:0\"\n";
+  out.close();
+  if (!out) return Status::Errno(errno, "write " + path);
+  return Status::Ok();
+}
 
 // The service backing up while this process produces: does it keep up, and how long does a
 // durability point take. The service is measured from its start to SIGTERM (CPU, peak RSS).
@@ -48,16 +71,7 @@ Status BenchService(const BenchOptions& o, std::vector<Measurement>* runs,
   std::error_code ec;
   fs::remove_all(store, ec);
   const std::string cfg = o.dir + "/run.toml";
-  std::ofstream(cfg) << "[kafka]\nbootstrap_servers = \"" << mock.brokers()
-                     << "\"\n[backup]\nid = \"bench\"\ntopics = [\"bench\"]\ncompression = \""
-                     << format::CodecName(o.codec) << "\"\nlevel = " << o.level
-                     << "\nshards = " << Shards(o) << "\nblock_bytes = " << o.block_bytes
-                     << "\nio_depth = " << o.io_depth << "\n[storage]\npath = \"" << store
-                     << "\"\ndirect_io = \""
-                     << (o.direct_io == io::DirectIoMode::kOn
-                             ? "on"
-                             : (o.direct_io == io::DirectIoMode::kOff ? "off" : "auto"))
-                     << "\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+  TM_RETURN_IF_ERROR(WriteServiceConfig(o, cfg, mock.brokers(), {"bench"}, store, ""));
   const std::string log = o.dir + "/run.log";
   Background svc;
   TM_RETURN_IF_ERROR(svc.Start({o.self, "run", "--config", cfg}, log));

@@ -100,8 +100,20 @@ inline Measurement FromChild(const std::string& name, const ChildRun& r, uint64_
   return m;
 }
 
+// The first sample of metric `name` (with its labels, if any) in a Prometheus text body; -1
+// when it has none.
+double MetricValue(const std::string& body, const std::string& name);
+// Writes the service's configuration for a run (bench_run.cc): `topics` of the embedded Kafka at
+// `brokers` into `store`; with `upload_prefix`, [upload] to --upload-endpoint under it.
+Status WriteServiceConfig(const BenchOptions& o, const std::string& path,
+                          const std::string& brokers, const std::vector<std::string>& topics,
+                          const std::string& store, const std::string& upload_prefix);
+
 // `tidemark bench run`: the service backing up while this process produces.
 Status BenchService(const BenchOptions& o, std::vector<Measurement>* runs,
                     std::vector<Ratio>* ratios);
+// `tidemark bench run --trickle-rate R` (trickle.cc): what grows over the service's life, with
+// its own report (a timeline of samples and the figures issue 12 sets targets for) on stdout.
+Status RunTrickle(const BenchOptions& o);
 
 }  // namespace tidemark::bench

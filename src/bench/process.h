@@ -44,6 +44,7 @@ class Background {
   Status Start(const std::vector<std::string>& argv, const std::string& log);
   Result<ChildRun> Stop(int sig);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // -1 when not running (for /proc/<pid>/stat)
 
  private:
   pid_t pid_ = -1;

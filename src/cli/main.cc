@@ -204,8 +204,23 @@ int Main(int argc, char** argv) {
                         "partitions (pipeline: default 2 per shard; backup/restore: 16; grow: "
                         "200 in all)");
   bench_cmd->add_option("--gigabytes", bo.gigabytes, "pipeline: input bytes in total, GB");
-  bench_cmd->add_option("--seconds", bo.seconds, "run: how long the producer writes");
+  bench_cmd->add_option("--seconds,--duration", bo.seconds, "run: how long the producer writes");
   bench_cmd->add_option("--rate-mb", bo.rate_mb, "run: producer pace in MB/s (0: flat out)");
+  bench_cmd
+      ->add_option("--trickle-rate", bo.trickle_rate,
+                   "run: trickle mode, records per second to every partition (over --topics "
+                   "topics; 1 is issue 12's target); values default to 150 bytes (206-byte "
+                   "records)")
+      ->check(CLI::Range(0.0, 100000.0));
+  bench_cmd
+      ->add_option("--segment-max-interval-ms", bo.segment_max_interval_ms,
+                   "run: the service's roll interval (0: its default, 60 s)")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
+  bench_cmd->add_option("--upload-endpoint", bo.upload_endpoint,
+                        "run: upload to this S3 endpoint (keys from AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY), to count object PUTs");
+  bench_cmd->add_option("--upload-bucket", bo.upload_bucket,
+                        "run --upload-endpoint: the bucket (created if missing)");
   bench_cmd->add_option("--records", bo.records_per_partition,
                         "backup/restore: records per partition (the mock keeps ~5 MB each)");
   bench_cmd->add_option("--value-bytes", bo.value_bytes, "value size");
@@ -358,6 +373,9 @@ int Main(int argc, char** argv) {
         return Fail(Status::Config("--sizes: '" + v + "' is not a count of segments"));
       bo.sizes.push_back(size);
     }
+    // A trickle's records are issue 12's 206 bytes: a 150-byte value, a key of about 14 bytes
+    // and two headers of about 42 (datagen.h).
+    if (bo.trickle_rate > 0 && bench_cmd->count("--value-bytes") == 0) bo.value_bytes = 150;
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
     bo.self = n > 0 ? std::string(self, static_cast<size_t>(n)) : argv[0];
