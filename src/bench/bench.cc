@@ -513,7 +513,7 @@ Status RunBench(const BenchOptions& o) {
   std::error_code ec;
   fs::create_directories(o.dir, ec);
   if (ec) return Status::Errno(ec.value(), "create " + o.dir + " (give --dir)");
-  if (o.mode == "grow") return RunGrow(o);  // no broker, no external tools
+  if (o.mode == "grow") return RunGrow(o);                          // no broker, no external tools
   if (o.mode == "run" && o.trickle_rate > 0) return RunTrickle(o);  // its own report
   if (o.compare || o.mode != "pipeline") {
     for (const char* tool : {"kcat", "zstd", "fio"}) {
