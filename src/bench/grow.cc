@@ -319,6 +319,7 @@ struct Row {
   double write_seconds = 0;     // the first checkpoint: everything generated is new
   Cmd ls, describe;
   std::vector<double> checkpoint_ms;
+  std::vector<double> checkpoint_cpu_ms;  // this process's CPU time in each checkpoint
   uint64_t checkpoint_segments_first = 0, checkpoint_segments_last = 0;
   uint64_t catalog_bytes_after = 0;
   double bench_peak_rss_mb = 0;
@@ -330,6 +331,13 @@ double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
   return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
+double SelfCpuSeconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 double SelfPeakRssMb() {
@@ -387,24 +395,25 @@ json RowToJson(const Row& r) {
             {"segments_last", r.checkpoint_segments_last},
             {"ms_p50", Quantile(r.checkpoint_ms, 0.5)},
             {"ms_p99", Quantile(r.checkpoint_ms, 0.99)},
+            {"cpu_ms_p50", Quantile(r.checkpoint_cpu_ms, 0.5)},
             {"catalog_bytes_after", r.catalog_bytes_after}}},
           {"bench_peak_rss_mb", r.bench_peak_rss_mb}};
 }
 
 void PrintRows(const std::vector<Row>& rows) {
-  std::printf("  %9s %11s %10s %7s %7s | %7s %7s %8s | %7s %7s %8s | %8s %8s\n", "segments",
+  std::printf("  %9s %11s %10s %7s %7s | %7s %7s %8s | %7s %7s %8s | %8s %8s %8s\n", "segments",
               "records", "catalog MB", "gen s", "write s", "ls s", "ls CPU", "ls RSS", "desc s",
-              "des CPU", "des RSS", "ckpt p50", "ckpt p99");
-  std::printf("  %9s %11s %10s %7s %7s | %7s %7s %8s | %7s %7s %8s | %8s %8s\n", "", "", "", "", "",
-              "", "s", "MB", "", "s", "MB", "ms", "ms");
+              "des CPU", "des RSS", "ckpt p50", "ckpt p99", "ckpt CPU");
+  std::printf("  %9s %11s %10s %7s %7s | %7s %7s %8s | %7s %7s %8s | %8s %8s %8s\n", "", "", "", "",
+              "", "", "s", "MB", "", "s", "MB", "ms", "ms", "p50 ms");
   for (const auto& r : rows) {
     std::printf("  %9" PRIu64 " %11" PRIu64
-                " %10.1f %7.2f %7.2f | %7.2f %7.2f %8.1f | %7.2f %7.2f %8.1f | %8.1f %8.1f\n",
+                " %10.1f %7.2f %7.2f | %7.2f %7.2f %8.1f | %7.2f %7.2f %8.1f | %8.1f %8.1f %8.1f\n",
                 r.segments, r.records, static_cast<double>(r.catalog_bytes) / 1e6,
                 r.generate_seconds, r.write_seconds, r.ls.run.seconds, r.ls.run.cpu_seconds,
                 r.ls.run.peak_rss_mb, r.describe.run.seconds, r.describe.run.cpu_seconds,
                 r.describe.run.peak_rss_mb, Quantile(r.checkpoint_ms, 0.5),
-                Quantile(r.checkpoint_ms, 0.99));
+                Quantile(r.checkpoint_ms, 0.99), Quantile(r.checkpoint_cpu_ms, 0.5));
   }
 }
 
@@ -500,9 +509,11 @@ Status RunGrow(const BenchOptions& o) {
     for (int c = 0; c < o.checkpoints; ++c) {
       TM_RETURN_IF_ERROR(gen.Add(static_cast<uint64_t>(o.checkpoint_segments), &changed));
       if (c == 0) row.checkpoint_segments_first = gen.segments();
+      const double cpu0 = SelfCpuSeconds();
       const int64_t t0 = MonotonicNs();
       TM_RETURN_IF_ERROR(ckpt.Checkpoint(gen.mutable_manifest(), changed));
       row.checkpoint_ms.push_back(static_cast<double>(MonotonicNs() - t0) / 1e6);
+      row.checkpoint_cpu_ms.push_back((SelfCpuSeconds() - cpu0) * 1e3);
     }
     row.checkpoint_segments_last = gen.segments();
     row.catalog_bytes_after = CatalogBytes(gen.dir());
@@ -530,8 +541,8 @@ Status RunGrow(const BenchOptions& o) {
   PrintRows(rows);
   std::printf(
       "  gen s: building the entries in memory%s; write s: the first, whole write of them; "
-      "catalog: manifest bytes on disk; ckpt: one checkpoint after %d new segments (nearest "
-      "rank of %d); RSS: peak of the child process\n",
+      "catalog: index bytes on disk; ckpt: one checkpoint after %d new segments (nearest rank "
+      "of %d; CPU: this process's); RSS: peak of the child process\n",
       shape.files ? " and their segment files" : "", o.checkpoint_segments, o.checkpoints);
   return Status::Ok();
 }
