@@ -1,4 +1,6 @@
 #include "backup/manifest.h"
+#include "backup/catalog.h"
+#include "backup/json_fields.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -58,6 +60,49 @@ std::string Hex64(uint64_t v) {
 }
 }  // namespace
 
+json SegmentToJson(const segment::SealedSegment& s) {
+  json js = {{"path", s.path},
+             {"first_offset", s.first_offset},
+             {"last_offset", s.last_offset},
+             {"min_timestamp", s.min_timestamp},
+             {"max_timestamp", s.max_timestamp},
+             {"records", s.records},
+             {"bytes_raw", s.bytes_raw},
+             {"bytes_stored", s.bytes_stored},
+             {"blocks", s.blocks},
+             {"checksum", Hex64(s.checksum)}};
+  if (s.uploaded_ms != 0) js["uploaded_ms"] = s.uploaded_ms;
+  if (!s.local) js["local"] = false;
+  return js;
+}
+
+segment::SealedSegment SegmentFromJson(const json& js) {
+  segment::SealedSegment s;
+  s.path = js.at("path").get<std::string>();
+  s.first_offset = Int<int64_t>(js, "first_offset");
+  s.last_offset = Int<int64_t>(js, "last_offset");
+  s.min_timestamp = Int<int64_t>(js, "min_timestamp");
+  s.max_timestamp = Int<int64_t>(js, "max_timestamp");
+  s.records = Int<uint64_t>(js, "records");
+  s.bytes_raw = Int<uint64_t>(js, "bytes_raw");
+  s.bytes_stored = Int<uint64_t>(js, "bytes_stored");
+  s.blocks = Int<uint32_t>(js, "blocks");
+  const std::string sum = js.at("checksum").get<std::string>();
+  if (sum.size() != 16 || sum.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw std::invalid_argument("segment checksum '" + sum.substr(0, 40) +
+                                "' is not 16 lowercase hex digits");
+  s.checksum = std::stoull(sum, nullptr, 16);
+  s.uploaded_ms = Int<int64_t>(js, "uploaded_ms", 0);
+  s.local = js.value("local", true);
+  return s;
+}
+
+json GapToJson(const Gap& g) { return {{"from", g.from}, {"to", g.to}, {"reason", g.reason}}; }
+
+Gap GapFromJson(const json& jg) {
+  return {Int<int64_t>(jg, "from"), Int<int64_t>(jg, "to"), jg.at("reason").get<std::string>()};
+}
+
 void AddGap(PartitionManifest* p, int64_t from, int64_t to, const std::string& reason) {
   if (!p->gaps.empty() && p->gaps.back().to == from && p->gaps.back().reason == reason) {
     p->gaps.back().to = to;
@@ -111,25 +156,10 @@ std::string ManifestToJson(const Manifest& m) {
       jp["bytes_raw"] = p.bytes_raw;
       jp["bytes_stored"] = p.bytes_stored;
       json segs = json::array();
-      for (const auto& s : p.segments) {
-        json js = {{"path", s.path},
-                   {"first_offset", s.first_offset},
-                   {"last_offset", s.last_offset},
-                   {"min_timestamp", s.min_timestamp},
-                   {"max_timestamp", s.max_timestamp},
-                   {"records", s.records},
-                   {"bytes_raw", s.bytes_raw},
-                   {"bytes_stored", s.bytes_stored},
-                   {"blocks", s.blocks},
-                   {"checksum", Hex64(s.checksum)}};
-        if (s.uploaded_ms != 0) js["uploaded_ms"] = s.uploaded_ms;
-        if (!s.local) js["local"] = false;
-        segs.push_back(std::move(js));
-      }
+      for (const auto& s : p.segments) segs.push_back(SegmentToJson(s));
       jp["segments"] = std::move(segs);
       json gaps = json::array();
-      for (const auto& g : p.gaps)
-        gaps.push_back({{"from", g.from}, {"to", g.to}, {"reason", g.reason}});
+      for (const auto& g : p.gaps) gaps.push_back(GapToJson(g));
       jp["gaps"] = std::move(gaps);
       parts.push_back(std::move(jp));
     }
@@ -153,35 +183,6 @@ std::string ManifestToJson(const Manifest& m) {
 }
 
 namespace {
-
-// An integer field, checked: nlohmann's get<int>() of a number stored as a float (a fraction, an
-// exponent, or too many digits) is a cast from double, undefined when out of range. Throws (the
-// caller turns it into a Corrupt status naming the manifest) unless the value is an integer of
-// T's range.
-template <typename T>
-T Int(const json& parent, const char* field) {
-  const json& v = parent.at(field);
-  bool fits = false;
-  if (v.is_number_unsigned()) {
-    fits = v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
-  } else if (v.is_number_integer()) {
-    const int64_t x = v.get<int64_t>();
-    fits = std::is_signed_v<T> ? x >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
-                                     x <= static_cast<int64_t>(std::numeric_limits<T>::max())
-                               : x >= 0;
-  }
-  if (!fits) {
-    throw std::out_of_range("'" + std::string(field) + "' must be an integer in [" +
-                            std::to_string(std::numeric_limits<T>::min()) + ", " +
-                            std::to_string(std::numeric_limits<T>::max()) + "], not " +
-                            v.dump().substr(0, 40));
-  }
-  return v.get<T>();
-}
-template <typename T>
-T Int(const json& parent, const char* field, T absent) {
-  return parent.contains(field) ? Int<T>(parent, field) : absent;
-}
 
 std::string Where(const std::string& topic, int32_t partition) {
   return topic + "/" + std::to_string(partition);
@@ -311,30 +312,8 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
         p.records = Int<uint64_t>(jp, "records");
         p.bytes_raw = Int<uint64_t>(jp, "bytes_raw");
         p.bytes_stored = Int<uint64_t>(jp, "bytes_stored");
-        for (const auto& js : jp.at("segments")) {
-          segment::SealedSegment s;
-          s.path = js.at("path").get<std::string>();
-          s.first_offset = Int<int64_t>(js, "first_offset");
-          s.last_offset = Int<int64_t>(js, "last_offset");
-          s.min_timestamp = Int<int64_t>(js, "min_timestamp");
-          s.max_timestamp = Int<int64_t>(js, "max_timestamp");
-          s.records = Int<uint64_t>(js, "records");
-          s.bytes_raw = Int<uint64_t>(js, "bytes_raw");
-          s.bytes_stored = Int<uint64_t>(js, "bytes_stored");
-          s.blocks = Int<uint32_t>(js, "blocks");
-          const std::string sum = js.at("checksum").get<std::string>();
-          if (sum.size() != 16 || sum.find_first_not_of("0123456789abcdef") != std::string::npos)
-            return Status::Corrupt(origin + ": segment checksum '" + sum +
-                                   "' is not 16 lowercase hex digits");
-          s.checksum = std::stoull(sum, nullptr, 16);
-          s.uploaded_ms = Int<int64_t>(js, "uploaded_ms", 0);
-          s.local = js.value("local", true);
-          p.segments.push_back(std::move(s));
-        }
-        for (const auto& jg : jp.at("gaps")) {
-          p.gaps.push_back({Int<int64_t>(jg, "from"), Int<int64_t>(jg, "to"),
-                            jg.at("reason").get<std::string>()});
-        }
+        for (const auto& js : jp.at("segments")) p.segments.push_back(SegmentFromJson(js));
+        for (const auto& jg : jp.at("gaps")) p.gaps.push_back(GapFromJson(jg));
         t.partitions.push_back(std::move(p));
       }
       m.topics.emplace(name, std::move(t));
@@ -393,10 +372,12 @@ Status WriteFileAtomic(const std::string& dir, const std::string& name, const st
 }
 
 Status WriteManifest(const std::string& dir, const Manifest& m) {
+  if (HasCatalog(dir)) return CatalogWriter::Create(dir, m).status();
   return WriteFileAtomic(dir, kManifestName, ManifestToJson(m));
 }
 
 Result<Manifest> ReadManifest(const std::string& dir) {
+  if (HasCatalog(dir)) return ReadCatalog(dir);
   const std::string path = dir + "/" + kManifestName;
   std::ifstream in(path);
   if (!in) return Status::NotFound("no manifest at " + path);

@@ -92,8 +92,10 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
 // partition's range, with as many offsets as records; gaps non-empty, inside the range and not
 // overlapping; a partition's counts the sums of its segments'; group offsets non-negative.
 Status ValidateManifest(const Manifest& m, const std::string& origin);
-// Atomically writes dir/manifest.json.
+// Atomically writes dir/manifest.json; where dir has a catalog (a continuous backup), writes a
+// new catalog holding `m` instead (CatalogWriter::Create).
 Status WriteManifest(const std::string& dir, const Manifest& m);
+// Reads dir's catalog (backup/catalog.h) when it has one, else dir/manifest.json.
 Result<Manifest> ReadManifest(const std::string& dir);
 
 // Writes `data` to dir/name atomically: a temporary file, fsync, rename, fsync of the directory.

@@ -11,6 +11,7 @@
 #include <future>
 #include <thread>
 
+#include "backup/catalog.h"
 #include "common/dir_lock.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -41,7 +42,7 @@ double CpuSeconds() {
 Result<std::string> PrepareBackupDir(const config::Config& c, DirLock* lock) {
   const std::string dir = c.storage.path + "/" + c.backup.id;
   std::error_code ec;
-  if (fs::exists(dir + "/" + kManifestName, ec)) {
+  if (HasIndex(dir)) {
     return Status::Config("backup '" + c.backup.id + "' already exists in " + c.storage.path +
                           "; choose another --id (tidemark ls --path " + c.storage.path +
                           " lists them)");
@@ -57,7 +58,7 @@ Result<std::string> PrepareBackupDir(const config::Config& c, DirLock* lock) {
   }
   // Before anything in it is touched: another run with this id may be writing there.
   TM_ASSIGN_OR_RETURN(*lock, DirLock::Acquire(dir, "backup " + c.backup.id));
-  if (fs::exists(dir + "/" + kManifestName, ec)) {  // finished while we waited to look
+  if (HasIndex(dir)) {  // finished while we waited to look
     return Status::Config("backup '" + c.backup.id + "' already exists in " + c.storage.path);
   }
   if (fs::exists(dir + "/topics", ec)) {

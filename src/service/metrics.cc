@@ -63,6 +63,10 @@ std::string RenderPrometheus(const LiveStats& s) {
           "Sealing a segment: last blocks, footer, fdatasync, "
           "rename, directory fsync.",
           s.seal_us);
+  summary("tidemark_checkpoint_seconds",
+          "A catalog checkpoint: append what changed to changes.log, fdatasync (and a fold, when "
+          "one is due).",
+          s.checkpoint_us);
   summary("tidemark_durability_point_seconds",
           "Making an open segment durable: close the block, write, fdatasync.", s.sync_us);
   auto scalar = [&](const char* name, const char* type, const char* help, double v) {
@@ -98,8 +102,11 @@ std::string RenderPrometheus(const LiveStats& s) {
          double(s.syncs));
   scalar("tidemark_segments_sealed_total", "counter", "Segments sealed since start.",
          double(s.seals));
-  scalar("tidemark_manifest_writes_total", "counter", "Manifest checkpoints written.",
-         double(s.manifest_writes));
+  scalar("tidemark_checkpoints_total", "counter",
+         "Catalog checkpoints written (appended to catalog/changes.log).", double(s.checkpoints));
+  scalar("tidemark_catalog_folds_total", "counter",
+         "Folds of catalog/changes.log into the topic logs and root.json.",
+         double(s.catalog_folds));
   scalar("tidemark_kafka_errors_total", "counter", "Client-level Kafka errors (broker down, ...).",
          double(s.kafka_errors));
   scalar("tidemark_failures_total", "counter",

@@ -88,7 +88,9 @@ void Service::RefreshStats() {
     s.failures = stats_.failures;
     s.reloads_ok = stats_.reloads_ok;
     s.reloads_rejected = stats_.reloads_rejected;
-    s.manifest_writes = stats_.manifest_writes;
+    s.checkpoints = stats_.checkpoints;
+    s.catalog_folds = stats_.catalog_folds;
+    s.checkpoint_us = stats_.checkpoint_us;
     s.pool_size = stats_.pool_size;
     s.last_failure = stats_.last_failure;
     s.running = stats_.running;

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/time.h"
+#include "io/io_backend.h"
 #include "kafka/kafka.h"
 #include "service/http.h"
 #include "service/keepalive.h"
@@ -63,8 +64,12 @@ Status Service::Prepare() {
                                          " (check [storage] path and its permissions)");
   }
   TM_ASSIGN_OR_RETURN(lock_, DirLock::Acquire(dir_, "tidemark run " + c_.backup.id));
-  if (fs::exists(dir_ + "/" + backup::kManifestName, ec)) {
-    TM_ASSIGN_OR_RETURN(auto prior, backup::ReadManifest(dir_));
+  // The catalog (format 2), or a version 1 manifest.json to convert into one, or nothing yet.
+  const bool has_catalog = backup::HasCatalog(dir_);
+  const std::string v1 = dir_ + "/" + backup::kManifestName;
+  if (has_catalog || fs::exists(v1, ec)) {
+    TM_ASSIGN_OR_RETURN(auto prior,
+                        has_catalog ? backup::ReadCatalog(dir_) : backup::ReadManifest(dir_));
     if (prior.kind != "continuous") {
       return Status::Config("backup '" + c_.backup.id + "' in " + c_.storage.path + " is a " +
                             prior.kind +
@@ -76,6 +81,18 @@ Status Service::Prepare() {
     m_.kind = "continuous";
     m_.started_ms = WallClockMs();
     m_.groups_note = "a continuous backup does not capture consumer groups";
+  }
+  if (has_catalog) {
+    TM_ASSIGN_OR_RETURN(catalog_, backup::CatalogWriter::Open(dir_, m_));
+  } else {
+    TM_ASSIGN_OR_RETURN(catalog_, backup::CatalogWriter::Create(dir_, m_));
+    if (fs::exists(v1, ec)) TM_LOG_INFO("%s: converted to a catalog (format 2)", v1.c_str());
+  }
+  // A version 1 manifest beside the catalog (converted, or a conversion cut short after the
+  // catalog was written) is stale: the catalog is what readers read.
+  if (fs::exists(v1, ec)) {
+    if (!fs::remove(v1, ec) && ec) return Status::Errno(ec.value(), "remove " + v1);
+    TM_RETURN_IF_ERROR(io::SyncDirectory(dir_));
   }
   if (c_.upload.enabled()) {
     TM_ASSIGN_OR_RETURN(tier_, Tier::Make(c_, dir_));
@@ -134,6 +151,7 @@ int Service::Run() {
     // Uploads still waiting are dropped (the next start uploads them); what finished is kept.
     tier_->Stop();
     if (tier_->Turn(&m_, NowMs(), /*submit=*/false)) dirty_ = true;
+    for (auto& path : tier_->TakeMarks()) marked_.push_back(std::move(path));
     if (Status s = Checkpoint(true); s.ok()) {
       for (const auto& rel : tier_->TakeRemovals()) {
         std::error_code ec;  // a copy that stays is uploaded already: worth a warning, no more
@@ -143,8 +161,8 @@ int Service::Run() {
     }
   }
   sd_notify(0, "STOPPING=1");
-  TM_LOG_INFO("backup %s: stopped; manifest %s/%s", c_.backup.id.c_str(), dir_.c_str(),
-              backup::kManifestName);
+  TM_LOG_INFO("backup %s: stopped; catalog %s/%s", c_.backup.id.c_str(), dir_.c_str(),
+              backup::kCatalogDir);
   return 0;
 }
 
@@ -168,7 +186,7 @@ Status Service::Session() {
   m_.compression = format::CodecName(c_.backup.compression);
   m_.level = c_.backup.level;
   m_.brokers = c_.kafka.bootstrap_servers;
-  dirty_ = true;
+  ChangedAll();  // recovery may have added to any partition
   TM_RETURN_IF_ERROR(Checkpoint(true));
 
   // 2. The consumer. Offsets are always given explicitly (from the store); auto.offset.reset
@@ -413,6 +431,7 @@ Status Service::Assign(rd_kafka_topic_partition_list_t* parts, bool from_group) 
       add_gap(marks[i].low, backup::kGapLogStart);
     }
     if (committed[i] > e.end_offset) add_gap(committed[i], backup::kGapGroupPeer);
+    changed_.insert({topic, p});
     dirty_ = true;
     shard::PartitionTask t;
     t.topic = topic;
@@ -448,6 +467,7 @@ Status Service::Release(rd_kafka_topic_partition_list_t* parts, bool commit) {
         TopicPartition tp{u.topic, u.entry.partition};
         if (u.released) pending.erase(tp);
         to_commit_[tp] = ApplyEntry(&m_, u.topic, std::move(u.entry)).end_offset;
+        changed_.insert(tp);
         dirty_ = true;
       }
     }
@@ -507,6 +527,7 @@ bool Service::ApplyUpdates() {
       const int64_t end = u.entry.end_offset;
       ApplyEntry(&m_, u.topic, std::move(u.entry));
       if (owned_.count(tp) || u.released) to_commit_[tp] = end;
+      changed_.insert(tp);
       dirty_ = true;
       any = true;
     }
@@ -519,6 +540,7 @@ bool Service::ApplyUpdates() {
 void Service::TierTurn() {
   if (!tier_) return;
   if (tier_->Turn(&m_, NowMs())) dirty_ = true;
+  for (auto& path : tier_->TakeMarks()) marked_.push_back(std::move(path));
   if (!dirty_) {
     for (const auto& rel : tier_->TakeRemovals()) {
       std::error_code ec;
@@ -555,20 +577,33 @@ void Service::TierTurn() {
   paused_ = pause;
 }
 
-// Writes the manifest when it changed (at most every checkpoint_interval_ms unless forced),
-// then commits the group's offsets: never ahead of what the manifest names.
+void Service::ChangedAll() {
+  for (const auto& [topic, t] : m_.topics)
+    for (const auto& p : t.partitions) changed_.insert({topic, p.partition});
+  dirty_ = true;
+}
+
+// Appends what changed to the catalog (at most every checkpoint_interval_ms unless forced),
+// then commits the group's offsets: never ahead of what the catalog names.
 Status Service::Checkpoint(bool force) {
   const int64_t now = NowMs();
   if (!dirty_) return Status::Ok();
   if (!force && now - last_checkpoint_ms_ < c_.backup.checkpoint_interval_ms) return Status::Ok();
-  m_.finished_ms = WallClockMs();  // for a continuous backup: as of when the manifest holds
-  TM_RETURN_IF_ERROR(backup::WriteManifest(dir_, m_).WithContext(
-      "cannot write the manifest (the segments stay on disk and are adopted at the next start)"));
+  m_.finished_ms = WallClockMs();  // for a continuous backup: as of when the catalog holds
+  const int64_t t0 = MonotonicNs();
+  TM_RETURN_IF_ERROR(catalog_->Checkpoint(m_, changed_, marked_)
+                         .WithContext("cannot write the catalog (the segments stay on disk and "
+                                      "are adopted at the next start)"));
+  const auto took_us = static_cast<uint64_t>((MonotonicNs() - t0) / 1000);
+  changed_.clear();
+  marked_.clear();
   dirty_ = false;
   last_checkpoint_ms_ = now;
   {
     std::lock_guard<std::mutex> g(stats_mu_);
-    ++stats_.manifest_writes;
+    ++stats_.checkpoints;
+    stats_.catalog_folds = catalog_->stats().folds;
+    stats_.checkpoint_us.Record(took_us);
   }
   if (!force) Commit(false);
   return Status::Ok();

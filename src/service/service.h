@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/catalog.h"
 #include "backup/manifest.h"
 #include "common/dir_lock.h"
 #include "common/time.h"
@@ -56,6 +57,7 @@ class Service {
   void Reload();
   void RefreshStats();
   void TierTurn();
+  void ChangedAll();
   bool Stopping() const { return sig_.stop->load(); }
   std::string RenderMetrics();
   Health CurrentHealth();
@@ -68,6 +70,11 @@ class Service {
   std::string dir_;
   DirLock lock_;
   backup::Manifest m_;
+  // The backup's catalog, and what changed in m_ since its last checkpoint: partitions (seals,
+  // gaps, recovery) and segments whose upload marks changed.
+  std::unique_ptr<backup::CatalogWriter> catalog_;
+  std::set<TopicPartition> changed_;
+  std::vector<std::string> marked_;
   bool dirty_ = false;
   int64_t last_checkpoint_ms_ = 0;
 

@@ -85,6 +85,7 @@ bool Tier::Turn(backup::Manifest* m, int64_t now_ms, bool submit) {
       auto it = by_path.find(d.path);
       if (it != by_path.end() && it->second->uploaded_ms == 0) {
         it->second->uploaded_ms = wall;
+        marks_.push_back(d.path);
         ++stats_.uploaded_segments;
         stats_.uploaded_bytes += it->second->bytes_stored;
         changed = true;
@@ -144,10 +145,17 @@ bool Tier::Turn(backup::Manifest* m, int64_t now_ms, bool submit) {
 
   // keep_local: only segments a manifest in the store names.
   for (auto& rel : upload::ApplyKeepLocal(m, u_.keep_local_ms, wall, &remote_named_)) {
+    marks_.push_back(rel);
     removals_.push_back(std::move(rel));
     changed = true;
   }
   return changed;
+}
+
+std::vector<std::string> Tier::TakeMarks() {
+  std::vector<std::string> out;
+  out.swap(marks_);
+  return out;
 }
 
 std::vector<std::string> Tier::TakeRemovals() {

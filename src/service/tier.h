@@ -37,6 +37,9 @@ class Tier {
   // Files (relative to the backup directory) marked "not local" in `m`, for the caller to delete
   // once a manifest saying so is durable.
   std::vector<std::string> TakeRemovals();
+  // Segments (paths relative to the backup directory) whose upload marks Turn changed in `m`
+  // since the last call, for the caller's next catalog checkpoint.
+  std::vector<std::string> TakeMarks();
   // The backlog reached queue_max_segments: the service stops consuming until it drains.
   bool full() const { return backlog_ >= static_cast<size_t>(u_.queue_max_segments); }
   bool below_resume() const {
@@ -70,6 +73,7 @@ class Tier {
   std::set<std::string> remote_named_pending_;  // what the manifest in flight names
   std::set<std::string> remote_named_;          // what the store's manifest names
   std::vector<std::string> removals_;
+  std::vector<std::string> marks_;
   int64_t next_manifest_retry_ms_ = 0;
   int64_t failure_backoff_ms_ = 1000;
   UploadStats stats_;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "backup/catalog.h"
 #include "common/log.h"
 #include "s3/client.h"
 #include "s3/settings.h"
@@ -216,7 +217,7 @@ class LocalSource final : public BackupSource {
     fs::directory_iterator it(path_, ec), end;
     for (; !ec && it != end; it.increment(ec)) {
       std::error_code entry_ec;
-      if (it->is_directory(entry_ec) && fs::exists(it->path() / backup::kManifestName, entry_ec))
+      if (it->is_directory(entry_ec) && backup::HasIndex(it->path().string()))
         ids.push_back(it->path().filename());
     }
     if (ec) return Status::Errno(ec.value(), "list the backups in " + path_);

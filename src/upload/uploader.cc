@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "backup/catalog.h"
 #include "common/dir_lock.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -345,7 +346,7 @@ Result<Summary> UploadOnce(const config::Config& c, const std::string& id,
   std::vector<std::string> ids;
   std::error_code ec;
   if (!id.empty()) {
-    if (!fs::exists(c.storage.path + "/" + id + "/" + backup::kManifestName, ec))
+    if (!backup::HasIndex(c.storage.path + "/" + id))
       return Status::Config("no backup '" + id + "' in " + c.storage.path);
     ids.push_back(id);
   } else {

@@ -1,0 +1,769 @@
+#include "backup/catalog.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "backup/json_fields.h"
+#include "common/time.h"
+#include "io/io_backend.h"
+#include "tidemark/format.h"
+
+namespace tidemark::backup {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kTopicsDir = "topics";
+constexpr size_t kHashChars = 16;
+
+std::string Hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+
+// "<16 hex XXH3 of the JSON text> <JSON text>\n"
+std::string EncodeLine(const json& j) {
+  std::string text = j.dump();
+  std::string line = Hex64(XXH3_64bits(text.data(), text.size()));
+  line.reserve(kHashChars + 2 + text.size());
+  line += ' ';
+  line += text;
+  line += '\n';
+  return line;
+}
+
+struct Line {
+  json j;
+  int64_t seq = 0;
+  std::string type;
+  size_t begin = 0, end = 0;  // byte range in the file, newline included
+};
+
+// The lines of `data` that read back whole (checksum, JSON object with an integer "seq" and a
+// string "type"), up to the first that does not: a torn tail ends a log.
+std::vector<Line> ScanLines(std::string_view data, size_t* valid_bytes) {
+  std::vector<Line> out;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    const size_t nl = data.find('\n', pos);
+    if (nl == std::string_view::npos) break;
+    std::string_view line = data.substr(pos, nl - pos);
+    if (line.size() < kHashChars + 3 || line[kHashChars] != ' ') break;
+    uint64_t sum = 0;
+    bool hex = true;
+    for (size_t i = 0; i < kHashChars; ++i) {
+      const char c = line[i];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) {
+        hex = false;
+        break;
+      }
+      sum = sum << 4 | static_cast<uint64_t>(d);
+    }
+    std::string_view text = line.substr(kHashChars + 1);
+    if (!hex || XXH3_64bits(text.data(), text.size()) != sum) break;
+    Line l;
+    l.j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (l.j.is_discarded() || !l.j.is_object() || !l.j.contains("seq") || !l.j.contains("type") ||
+        !l.j["type"].is_string())
+      break;
+    try {
+      l.seq = Int<int64_t>(l.j, "seq");
+    } catch (const std::exception&) {
+      break;
+    }
+    l.type = l.j["type"].get<std::string>();
+    l.begin = pos;
+    l.end = nl + 1;
+    out.push_back(std::move(l));
+    pos = nl + 1;
+  }
+  *valid_bytes = pos;
+  return out;
+}
+
+// The first `limit` bytes of a file (all of it for limit == UINT64_MAX); NotFound when missing.
+Result<std::string> ReadFile(const std::string& path, uint64_t limit = UINT64_MAX) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("no file at " + path);
+    return Status::Errno(errno, "open " + path);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status::Errno(err, "stat " + path);
+  }
+  const uint64_t size = std::min<uint64_t>(static_cast<uint64_t>(st.st_size), limit);
+  std::string data(size, '\0');
+  size_t off = 0;
+  while (off < size) {
+    const ssize_t n = ::pread(fd, data.data() + off, size - off, static_cast<off_t>(off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      return Status::Errno(err, "read " + path);
+    }
+    off += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return data;
+}
+
+Status WriteAt(int fd, const std::string& data, uint64_t offset, const std::string& what) {
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n =
+        ::pwrite(fd, data.data() + off, data.size() - off, static_cast<off_t>(offset + off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::Errno(n < 0 ? errno : EIO, "write " + what);
+    off += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) return Status::Errno(errno, "fdatasync " + what);
+  return Status::Ok();
+}
+
+// topics/<topic>/<generation, 20 digits>.log
+std::string LogRel(const std::string& topic, uint64_t generation) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%020" PRIu64 ".log", generation);
+  return std::string(kTopicsDir) + "/" + topic + "/" + buf;
+}
+
+bool IsLogRel(const std::string& rel, const std::string& topic) {
+  const std::string prefix = std::string(kTopicsDir) + "/" + topic + "/";
+  if (rel.size() != prefix.size() + 24 || rel.compare(0, prefix.size(), prefix) != 0) return false;
+  for (size_t i = prefix.size(); i < prefix.size() + 20; ++i)
+    if (rel[i] < '0' || rel[i] > '9') return false;
+  return rel.compare(prefix.size() + 20, 4, ".log") == 0;
+}
+
+json BackupFields(const Manifest& m) {
+  return {{"finished_ms", m.finished_ms},
+          {"brokers", m.brokers},
+          {"cluster_id", m.cluster_id},
+          {"compression", m.compression},
+          {"level", m.level}};
+}
+
+void ApplyBackup(const json& j, Manifest* m) {
+  m->finished_ms = Int<int64_t>(j, "finished_ms");
+  m->brokers = j.at("brokers").get<std::string>();
+  m->cluster_id = j.at("cluster_id").get<std::string>();
+  m->compression = j.at("compression").get<std::string>();
+  m->level = Int<int>(j, "level");
+}
+
+int32_t PartitionOf(const json& j) {
+  const int32_t p = Int<int32_t>(j, "partition");
+  // FindOrAddPartition raises the partition count to p + 1.
+  if (p < 0 || p == std::numeric_limits<int32_t>::max())
+    throw std::out_of_range("partition " + std::to_string(p) + " is not a partition number");
+  return p;
+}
+
+// A "partition" line: the partition's range and totals, and (full) its segments and gaps from
+// the given indexes on.
+void ApplyPartition(const json& j, const std::string& topic, Manifest* m, bool full) {
+  PartitionManifest& p = FindOrAddPartition(m, topic, PartitionOf(j));
+  p.start_offset = Int<int64_t>(j, "start_offset");
+  p.end_offset = Int<int64_t>(j, "end_offset");
+  p.records = Int<uint64_t>(j, "records");
+  p.bytes_raw = Int<uint64_t>(j, "bytes_raw");
+  p.bytes_stored = Int<uint64_t>(j, "bytes_stored");
+  if (!full) return;
+  const uint64_t sf = Int<uint64_t>(j, "segments_from");
+  const uint64_t gf = Int<uint64_t>(j, "gaps_from");
+  if (sf > p.segments.size() || gf > p.gaps.size()) {
+    throw std::out_of_range("a line for partition " + std::to_string(p.partition) +
+                            " replaces segments from " + std::to_string(sf) + " or gaps from " +
+                            std::to_string(gf) + ", past the " + std::to_string(p.segments.size()) +
+                            " segments and " + std::to_string(p.gaps.size()) + " gaps it has");
+  }
+  p.segments.resize(sf);
+  for (const auto& js : j.at("segments")) p.segments.push_back(SegmentFromJson(js));
+  p.gaps.resize(gf);
+  for (const auto& jg : j.at("gaps")) p.gaps.push_back(GapFromJson(jg));
+}
+
+// A "mark" line: a segment's upload marks.
+void ApplyMark(const json& j, const std::string& topic, Manifest* m) {
+  const int32_t part = PartitionOf(j);
+  const std::string path = j.at("path").get<std::string>();
+  auto t = m->topics.find(topic);
+  if (t != m->topics.end()) {
+    for (auto& p : t->second.partitions) {
+      if (p.partition != part) continue;
+      for (auto it = p.segments.rbegin(); it != p.segments.rend(); ++it) {
+        if (it->path != path) continue;
+        it->uploaded_ms = Int<int64_t>(j, "uploaded_ms");
+        it->local = j.at("local").get<bool>();
+        return;
+      }
+    }
+  }
+  throw std::out_of_range("a mark names segment '" + path.substr(0, 300) +
+                          "', which the catalog does not hold");
+}
+
+std::string LineTopic(const json& j) {
+  std::string t = j.at("topic").get<std::string>();
+  if (!format::IsLegalTopicName(t))
+    throw std::invalid_argument("topic name '" + t.substr(0, 300) + "' is not legal");
+  return t;
+}
+
+void ListFiles(const fs::path& dir, std::vector<fs::path>* files, std::vector<fs::path>* dirs) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::error_code e;
+    if (it->is_directory(e))
+      dirs->push_back(it->path());
+    else
+      files->push_back(it->path());
+  }
+}
+
+}  // namespace
+
+bool HasCatalog(const std::string& dir) {
+  std::error_code ec;
+  return fs::exists(dir + "/" + kCatalogDir + "/" + kCatalogRoot, ec);
+}
+
+bool HasIndex(const std::string& dir) {
+  std::error_code ec;
+  return HasCatalog(dir) || fs::exists(dir + "/" + kManifestName, ec);
+}
+
+Result<Manifest> ReadCatalog(const std::string& dir, const CatalogScope& scope) {
+  const std::string cat = dir + "/" + kCatalogDir;
+  const std::string root_path = cat + "/" + kCatalogRoot;
+  TM_ASSIGN_OR_RETURN(std::string text, ReadFile(root_path));
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded() || !root.is_object())
+    return Status::Corrupt(root_path + ": not a JSON object");
+  auto in_scope = [&scope](const std::string& t) {
+    return scope.topics.empty() || scope.topics.count(t) != 0;
+  };
+  const bool full = !scope.summaries_only;
+  std::string origin = root_path;
+  try {
+    Manifest m;
+    const int version = Int<int>(root, "format_version");
+    if (version != kCatalogVersion) {
+      return Status::Corrupt(root_path + ": catalog format_version " + std::to_string(version) +
+                             " is not supported by this tidemark (supports " +
+                             std::to_string(kCatalogVersion) + ")");
+    }
+    m.id = root.at("id").get<std::string>();
+    m.kind = root.at("kind").get<std::string>();
+    m.started_ms = Int<int64_t>(root, "started_ms");
+    m.groups_note = root.value("groups_note", "");
+    ApplyBackup(root, &m);
+    const int64_t folded = Int<int64_t>(root, "folded_seq");
+    for (const auto& [name, jt] : root.at("topics").items()) {
+      if (!format::IsLegalTopicName(name))
+        throw std::invalid_argument("topic name '" + name.substr(0, 300) + "' is not legal");
+      if (!in_scope(name)) continue;
+      TopicManifest& t = m.topics[name];
+      t.partition_count = Int<int32_t>(jt, "partition_count");
+      if (jt.contains("configs") && !jt.at("configs").is_null())
+        t.configs = jt.at("configs").get<std::map<std::string, std::string>>();
+      t.configs_note = jt.value("configs_note", "");
+      if (!full) {
+        for (const auto& jp : jt.at("partitions")) ApplyPartition(jp, name, &m, false);
+        continue;
+      }
+      const std::string rel = jt.at("log").get<std::string>();
+      const uint64_t bytes = Int<uint64_t>(jt, "log_bytes");
+      if (!IsLogRel(rel, name))
+        throw std::invalid_argument("topic " + name + ": log '" + rel.substr(0, 300) +
+                                    "' is not topics/" + name + "/<20 digits>.log");
+      origin = cat + "/" + rel;
+      TM_ASSIGN_OR_RETURN(std::string data, ReadFile(origin, bytes));
+      if (data.size() < bytes) {
+        return Status::Corrupt(origin + ": holds " + std::to_string(data.size()) +
+                               " bytes, but root.json vouches for " + std::to_string(bytes));
+      }
+      size_t valid = 0;
+      std::vector<Line> lines = ScanLines(data, &valid);
+      if (valid != bytes) {
+        return Status::Corrupt(origin + ": line " + std::to_string(lines.size() + 1) +
+                               " is damaged (checksum or JSON), inside what root.json vouches for");
+      }
+      int64_t prev = 0;
+      for (const auto& l : lines) {
+        if (l.seq <= prev || l.seq > folded)
+          throw std::out_of_range("line seq " + std::to_string(l.seq) + " out of order");
+        prev = l.seq;
+        if (LineTopic(l.j) != name) throw std::invalid_argument("a line of another topic");
+        if (l.type == "partition")
+          ApplyPartition(l.j, name, &m, true);
+        else if (l.type == "mark")
+          ApplyMark(l.j, name, &m);
+        else
+          throw std::invalid_argument("line type '" + l.type.substr(0, 40) + "' in a topic log");
+      }
+      origin = root_path;
+    }
+    origin = cat + "/" + kChangesLog;
+    auto changes = ReadFile(origin);
+    if (!changes.ok() && !changes.status().Is(Errc::kNotFound)) return changes.status();
+    if (changes.ok()) {
+      size_t valid = 0;
+      int64_t prev = 0;
+      for (const auto& l : ScanLines(*changes, &valid)) {
+        if (l.seq <= prev)
+          throw std::out_of_range("line seq " + std::to_string(l.seq) + " out of order");
+        prev = l.seq;
+        if (l.seq <= folded) continue;  // already in the topic logs (a fold ended before the cut)
+        if (l.type == "backup") {
+          ApplyBackup(l.j, &m);
+          continue;
+        }
+        const std::string topic = LineTopic(l.j);
+        if (!in_scope(topic)) continue;
+        if (l.type == "topic") {
+          m.topics[topic].partition_count = Int<int32_t>(l.j, "partition_count");
+        } else if (l.type == "partition") {
+          ApplyPartition(l.j, topic, &m, full);
+        } else if (l.type == "mark") {
+          if (full) ApplyMark(l.j, topic, &m);
+        } else {
+          throw std::invalid_argument("line type '" + l.type.substr(0, 40) + "'");
+        }
+      }
+    }
+    origin = root_path;
+    if (full) {
+      TM_RETURN_IF_ERROR(ValidateManifest(m, cat));
+    } else {
+      for (const auto& [name, t] : m.topics) {
+        for (const auto& p : t.partitions) {
+          if (p.partition >= t.partition_count || p.end_offset < p.start_offset ||
+              p.start_offset < 0)
+            return Status::Corrupt(cat + ": partition " + name + "/" + std::to_string(p.partition) +
+                                   ": outside its partition count, or not a range of offsets");
+        }
+      }
+    }
+    return m;
+  } catch (const std::exception& e) {
+    return Status::Corrupt(origin + ": " + e.what());
+  }
+}
+
+// --- the writer -----------------------------------------------------------------------------
+
+CatalogWriter::CatalogWriter(std::string dir)
+    : dir_(std::move(dir)), cat_dir_(dir_ + "/" + kCatalogDir) {}
+
+CatalogWriter::~CatalogWriter() {
+  if (changes_fd_ >= 0) ::close(changes_fd_);
+}
+
+namespace {
+
+bool SameGap(const Gap& a, const Gap& b) {
+  return a.from == b.from && a.to == b.to && a.reason == b.reason;
+}
+
+json PartitionLine(const std::string& topic, const PartitionManifest& p, size_t sf, size_t gf) {
+  json segs = json::array();
+  for (size_t i = sf; i < p.segments.size(); ++i) segs.push_back(SegmentToJson(p.segments[i]));
+  json gaps = json::array();
+  for (size_t i = gf; i < p.gaps.size(); ++i) gaps.push_back(GapToJson(p.gaps[i]));
+  return {{"type", "partition"},
+          {"topic", topic},
+          {"partition", p.partition},
+          {"start_offset", p.start_offset},
+          {"end_offset", p.end_offset},
+          {"records", p.records},
+          {"bytes_raw", p.bytes_raw},
+          {"bytes_stored", p.bytes_stored},
+          {"segments_from", sf},
+          {"segments", std::move(segs)},
+          {"gaps_from", gf},
+          {"gaps", std::move(gaps)}};
+}
+
+}  // namespace
+
+void CatalogWriter::Remember(const Manifest& m) {
+  known_.clear();
+  known_counts_.clear();
+  for (const auto& [name, t] : m.topics) {
+    known_counts_[name] = t.partition_count;
+    for (const auto& p : t.partitions) {
+      Known k;
+      k.start = p.start_offset;
+      k.end = p.end_offset;
+      k.segments = p.segments.size();
+      k.gaps = p.gaps.size();
+      if (!p.gaps.empty()) k.last_gap = p.gaps.back();
+      k.records = p.records;
+      k.bytes_raw = p.bytes_raw;
+      k.bytes_stored = p.bytes_stored;
+      known_[{name, p.partition}] = std::move(k);
+    }
+  }
+  known_backup_ = BackupFields(m).dump();
+}
+
+Status CatalogWriter::WriteRoot(const Manifest& m) {
+  json root;
+  root["format_version"] = kCatalogVersion;
+  root["id"] = m.id;
+  root["kind"] = m.kind;
+  root["started_ms"] = m.started_ms;
+  root["started_at"] = FormatRfc3339(m.started_ms);
+  const json fields = BackupFields(m);
+  for (const auto& [k, v] : fields.items()) root[k] = v;
+  root["finished_at"] = FormatRfc3339(m.finished_ms);
+  if (!m.groups_note.empty()) root["groups_note"] = m.groups_note;
+  root["folded_seq"] = folded_seq_;
+  root["generation"] = generation_;
+  json topics = json::object();
+  for (const auto& [name, t] : m.topics) {
+    json jt;
+    jt["partition_count"] = t.partition_count;
+    if (t.configs)
+      jt["configs"] = *t.configs;
+    else
+      jt["configs"] = nullptr;
+    if (!t.configs_note.empty()) jt["configs_note"] = t.configs_note;
+    const auto log = logs_.find(name);
+    jt["log"] = log != logs_.end() ? log->second.rel : "";
+    jt["log_bytes"] = log != logs_.end() ? log->second.bytes : 0;
+    json parts = json::array();
+    for (const auto& p : t.partitions) {
+      parts.push_back({{"partition", p.partition},
+                       {"start_offset", p.start_offset},
+                       {"end_offset", p.end_offset},
+                       {"records", p.records},
+                       {"bytes_raw", p.bytes_raw},
+                       {"bytes_stored", p.bytes_stored},
+                       {"segments", p.segments.size()}});
+    }
+    jt["partitions"] = std::move(parts);
+    topics[name] = std::move(jt);
+  }
+  root["topics"] = std::move(topics);
+  return WriteFileAtomic(cat_dir_, kCatalogRoot, root.dump(1) + "\n");
+}
+
+Status CatalogWriter::OpenChanges(bool truncate) {
+  const std::string path = cat_dir_ + "/" + kChangesLog;
+  changes_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (changes_fd_ < 0) return Status::Errno(errno, "open " + path);
+  if (truncate) {
+    if (::ftruncate(changes_fd_, 0) != 0 || ::fdatasync(changes_fd_) != 0)
+      return Status::Errno(errno, "empty " + path);
+    changes_bytes_ = 0;
+  }
+  return io::SyncDirectory(cat_dir_);
+}
+
+Status CatalogWriter::AppendChanges(const std::string& text) {
+  Status s = WriteAt(changes_fd_, text, changes_bytes_, cat_dir_ + "/" + kChangesLog);
+  if (!s.ok()) {
+    // Cut back what may have landed, so the next checkpoint appends after whole lines.
+    if (::ftruncate(changes_fd_, static_cast<off_t>(changes_bytes_)) != 0) {
+      return s.WithContext("and cannot cut " + std::string(kChangesLog) + " back (" +
+                           std::strerror(errno) + ")");
+    }
+  }
+  return s;
+}
+
+Result<std::unique_ptr<CatalogWriter>> CatalogWriter::Create(const std::string& dir,
+                                                             const Manifest& m) {
+  std::unique_ptr<CatalogWriter> w(new CatalogWriter(dir));
+  std::error_code ec;
+  fs::create_directories(w->cat_dir_ + "/" + kTopicsDir, ec);
+  if (ec) return Status::Errno(ec.value(), "create " + w->cat_dir_);
+  // Sequence numbers continue above any an earlier catalog used, so that none of its lines
+  // still in changes.log can apply to the new one.
+  int64_t seq0 = 0;
+  if (auto old = ReadFile(w->cat_dir_ + "/" + kCatalogRoot); old.ok()) {
+    json r = json::parse(*old, nullptr, false);
+    try {
+      if (r.is_object()) {
+        seq0 = Int<int64_t>(r, "folded_seq", 0);
+        w->generation_ = Int<uint64_t>(r, "generation", 0) + 1;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  if (auto old = ReadFile(w->cat_dir_ + "/" + kChangesLog); old.ok()) {
+    size_t valid = 0;
+    for (const auto& l : ScanLines(*old, &valid)) seq0 = std::max(seq0, l.seq);
+  }
+  w->next_seq_ = seq0 + 1;
+  for (const auto& [name, t] : m.topics) {
+    std::string text;
+    for (const auto& p : t.partitions) {
+      json l = PartitionLine(name, p, 0, 0);
+      l["seq"] = w->next_seq_++;
+      text += EncodeLine(l);
+    }
+    TopicLog log{LogRel(name, w->generation_), text.size()};
+    const std::string tdir = w->cat_dir_ + "/" + kTopicsDir + "/" + name;
+    fs::create_directories(tdir, ec);
+    if (ec) return Status::Errno(ec.value(), "create " + tdir);
+    const std::string path = w->cat_dir_ + "/" + log.rel;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::Errno(errno, "create " + path);
+    Status s = WriteAt(fd, text, 0, path);
+    ::close(fd);
+    TM_RETURN_IF_ERROR(s);
+    TM_RETURN_IF_ERROR(io::SyncDirectory(tdir));
+    w->logs_[name] = std::move(log);
+  }
+  TM_RETURN_IF_ERROR(io::SyncDirectory(w->cat_dir_ + "/" + kTopicsDir));
+  w->folded_seq_ = w->next_seq_ - 1;
+  TM_RETURN_IF_ERROR(w->WriteRoot(m));
+  TM_RETURN_IF_ERROR(w->OpenChanges(/*truncate=*/true));
+  // The earlier generation's logs: nothing names them any more.
+  std::vector<fs::path> files, dirs;
+  ListFiles(w->cat_dir_ + "/" + kTopicsDir, &files, &dirs);
+  for (const auto& d : dirs) {
+    auto log = w->logs_.find(d.filename().string());
+    std::vector<fs::path> in, sub;
+    ListFiles(d, &in, &sub);
+    for (const auto& f : in) {
+      if (log == w->logs_.end() || f != fs::path(w->cat_dir_) / log->second.rel) fs::remove(f, ec);
+    }
+    if (log == w->logs_.end()) fs::remove_all(d, ec);
+  }
+  w->Remember(m);
+  return w;
+}
+
+Result<std::unique_ptr<CatalogWriter>> CatalogWriter::Open(const std::string& dir,
+                                                           const Manifest& m) {
+  std::unique_ptr<CatalogWriter> w(new CatalogWriter(dir));
+  const std::string root_path = w->cat_dir_ + "/" + kCatalogRoot;
+  TM_ASSIGN_OR_RETURN(std::string text, ReadFile(root_path));
+  json root = json::parse(text, nullptr, false);
+  try {
+    w->folded_seq_ = Int<int64_t>(root, "folded_seq");
+    w->generation_ = Int<uint64_t>(root, "generation");
+    for (const auto& [name, jt] : root.at("topics").items()) {
+      const std::string rel = jt.at("log").get<std::string>();
+      if (!IsLogRel(rel, name)) continue;  // ReadCatalog refused this already
+      w->logs_[name] = {rel, Int<uint64_t>(jt, "log_bytes")};
+    }
+  } catch (const std::exception& e) {
+    return Status::Corrupt(root_path + ": " + e.what());
+  }
+  // Bytes a fold appended but no root vouched for: cut off, so appends follow whole lines.
+  for (const auto& [name, log] : w->logs_) {
+    const std::string path = w->cat_dir_ + "/" + log.rel;
+    std::error_code ec;
+    const uintmax_t size = fs::file_size(path, ec);
+    if (ec) return Status::Errno(ec.value(), "stat " + path);
+    if (size > log.bytes && ::truncate(path.c_str(), static_cast<off_t>(log.bytes)) != 0)
+      return Status::Errno(errno, "cut " + path + " back to what root.json vouches for");
+  }
+  int64_t max_seq = w->folded_seq_;
+  size_t valid = 0;
+  if (auto changes = ReadFile(w->cat_dir_ + "/" + kChangesLog); changes.ok()) {
+    try {
+      for (const auto& l : ScanLines(*changes, &valid)) {
+        max_seq = std::max(max_seq, l.seq);
+        if (l.seq <= w->folded_seq_ || (l.type != "partition" && l.type != "mark")) continue;
+        w->pending_[LineTopic(l.j)].append(*changes, l.begin, l.end - l.begin);
+      }
+    } catch (const std::exception& e) {
+      return Status::Corrupt(w->cat_dir_ + "/" + kChangesLog + ": " + e.what());
+    }
+  } else if (!changes.status().Is(Errc::kNotFound)) {
+    return changes.status();
+  }
+  w->next_seq_ = max_seq + 1;
+  TM_RETURN_IF_ERROR(w->OpenChanges(/*truncate=*/false));
+  if (::ftruncate(w->changes_fd_, static_cast<off_t>(valid)) != 0 ||
+      ::fdatasync(w->changes_fd_) != 0)
+    return Status::Errno(errno, "cut the torn end of " + w->cat_dir_ + "/" + kChangesLog);
+  w->changes_bytes_ = valid;
+  w->stats_.changes_bytes = valid;
+  w->Remember(m);
+  return w;
+}
+
+std::string CatalogWriter::BackupLine(const Manifest& m, int64_t seq) const {
+  json l = BackupFields(m);
+  l["type"] = "backup";
+  l["seq"] = seq;
+  return EncodeLine(l);
+}
+
+Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartition>& partitions,
+                                 const std::vector<std::string>& marked) {
+  std::string out;
+  std::map<std::string, std::string> add_pending;
+  std::vector<std::pair<TopicPartition, Known>> updates;
+  std::map<std::string, int32_t> counts;
+  int64_t seq = next_seq_;
+  const std::string backup_fields = BackupFields(m).dump();
+  if (backup_fields != known_backup_) out += BackupLine(m, seq++);
+  for (const auto& [name, t] : m.topics) {
+    auto k = known_counts_.find(name);
+    if (k != known_counts_.end() && k->second == t.partition_count) continue;
+    out += EncodeLine({{"type", "topic"},
+                       {"seq", seq++},
+                       {"topic", name},
+                       {"partition_count", t.partition_count}});
+    counts[name] = t.partition_count;
+  }
+  for (const auto& tp : partitions) {
+    auto t = m.topics.find(tp.first);
+    if (t == m.topics.end()) continue;
+    const auto& parts = t->second.partitions;
+    auto it =
+        std::lower_bound(parts.begin(), parts.end(), tp.second,
+                         [](const PartitionManifest& p, int32_t v) { return p.partition < v; });
+    if (it == parts.end() || it->partition != tp.second) continue;
+    const PartitionManifest& p = *it;
+    Known cur;
+    cur.start = p.start_offset;
+    cur.end = p.end_offset;
+    cur.segments = p.segments.size();
+    cur.gaps = p.gaps.size();
+    if (!p.gaps.empty()) cur.last_gap = p.gaps.back();
+    cur.records = p.records;
+    cur.bytes_raw = p.bytes_raw;
+    cur.bytes_stored = p.bytes_stored;
+    size_t sf = 0, gf = 0;
+    if (auto k = known_.find(tp); k != known_.end()) {
+      const Known& was = k->second;
+      if (was.start == cur.start && was.end == cur.end && was.segments == cur.segments &&
+          was.gaps == cur.gaps && SameGap(was.last_gap, cur.last_gap) &&
+          was.records == cur.records && was.bytes_raw == cur.bytes_raw &&
+          was.bytes_stored == cur.bytes_stored)
+        continue;
+      // Segments and gaps are appended; the last gap may have grown (AddGap merges).
+      sf = was.segments <= cur.segments ? was.segments : 0;
+      gf = was.gaps <= cur.gaps ? was.gaps : 0;
+      if (gf > 0 && !SameGap(p.gaps[gf - 1], was.last_gap)) --gf;
+    }
+    json l = PartitionLine(tp.first, p, sf, gf);
+    l["seq"] = seq++;
+    std::string line = EncodeLine(l);
+    out += line;
+    add_pending[tp.first] += line;
+    updates.emplace_back(tp, std::move(cur));
+  }
+  for (const auto& path : marked) {
+    // topics/<topic>/<partition>/<first offset>.tmseg
+    const size_t a = path.find('/'), c = path.rfind('/');
+    const size_t b = c == std::string::npos || c == 0 ? std::string::npos : path.rfind('/', c - 1);
+    if (a == std::string::npos || b == std::string::npos || b <= a) continue;
+    const std::string topic = path.substr(a + 1, b - a - 1);
+    int32_t part = -1;
+    try {
+      part = std::stoi(path.substr(b + 1, c - b - 1));
+    } catch (const std::exception&) {
+      continue;
+    }
+    auto t = m.topics.find(topic);
+    if (t == m.topics.end()) continue;
+    for (const auto& p : t->second.partitions) {
+      if (p.partition != part) continue;
+      for (auto s = p.segments.rbegin(); s != p.segments.rend(); ++s) {
+        if (s->path != path) continue;
+        std::string line = EncodeLine({{"type", "mark"},
+                                       {"seq", seq++},
+                                       {"topic", topic},
+                                       {"partition", part},
+                                       {"path", path},
+                                       {"uploaded_ms", s->uploaded_ms},
+                                       {"local", s->local}});
+        out += line;
+        add_pending[topic] += line;
+        break;
+      }
+    }
+  }
+  if (out.empty()) return Status::Ok();
+  TM_RETURN_IF_ERROR(AppendChanges(out));
+  stats_.lines += static_cast<uint64_t>(seq - next_seq_);
+  next_seq_ = seq;
+  known_backup_ = backup_fields;
+  for (auto& [name, n] : counts) known_counts_[name] = n;
+  for (auto& [tp, k] : updates) known_[tp] = std::move(k);
+  for (auto& [name, text] : add_pending) pending_[name] += text;
+  changes_bytes_ += out.size();
+  ++stats_.checkpoints;
+  stats_.changes_bytes = changes_bytes_;
+  if (changes_bytes_ >= kFoldBytes) return Fold(m);
+  return Status::Ok();
+}
+
+Status CatalogWriter::Fold(const Manifest& m) {
+  std::map<std::string, TopicLog> logs = logs_;
+  std::error_code ec;
+  std::set<std::string> new_dirs;
+  // Every topic has a log, even one with nothing in it yet.
+  std::map<std::string, std::string> appends = pending_;
+  for (const auto& [name, t] : m.topics) appends[name];
+  for (const auto& [name, text] : appends) {
+    TopicLog& log = logs[name];
+    const bool fresh = log.rel.empty();
+    if (fresh) {
+      log.rel = LogRel(name, generation_);
+      const std::string tdir = cat_dir_ + "/" + kTopicsDir + "/" + name;
+      fs::create_directories(tdir, ec);
+      if (ec) return Status::Errno(ec.value(), "create " + tdir);
+      new_dirs.insert(tdir);
+    }
+    if (text.empty() && !fresh) continue;
+    const std::string path = cat_dir_ + "/" + log.rel;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::Errno(errno, "open " + path);
+    Status s = WriteAt(fd, text, log.bytes, path);
+    ::close(fd);
+    TM_RETURN_IF_ERROR(s);
+    log.bytes += text.size();
+  }
+  for (const auto& d : new_dirs) TM_RETURN_IF_ERROR(io::SyncDirectory(d));
+  if (!new_dirs.empty()) TM_RETURN_IF_ERROR(io::SyncDirectory(cat_dir_ + "/" + kTopicsDir));
+  const int64_t folded_before = folded_seq_;
+  logs_.swap(logs);
+  folded_seq_ = next_seq_ - 1;
+  if (Status s = WriteRoot(m); !s.ok()) {
+    logs_.swap(logs);
+    folded_seq_ = folded_before;
+    return s;
+  }
+  pending_.clear();
+  ++stats_.folds;
+  // The root covers every line now; emptying changes.log only saves readers from skipping them.
+  if (::ftruncate(changes_fd_, 0) != 0 || ::fdatasync(changes_fd_) != 0)
+    return Status::Errno(errno, "empty " + cat_dir_ + "/" + kChangesLog);
+  changes_bytes_ = 0;
+  stats_.changes_bytes = 0;
+  return Status::Ok();
+}
+
+}  // namespace tidemark::backup

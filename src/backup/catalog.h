@@ -1,0 +1,124 @@
+// The catalog: a continuous backup's index, kept so that a checkpoint costs what changed, not the
+// backup's history (docs/ARCHITECTURE.md "Storage for months", docs/FORMAT.md "The catalog").
+//
+//   <backup>/catalog/root.json                 identity, topics, partition summaries, and how far
+//                                              each topic log is valid; rewritten atomically
+//   <backup>/catalog/changes.log               what each checkpoint changed since the last fold
+//   <backup>/catalog/topics/<topic>/<gen>.log  the topic's history, folded from changes.log
+//
+// Both logs are checksummed JSON lines with increasing sequence numbers. A checkpoint appends to
+// changes.log and fdatasyncs it (one write, one sync); a fold moves those lines into the topic
+// logs and rewrites the root; readers replay what they need on top of the root.
+//
+// Thread contract: a CatalogWriter is used by one thread (the service's main thread); readers
+// may run anywhere, but not in the same process as a writer of the same backup.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backup/manifest.h"
+#include "tidemark/status.h"
+
+namespace tidemark::backup {
+
+inline constexpr int kCatalogVersion = 2;
+inline constexpr const char* kCatalogDir = "catalog";
+inline constexpr const char* kCatalogRoot = "root.json";
+inline constexpr const char* kChangesLog = "changes.log";
+// changes.log is folded into the topic logs once it holds this much.
+inline constexpr uint64_t kFoldBytes = 4ull << 20;
+
+using TopicPartition = std::pair<std::string, int32_t>;
+
+// Whether `dir` (a backup directory) has a catalog.
+bool HasCatalog(const std::string& dir);
+// Whether `dir` holds a backup's index: a manifest.json (a finished snapshot, or a version 1
+// continuous backup) or a catalog (a continuous backup).
+bool HasIndex(const std::string& dir);
+
+// What a reader needs from a catalog.
+struct CatalogScope {
+  std::set<std::string> topics;  // empty: every topic
+  // Partitions' ranges and totals only, without segments and gaps (what `ls` shows): reads the
+  // root and changes.log, never a topic log.
+  bool summaries_only = false;
+};
+
+// Loads a catalog as a Manifest holding the topics in `scope`. Validates what it loaded
+// (ValidateManifest, plus the logs' own rules); NotFound when there is no catalog.
+Result<Manifest> ReadCatalog(const std::string& dir, const CatalogScope& scope = {});
+
+class CatalogWriter {
+ public:
+  // Opens the catalog of `dir` to append to. `m` is what the catalog holds, as ReadCatalog
+  // loaded it. A torn last line of changes.log and topic-log bytes past what the root vouches for
+  // (a crash mid-append) are cut off.
+  static Result<std::unique_ptr<CatalogWriter>> Open(const std::string& dir, const Manifest& m);
+  // Writes a catalog holding `m` whole, replacing the one in `dir` if any (a new backup, or a
+  // version 1 manifest converted): new topic logs, then the root, then the old logs removed.
+  static Result<std::unique_ptr<CatalogWriter>> Create(const std::string& dir, const Manifest& m);
+  ~CatalogWriter();
+  CatalogWriter(const CatalogWriter&) = delete;
+  CatalogWriter& operator=(const CatalogWriter&) = delete;
+
+  // Appends to changes.log what changed in `m` since the last checkpoint, and fdatasyncs it:
+  // the backup's fields, partition counts, the partitions in `partitions` whose range, segments
+  // or gaps changed (segments and gaps are appended: only the new ones are written), and the
+  // upload marks (uploaded_ms, local) of the segments in `marked` (paths relative to the backup
+  // directory). Folds when changes.log passes kFoldBytes. Nothing is written when nothing
+  // changed. On an error nothing of this call counts (changes.log is cut back).
+  Status Checkpoint(const Manifest& m, const std::set<TopicPartition>& partitions,
+                    const std::vector<std::string>& marked);
+  // Moves changes.log into the topic logs and rewrites the root from `m`, which must be what the
+  // last checkpoint wrote.
+  Status Fold(const Manifest& m);
+
+  struct Stats {
+    uint64_t checkpoints = 0;  // that wrote something
+    uint64_t folds = 0;
+    uint64_t lines = 0;
+    uint64_t changes_bytes = 0;  // changes.log now
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  // What the catalog holds of a partition, enough to tell what a checkpoint must add.
+  struct Known {
+    int64_t start = 0, end = 0;
+    size_t segments = 0, gaps = 0;
+    Gap last_gap;
+    uint64_t records = 0, bytes_raw = 0, bytes_stored = 0;
+  };
+  struct TopicLog {
+    std::string rel;  // relative to catalog/
+    uint64_t bytes = 0;
+  };
+  explicit CatalogWriter(std::string dir);
+  void Remember(const Manifest& m);
+  Status WriteRoot(const Manifest& m);
+  Status OpenChanges(bool truncate);
+  Status AppendChanges(const std::string& text);
+  std::string BackupLine(const Manifest& m, int64_t seq) const;
+
+  std::string dir_;      // the backup directory
+  std::string cat_dir_;  // dir_/catalog
+  int changes_fd_ = -1;
+  uint64_t changes_bytes_ = 0;
+  int64_t next_seq_ = 1;
+  int64_t folded_seq_ = 0;
+  uint64_t generation_ = 1;
+  std::map<TopicPartition, Known> known_;
+  std::map<std::string, int32_t> known_counts_;
+  std::string known_backup_;  // the backup fields as last written (without seq)
+  std::map<std::string, TopicLog> logs_;
+  std::map<std::string, std::string> pending_;  // topic -> its lines in changes.log
+  Stats stats_;
+};
+
+}  // namespace tidemark::backup

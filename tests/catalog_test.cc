@@ -1,0 +1,347 @@
+// The catalog (backup/catalog.h): checkpoints append only what changed, folds move the changes
+// into the topic logs, a crash at any point between leaves a catalog that reads back exactly,
+// and a damaged or crafted catalog is an error naming the file.
+#include "backup/catalog.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "backup/manifest.h"
+#include "tidemark/format.h"
+
+namespace tidemark::backup {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tm-catalog-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    m_.id = "cat";
+    m_.kind = "continuous";
+    m_.started_ms = 1763647380000;
+    m_.compression = "zstd";
+    m_.level = 1;
+    m_.groups_note = "a continuous backup does not capture consumer groups";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string dir() const { return dir_.string(); }
+  std::string cat(const std::string& rel) const { return (dir_ / kCatalogDir / rel).string(); }
+
+  // Appends a sealed segment of `n` records at the partition's end, as a shard's seal would.
+  void Seal(const std::string& topic, int32_t part, uint64_t n, int64_t skip = 0) {
+    PartitionManifest& p = FindOrAddPartition(&m_, topic, part);
+    if (skip > 0) {
+      AddGap(&p, p.end_offset, p.end_offset + skip, kGapNotDelivered);
+      p.end_offset += skip;
+    }
+    segment::SealedSegment s;
+    s.first_offset = p.end_offset;
+    s.last_offset = p.end_offset + static_cast<int64_t>(n) - 1;
+    s.path = format::PartitionDir(topic, part) + "/" + format::SegmentName(s.first_offset, true);
+    s.min_timestamp = 1763647380000 + s.first_offset;
+    s.max_timestamp = s.min_timestamp + 10;
+    s.records = n;
+    s.bytes_raw = n * 100;
+    s.bytes_stored = 12288;
+    s.blocks = 1;
+    s.checksum = 0x9f86d081884c7d65ull + static_cast<uint64_t>(s.first_offset);
+    p.end_offset = s.last_offset + 1;
+    p.records += s.records;
+    p.bytes_raw += s.bytes_raw;
+    p.bytes_stored += s.bytes_stored;
+    p.segments.push_back(s);
+    changed_.insert({topic, part});
+  }
+
+  Status Checkpoint(CatalogWriter& w, std::vector<std::string> marked = {}) {
+    m_.finished_ms += 1000;
+    Status s = w.Checkpoint(m_, changed_, marked);
+    if (s.ok()) changed_.clear();
+    return s;
+  }
+
+  // The catalog read back equals what the writer was given.
+  void ExpectReadsBack(const CatalogScope& scope = {}) {
+    auto r = ReadCatalog(dir(), scope);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(ManifestToJson(*r), ManifestToJson(m_));
+  }
+
+  static uint64_t Size(const std::string& path) {
+    std::error_code ec;
+    const auto n = fs::file_size(path, ec);
+    return ec ? 0 : n;
+  }
+
+  fs::path dir_;
+  Manifest m_;
+  std::set<TopicPartition> changed_;
+};
+
+TEST_F(CatalogTest, ReadsBackWhatCheckpointsWroteWithAndWithoutFolds) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ExpectReadsBack();
+  for (int i = 0; i < 30; ++i) {
+    Seal("orders", i % 3, 10 + static_cast<uint64_t>(i), i % 4 == 0 ? 5 : 0);
+    if (i % 5 == 0) Seal("orders..v2", 0, 3);
+    ASSERT_TRUE(Checkpoint(**w).ok());
+    ExpectReadsBack();
+    if (i == 12) {
+      ASSERT_TRUE((*w)->Fold(m_).ok());
+      EXPECT_EQ(Size(cat(kChangesLog)), 0u);
+      ExpectReadsBack();
+    }
+  }
+  // A writer opened again (the next start) appends after what is there.
+  auto again = ReadCatalog(dir());
+  ASSERT_TRUE(again.ok());
+  auto w2 = CatalogWriter::Open(dir(), *again);
+  ASSERT_TRUE(w2.ok()) << w2.status().message();
+  Seal("orders", 1, 7);
+  ASSERT_TRUE(Checkpoint(**w2).ok());
+  ExpectReadsBack();
+  ASSERT_TRUE((*w2)->Fold(m_).ok());
+  ExpectReadsBack();
+}
+
+TEST_F(CatalogTest, ACheckpointWritesWhatChangedNotTheHistory) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 5000; ++i) Seal("orders", i % 50, 100);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  ASSERT_TRUE((*w)->Fold(m_).ok());
+  // One more segment in one partition: the line holds that segment, not the partition's 100.
+  const uint64_t before = Size(cat(kChangesLog));
+  Seal("orders", 7, 100);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  const uint64_t grew = Size(cat(kChangesLog)) - before;
+  EXPECT_GT(grew, 200u);
+  EXPECT_LT(grew, 1200u) << "a checkpoint of one new segment wrote " << grew << " bytes";
+  // Nothing changed: nothing written.
+  const uint64_t after = Size(cat(kChangesLog));
+  ASSERT_TRUE((*w)->Checkpoint(m_, {}, {}).ok());
+  EXPECT_EQ(Size(cat(kChangesLog)), after);
+  ExpectReadsBack();
+}
+
+TEST_F(CatalogTest, AGapThatGrowsAndUploadMarksReadBack) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  Seal("orders", 0, 10);
+  PartitionManifest& p = FindOrAddPartition(&m_, "orders", 0);
+  AddGap(&p, p.end_offset, p.end_offset + 5, kGapLogStart);
+  p.end_offset += 5;
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  AddGap(&p, p.end_offset, p.end_offset + 5, kGapLogStart);  // merges into the last gap
+  p.end_offset += 5;
+  changed_.insert({"orders", 0});
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  ExpectReadsBack();
+  ASSERT_EQ(p.gaps.size(), 1u);
+  p.segments[0].uploaded_ms = 1763647999000;
+  ASSERT_TRUE(Checkpoint(**w, {p.segments[0].path}).ok());
+  ExpectReadsBack();
+  ASSERT_TRUE((*w)->Fold(m_).ok());
+  p.segments[0].local = false;
+  ASSERT_TRUE(Checkpoint(**w, {p.segments[0].path}).ok());
+  ExpectReadsBack();
+}
+
+TEST_F(CatalogTest, ReadersLoadOnlyTheTopicsAskedForAndSummaries) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 20; ++i) {
+    Seal("orders", i % 2, 10);
+    Seal("payments", 0, 5);
+  }
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  ASSERT_TRUE((*w)->Fold(m_).ok());
+  Seal("payments", 1, 5);  // only in changes.log
+  ASSERT_TRUE(Checkpoint(**w).ok());
+
+  auto one = ReadCatalog(dir(), {{"payments"}, false});
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(one->topics.size(), 1u);
+  EXPECT_EQ(one->TotalSegments(), 21u);
+  // A summary does not read the topic logs: removing them does not matter to it.
+  fs::remove_all(dir_ / kCatalogDir / "topics");
+  auto sums = ReadCatalog(dir(), {{}, true});
+  ASSERT_TRUE(sums.ok()) << sums.status().message();
+  EXPECT_EQ(sums->TotalRecords(), m_.TotalRecords());
+  EXPECT_EQ(sums->TotalBytesStored(), m_.TotalBytesStored());
+  EXPECT_EQ(sums->TotalPartitions(), m_.TotalPartitions());
+  EXPECT_EQ(sums->finished_ms, m_.finished_ms);
+  // ... while a full read does, and says which file is missing.
+  auto full = ReadCatalog(dir());
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.status().message().find("topics/orders/"), std::string::npos)
+      << full.status().message();
+}
+
+// A crash while appending (a torn line), while folding (topic logs longer than the root says, or
+// the root rewritten but changes.log not yet emptied): the catalog reads back as the last
+// complete checkpoint, and a writer opened on it goes on from there.
+TEST_F(CatalogTest, CrashesAtEveryStepOfAFoldReadBackExactly) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 10; ++i) Seal("orders", i % 2, 10);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  const Manifest durable = m_;
+
+  // Torn append.
+  { std::ofstream(cat(kChangesLog), std::ios::app) << "0123456789abcdef {\"seq\":99,\"ty"; }
+  ExpectReadsBack();
+
+  // The root rewritten by a fold, changes.log not yet emptied: its lines are skipped by seq.
+  std::string changes;
+  {
+    std::ifstream in(cat(kChangesLog));
+    changes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_TRUE((*w)->Fold(m_).ok());
+  { std::ofstream(cat(kChangesLog), std::ios::trunc) << changes; }
+  ExpectReadsBack();
+
+  // A fold that appended to a topic log but died before the root: extra bytes past the root's
+  // length are not read, and cut off by the next writer.
+  std::string log_rel;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / kCatalogDir / "topics"))
+    if (e.is_regular_file()) log_rel = fs::relative(e.path(), dir_ / kCatalogDir).string();
+  ASSERT_FALSE(log_rel.empty());
+  const uint64_t log_size = Size(cat(log_rel));
+  { std::ofstream(cat(log_rel), std::ios::app) << "ffffffffffffffff {\"seq\":12345}\n"; }
+  ExpectReadsBack();
+  auto read = ReadCatalog(dir());
+  ASSERT_TRUE(read.ok());
+  auto w2 = CatalogWriter::Open(dir(), *read);
+  ASSERT_TRUE(w2.ok()) << w2.status().message();
+  EXPECT_EQ(Size(cat(log_rel)), log_size);
+  Seal("orders", 0, 4);
+  ASSERT_TRUE(Checkpoint(**w2).ok());
+  ASSERT_TRUE((*w2)->Fold(m_).ok());
+  ExpectReadsBack();
+  EXPECT_EQ(m_.TotalSegments(), durable.TotalSegments() + 1);
+}
+
+TEST_F(CatalogTest, ADamagedOrCraftedCatalogIsAnErrorNamingTheFile) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 4; ++i) Seal("orders", 0, 10);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  ASSERT_TRUE((*w)->Fold(m_).ok());
+  std::string log_rel;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / kCatalogDir / "topics"))
+    if (e.is_regular_file()) log_rel = fs::relative(e.path(), dir_ / kCatalogDir).string();
+
+  // Every single changed byte of the topic log, inside what the root vouches for, is refused.
+  std::string log;
+  {
+    std::ifstream in(cat(log_rel));
+    log.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  for (size_t i = 0; i < log.size(); i += 7) {
+    std::string bad = log;
+    bad[i] = static_cast<char>(bad[i] ^ 0x01);
+    std::ofstream(cat(log_rel), std::ios::trunc) << bad;
+    auto r = ReadCatalog(dir());
+    ASSERT_FALSE(r.ok()) << "byte " << i;
+    EXPECT_NE(r.status().message().find(log_rel), std::string::npos) << r.status().message();
+  }
+  std::ofstream(cat(log_rel), std::ios::trunc) << log;
+  ExpectReadsBack();
+
+  // A well-checksummed line that replaces segments past what the partition has.
+  auto crafted = [](const std::string& json) {
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx",
+                  static_cast<unsigned long long>(XXH3_64bits(json.data(), json.size())));
+    return std::string(hex) + " " + json + "\n";
+  };
+  {
+    std::ofstream(cat(kChangesLog), std::ios::app) << crafted(
+        R"({"seq":100000,"type":"partition","topic":"orders","partition":0,"start_offset":0,)"
+        R"("end_offset":40,"records":40,"bytes_raw":4000,"bytes_stored":49152,)"
+        R"("segments_from":9,"segments":[],"gaps_from":0,"gaps":[]})");
+  }
+  auto r = ReadCatalog(dir());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("changes.log"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("past the 4 segments"), std::string::npos)
+      << r.status().message();
+  // A partition number that would overflow the partition count, and a root pointing its log
+  // outside the catalog.
+  fs::resize_file(cat(kChangesLog), 0);
+  {
+    std::ofstream(cat(kChangesLog), std::ios::app)
+        << crafted(R"({"seq":100001,"type":"partition","topic":"orders","partition":2147483647,)"
+                   R"("start_offset":0,"end_offset":0,"records":0,"bytes_raw":0,"bytes_stored":0,)"
+                   R"("segments_from":0,"segments":[],"gaps_from":0,"gaps":[]})");
+  }
+  r = ReadCatalog(dir());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not a partition number"), std::string::npos)
+      << r.status().message();
+  fs::resize_file(cat(kChangesLog), 0);
+  std::string root;
+  {
+    std::ifstream in(cat(kCatalogRoot));
+    root.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at = root.find(log_rel);
+  ASSERT_NE(at, std::string::npos);
+  std::string escape = root;
+  escape.replace(at, log_rel.size(), "../../../../etc/passwd");
+  std::ofstream(cat(kCatalogRoot), std::ios::trunc) << escape;
+  r = ReadCatalog(dir());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("is not topics/orders/<20 digits>.log"), std::string::npos)
+      << r.status().message();
+}
+
+// Version 1: a manifest.json still reads; WriteManifest on a backup with a catalog (tidemark
+// upload marking segments) writes the catalog, never a manifest.json beside it.
+TEST_F(CatalogTest, VersionOneManifestsAndWholeRewrites) {
+  Seal("orders", 0, 10);
+  ASSERT_TRUE(WriteManifest(dir(), m_).ok());
+  EXPECT_FALSE(HasCatalog(dir()));
+  EXPECT_TRUE(HasIndex(dir()));
+  auto v1 = ReadManifest(dir());
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(ManifestToJson(*v1), ManifestToJson(m_));
+
+  fs::remove(dir_ / kManifestName);
+  EXPECT_FALSE(HasIndex(dir()));
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(HasIndex(dir()));
+  Seal("orders", 0, 10);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  m_.topics["orders"].partitions[0].segments[0].uploaded_ms = 1763647999000;
+  ASSERT_TRUE(WriteManifest(dir(), m_).ok());
+  EXPECT_FALSE(fs::exists(dir_ / kManifestName));
+  auto back = ReadManifest(dir());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(ManifestToJson(*back), ManifestToJson(m_));
+  // Only the new generation's logs remain.
+  int logs = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / kCatalogDir / "topics"))
+    logs += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(logs, 1);
+}
+
+}  // namespace
+}  // namespace tidemark::backup
