@@ -10,7 +10,7 @@
 namespace tidemark::io {
 
 IoBackend::Next IoBackend::OnWriteResult(IoOp* op, int res) {
-  if (op->kind == IoKind::kFallocate) {
+  if (op->kind == IoKind::kFallocate || op->kind == IoKind::kFdatasync) {
     if (res == -EINTR || res == -EAGAIN) return Next::kResubmit;
     op->error = res < 0 ? -res : 0;
     return Next::kComplete;

@@ -31,6 +31,7 @@ using IoDoneFn = void (*)(IoOp* op, void* ctx);
 enum class IoKind : uint8_t {
   kWrite,      // write buf[0, len) at offset (WriteAll semantics)
   kFallocate,  // allocate [offset, offset + len) and extend the file size over it
+  kFdatasync,  // fdatasync(fd) through the ring (buf, len and offset unused)
 };
 
 struct IoOp {
@@ -72,8 +73,15 @@ class IoBackend {
   virtual Status MakeDirs(const std::string& dir) = 0;
   virtual Result<int> OpenForWrite(const std::string& path) = 0;  // create or truncate
   virtual Status Close(int fd) = 0;
-  // Queue a write or an fallocate. The op must stay alive and untouched until on_done runs.
+  // Queue a write, an fallocate or an fdatasync. The op must stay alive and untouched until
+  // on_done runs.
   virtual Status Submit(IoOp* op) = 0;
+  // Queue `ops` as one chain, submitted together: each starts only once the one before it has
+  // completed whole, and when one fails the rest complete with ECANCELED (io_uring's
+  // IOSQE_IO_LINK). A write that completes short breaks the chain too: its remainder is still
+  // written (WriteAll), but the ops after it are cancelled, so a caller that sees ECANCELED after
+  // a successful write does the rest itself. Used for a journal write and its fdatasync.
+  virtual Status SubmitChain(std::span<IoOp* const> ops) = 0;
   // Complete what has finished; with wait, block until at least one op completes (if any is in
   // flight). Returns the number of ops completed.
   virtual Result<int> Reap(bool wait) = 0;

@@ -59,9 +59,24 @@ Status MemBackend::Submit(IoOp* op) {
   return Status::Ok();
 }
 
+Status MemBackend::SubmitChain(std::span<IoOp* const> ops) {
+  for (size_t i = 0; i < ops.size(); ++i) {
+    TM_RETURN_IF_ERROR(Submit(ops[i]));
+    if (i + 1 < ops.size()) linked_.insert(ops[i]);
+  }
+  return Status::Ok();
+}
+
 // One write attempt for the remainder of op: returns bytes written or -errno.
 int MemBackend::Attempt(IoOp* op) {
   std::uniform_real_distribution<double> u(0, 1);
+  if (op->kind == IoKind::kFdatasync) {
+    const std::string fpath = PathOf(op->fd);
+    if (fpath.empty()) return -EBADF;
+    File& f = files_[fpath];
+    f.synced = f.data;
+    return 0;
+  }
   if (op->kind == IoKind::kFallocate) {
     // Not subject to the write faults: a failed fallocate is never fatal to the writer.
     const std::string fpath = PathOf(op->fd);
@@ -112,11 +127,22 @@ Result<int> MemBackend::Reap(bool /*wait*/) {
   // Every queued op completes now (the "device" is instant); that is enough to exercise
   // ordering, resubmission and error paths deterministically.
   int completed = 0;
+  bool cancel = false;  // the op before failed (or wrote short) and this one is chained to it
   while (!queue_.empty()) {
     IoOp* op = queue_.front();
     queue_.pop_front();
-    while (OnWriteResult(op, Attempt(op)) == Next::kResubmit) {
+    const bool linked = linked_.erase(op) > 0;
+    if (cancel) {
+      op->error = ECANCELED;
+    } else {
+      int res = Attempt(op);
+      // As io_uring does: a short write breaks its chain (its remainder is still written).
+      const bool short_write =
+          op->kind == IoKind::kWrite && res > 0 && static_cast<uint32_t>(res) < op->len - op->done;
+      while (OnWriteResult(op, res) == Next::kResubmit) res = Attempt(op);
+      cancel = linked && (op->error != 0 || short_write);
     }
+    if (!linked) cancel = false;
     op->in_flight = false;
     ++completed;
     op->on_done(op, op->ctx);
@@ -185,6 +211,7 @@ void MemBackend::Crash() {
   for (const auto& [p, f] : files_) used_ += f.data.size();
   fds_.clear();
   queue_.clear();
+  linked_.clear();
 }
 
 }  // namespace tidemark::io

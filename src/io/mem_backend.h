@@ -17,6 +17,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,7 @@ class MemBackend final : public IoBackend {
   Result<int> OpenForWrite(const std::string& path) override;
   Status Close(int fd) override;
   Status Submit(IoOp* op) override;
+  Status SubmitChain(std::span<IoOp* const> ops) override;
   Result<int> Reap(bool wait) override;
   Status Fdatasync(int fd) override;
   Status Truncate(int fd, uint64_t size) override;
@@ -76,6 +78,7 @@ class MemBackend final : public IoBackend {
   std::map<int, std::string> fds_;
   int next_fd_ = 100;
   std::deque<IoOp*> queue_;
+  std::set<const IoOp*> linked_;  // queued ops whose successor in queue_ is chained to them
   uint64_t used_ = 0;
   int64_t writes_until_failure_ = -1;
 };
