@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -156,6 +157,26 @@ TEST(GrowTest, RefusesShapesItCannotBuild) {
   EXPECT_NE(st.message().find("--partitions"), std::string::npos) << st.message();
   BackupGenerator early(root.string(), "g", Shape(1, 1));
   EXPECT_FALSE(early.Add(1, nullptr).ok());  // before Init
+}
+
+TEST(GrowTest, ReplacesOnlyWhatItGenerated) {
+  const fs::path root = testing::FreshTestDir("grow");
+  // A backup the generator did not make is left alone.
+  fs::create_directories(root / "store" / "real");
+  { std::ofstream(root / "store" / "real" / "manifest.json") << "{}"; }
+  BackupGenerator over((root / "store").string(), "real", Shape(1, 2));
+  Status st = over.Init();
+  EXPECT_TRUE(st.Is(Errc::kConfig)) << st.message();
+  EXPECT_TRUE(fs::exists(root / "store" / "real" / "manifest.json"));
+  // Its own earlier backup is replaced.
+  BackupGenerator first((root / "gen").string(), "g", Shape(1, 2));
+  ASSERT_TRUE(first.Init().ok());
+  ASSERT_TRUE(first.Add(10, nullptr).ok());
+  ASSERT_TRUE(backup::WriteManifest(first.dir(), first.manifest()).ok());
+  BackupGenerator again((root / "gen").string(), "g", Shape(1, 2));
+  st = again.Init();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_FALSE(fs::exists(fs::path(again.dir()) / "manifest.json"));
 }
 
 }  // namespace

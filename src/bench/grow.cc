@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -32,6 +33,8 @@ constexpr int64_t kBaseMs = 1763644980000;
 constexpr int64_t kRollMs = 60000;  // the default segment_max_ms: one segment a minute
 constexpr uint64_t kPage = 4096;
 constexpr size_t kFileBlockBytes = 64 << 10;  // --files: raw bytes per block
+// Beside every generated backup (in its parent directory, outside the backup).
+constexpr const char* kGeneratedMarker = ".tidemark-bench-grow";
 
 // SplitMix64: a fast, seedable generator, one small state per partition so that a partition's
 // segments do not depend on the order partitions are visited in.
@@ -143,11 +146,23 @@ Status BackupGenerator::Init() {
                           ": every topic has a partition) and at most 1000000");
   if (!format::IsLegalTopicName(id_))
     return Status::Config("backup id '" + id_ + "' is not a legal name");
+  // Only a backup this generator made is replaced: a marker beside it says so, so that a --dir
+  // pointed at a real store by mistake never loses a backup.
+  const std::string marker = path_ + "/" + kGeneratedMarker;
   std::error_code ec;
+  if (!fs::is_empty(dir_, ec) && !ec && !fs::exists(marker, ec)) {
+    return Status::Config(dir_ + " holds something the generator did not make (no " + marker +
+                          "); give another --dir");
+  }
   fs::remove_all(dir_, ec);
   if (ec) return Status::Errno(ec.value(), "remove the earlier " + dir_);
   fs::create_directories(dir_, ec);
   if (ec) return Status::Errno(ec.value(), "create " + dir_ + " (give another --dir)");
+  if (std::FILE* f = std::fopen(marker.c_str(), "w"); f != nullptr) {
+    std::fclose(f);
+  } else {
+    return Status::Errno(errno, "create " + marker);
+  }
 
   m_ = backup::Manifest{};
   m_.id = id_;
