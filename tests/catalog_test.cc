@@ -14,6 +14,7 @@
 
 #include "backup/manifest.h"
 #include "tidemark/format.h"
+#include "verify/verify.h"
 
 namespace tidemark::backup {
 namespace {
@@ -23,10 +24,12 @@ namespace fs = std::filesystem;
 class CatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("tm-catalog-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    // <storage path>/<backup id>, the storage path holding nothing else.
+    root_ = fs::temp_directory_path() /
+            ("tm-catalog-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = root_ / "cat";
+    fs::remove_all(root_);
     fs::create_directories(dir_);
     m_.id = "cat";
     m_.kind = "continuous";
@@ -35,7 +38,7 @@ class CatalogTest : public ::testing::Test {
     m_.level = 1;
     m_.groups_note = "a continuous backup does not capture consumer groups";
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { fs::remove_all(root_); }
 
   std::string dir() const { return dir_.string(); }
   std::string cat(const std::string& rel) const { return (dir_ / kCatalogDir / rel).string(); }
@@ -74,7 +77,7 @@ class CatalogTest : public ::testing::Test {
   }
 
   // The catalog read back equals what the writer was given.
-  void ExpectReadsBack(const CatalogScope& scope = {}) {
+  void ExpectReadsBack(const ReadScope& scope = {}) {
     auto r = ReadCatalog(dir(), scope);
     ASSERT_TRUE(r.ok()) << r.status().message();
     EXPECT_EQ(ManifestToJson(*r), ManifestToJson(m_));
@@ -86,7 +89,7 @@ class CatalogTest : public ::testing::Test {
     return ec ? 0 : n;
   }
 
-  fs::path dir_;
+  fs::path root_, dir_;
   Manifest m_;
   std::set<TopicPartition> changed_;
 };
@@ -173,18 +176,30 @@ TEST_F(CatalogTest, ReadersLoadOnlyTheTopicsAskedForAndSummaries) {
   Seal("payments", 1, 5);  // only in changes.log
   ASSERT_TRUE(Checkpoint(**w).ok());
 
-  auto one = ReadCatalog(dir(), {{"payments"}, false});
+  auto one = ReadCatalog(dir(), {[](const std::string& t) { return t == "payments"; }, false});
   ASSERT_TRUE(one.ok()) << one.status().message();
   EXPECT_EQ(one->topics.size(), 1u);
   EXPECT_EQ(one->TotalSegments(), 21u);
+  // describe --topics payments does not need the other topic's log.
+  fs::remove_all(dir_ / kCatalogDir / "topics" / "orders");
+  auto described = verify::DescribeBackup(root_.string(), "cat",
+                                          /*json=*/false, {"pay*"});
+  ASSERT_TRUE(described.ok()) << described.status().message();
+  EXPECT_NE(described->find("topic payments"), std::string::npos) << *described;
+  EXPECT_EQ(described->find("topic orders"), std::string::npos) << *described;
   // A summary does not read the topic logs: removing them does not matter to it.
   fs::remove_all(dir_ / kCatalogDir / "topics");
-  auto sums = ReadCatalog(dir(), {{}, true});
+  auto sums = ReadCatalog(dir(), {nullptr, true});
   ASSERT_TRUE(sums.ok()) << sums.status().message();
   EXPECT_EQ(sums->TotalRecords(), m_.TotalRecords());
   EXPECT_EQ(sums->TotalBytesStored(), m_.TotalBytesStored());
   EXPECT_EQ(sums->TotalPartitions(), m_.TotalPartitions());
   EXPECT_EQ(sums->finished_ms, m_.finished_ms);
+  // ls reads summaries; describe --topics reads the topics it names.
+  auto ls = verify::ListBackups(root_.string(), /*json=*/false);
+  ASSERT_TRUE(ls.ok()) << ls.status().message();
+  EXPECT_NE(ls->find("cat"), std::string::npos) << *ls;
+  EXPECT_EQ(ls->find("unreadable"), std::string::npos) << *ls;
   // ... while a full read does, and says which file is missing.
   auto full = ReadCatalog(dir());
   ASSERT_FALSE(full.ok());

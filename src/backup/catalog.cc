@@ -254,16 +254,14 @@ bool HasIndex(const std::string& dir) {
   return HasCatalog(dir) || fs::exists(dir + "/" + kManifestName, ec);
 }
 
-Result<Manifest> ReadCatalog(const std::string& dir, const CatalogScope& scope) {
+Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
   const std::string cat = dir + "/" + kCatalogDir;
   const std::string root_path = cat + "/" + kCatalogRoot;
   TM_ASSIGN_OR_RETURN(std::string text, ReadFile(root_path));
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded() || !root.is_object())
     return Status::Corrupt(root_path + ": not a JSON object");
-  auto in_scope = [&scope](const std::string& t) {
-    return scope.topics.empty() || scope.topics.count(t) != 0;
-  };
+  auto in_scope = [&scope](const std::string& t) { return scope.Wants(t); };
   const bool full = !scope.summaries_only;
   std::string origin = root_path;
   try {

@@ -42,17 +42,11 @@ bool HasCatalog(const std::string& dir);
 // continuous backup) or a catalog (a continuous backup).
 bool HasIndex(const std::string& dir);
 
-// What a reader needs from a catalog.
-struct CatalogScope {
-  std::set<std::string> topics;  // empty: every topic
-  // Partitions' ranges and totals only, without segments and gaps (what `ls` shows): reads the
-  // root and changes.log, never a topic log.
-  bool summaries_only = false;
-};
-
-// Loads a catalog as a Manifest holding the topics in `scope`. Validates what it loaded
-// (ValidateManifest, plus the logs' own rules); NotFound when there is no catalog.
-Result<Manifest> ReadCatalog(const std::string& dir, const CatalogScope& scope = {});
+// Loads a catalog as a Manifest holding the topics `scope` wants: the root, those topics' logs
+// and changes.log; with scope.summaries_only, only the root and changes.log (partitions without
+// segments or gaps). Validates what it loaded (ValidateManifest, plus the logs' own rules);
+// NotFound when there is no catalog.
+Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope = {});
 
 class CatalogWriter {
  public:

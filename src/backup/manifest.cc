@@ -376,14 +376,21 @@ Status WriteManifest(const std::string& dir, const Manifest& m) {
   return WriteFileAtomic(dir, kManifestName, ManifestToJson(m));
 }
 
-Result<Manifest> ReadManifest(const std::string& dir) {
-  if (HasCatalog(dir)) return ReadCatalog(dir);
+void ApplyScope(Manifest* m, const ReadScope& scope) {
+  if (!scope.wants) return;
+  std::erase_if(m->topics, [&scope](const auto& t) { return !scope.Wants(t.first); });
+}
+
+Result<Manifest> ReadManifest(const std::string& dir, const ReadScope& scope) {
+  if (HasCatalog(dir)) return ReadCatalog(dir, scope);
   const std::string path = dir + "/" + kManifestName;
   std::ifstream in(path);
   if (!in) return Status::NotFound("no manifest at " + path);
   std::stringstream ss;
   ss << in.rdbuf();
-  return ManifestFromJson(ss.str(), path);
+  TM_ASSIGN_OR_RETURN(Manifest m, ManifestFromJson(ss.str(), path));
+  ApplyScope(&m, scope);
+  return m;
 }
 
 }  // namespace tidemark::backup

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -95,8 +96,20 @@ Status ValidateManifest(const Manifest& m, const std::string& origin);
 // Atomically writes dir/manifest.json; where dir has a catalog (a continuous backup), writes a
 // new catalog holding `m` instead (CatalogWriter::Create).
 Status WriteManifest(const std::string& dir, const Manifest& m);
-// Reads dir's catalog (backup/catalog.h) when it has one, else dir/manifest.json.
-Result<Manifest> ReadManifest(const std::string& dir);
+// What a reader needs of a backup's index, so that a catalog (backup/catalog.h) reads only that.
+struct ReadScope {
+  // The topics wanted; null: every topic.
+  std::function<bool(const std::string&)> wants;
+  // Partitions' ranges and totals only (what `ls` shows): segments and gaps may be left out.
+  bool summaries_only = false;
+  bool Wants(const std::string& topic) const { return !wants || wants(topic); }
+};
+
+// Reads dir's catalog (backup/catalog.h) when it has one, else dir/manifest.json, holding the
+// topics `scope` wants.
+Result<Manifest> ReadManifest(const std::string& dir, const ReadScope& scope = {});
+// Drops the topics `scope` does not want (a manifest read whole).
+void ApplyScope(Manifest* m, const ReadScope& scope);
 
 // Writes `data` to dir/name atomically: a temporary file, fsync, rename, fsync of the directory.
 Status WriteFileAtomic(const std::string& dir, const std::string& name, const std::string& data);

@@ -275,6 +275,9 @@ int Main(int argc, char** argv) {
   describe->add_option("--path", path, "storage directory or s3://BUCKET/PREFIX")->required();
   describe->add_option("--id", id, "backup id")->required();
   describe->add_option("--config", read_config, "config file (its [upload] section)");
+  std::vector<std::string> describe_topics;
+  describe->add_option("--topics", describe_topics,
+                       "only these topics (globs; a catalog then reads only their logs)");
   std::string upload_config, upload_id;
   auto* upload_cmd = app.add_subcommand(
       "upload", "upload sealed segments, then manifests, to object storage once, and exit");
@@ -416,7 +419,8 @@ int Main(int argc, char** argv) {
                   as_json ? verify::ReportToJson(*r).c_str() : verify::ReportToText(*r).c_str());
       return r->ok() ? 0 : 1;
     }
-    auto r = *ls ? verify::ListBackups(**src, as_json) : verify::DescribeBackup(**src, id, as_json);
+    auto r = *ls ? verify::ListBackups(**src, as_json)
+                 : verify::DescribeBackup(**src, id, as_json, describe_topics);
     if (!r.ok()) return Fail(r.status());
     std::printf("%s", r->c_str());
     return 0;

@@ -82,22 +82,28 @@ class Restorer {
                             FormatRfc3339(o_.to_ms) + "): the window is [from, to)");
     }
     TM_ASSIGN_OR_RETURN(src_, source::Open(o_.path, o_.upload));
-    TM_ASSIGN_OR_RETURN(m_, verify::LoadBackup(*src_, o_.id));
+    // Only the topics asked for: a catalog then reads only their logs.
+    backup::ReadScope scope;
+    if (!o_.topics.empty())
+      scope.wants = [this](const std::string& t) { return kafka::MatchesAny(o_.topics, t); };
+    TM_ASSIGN_OR_RETURN(m_, verify::LoadBackup(*src_, o_.id, scope));
     report_.backup_dir = src_->Where(o_.id);
     report_.dry_run = o_.dry_run;
     report_.target = o_.brokers;
 
-    std::vector<std::string> all_topics;
     for (const auto& [name, t] : m_.topics) {
-      all_topics.push_back(name);
       if (o_.topics.empty() || kafka::MatchesAny(o_.topics, name)) selected_.push_back(name);
     }
+    std::vector<std::string> all_topics;  // for the messages: every topic of the backup
+    TM_ASSIGN_OR_RETURN(backup::Manifest names,
+                        verify::LoadBackup(*src_, o_.id, {nullptr, /*summaries_only=*/true}));
+    for (const auto& [name, t] : names.topics) all_topics.push_back(name);
     if (selected_.empty()) {
       return Status::Config("no backed-up topic matches --topics [" + JoinList(o_.topics) +
                             "]; backup " + o_.id + " holds: " + JoinList(all_topics));
     }
     for (const auto& [src, dst] : o_.topic_map) {
-      if (!m_.topics.count(src)) {
+      if (!names.topics.count(src)) {
         return Status::Config("--topic-map names " + src + ", which is not in backup " + o_.id +
                               " (it holds: " + JoinList(all_topics) + ")");
       }
@@ -119,8 +125,8 @@ class Restorer {
     }
     for (const auto* bound : {&o_.from_offset, &o_.to_offset}) {
       for (const auto& [tp, v] : bound->per_partition) {
-        const auto it = m_.topics.find(tp.first);
-        const bool known = it != m_.topics.end() &&
+        const auto it = names.topics.find(tp.first);
+        const bool known = it != names.topics.end() &&
                            std::any_of(it->second.partitions.begin(), it->second.partitions.end(),
                                        [&](const backup::PartitionManifest& p) {
                                          return p.partition == tp.second;

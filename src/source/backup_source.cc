@@ -69,14 +69,18 @@ class S3Source final : public BackupSource {
     return ids;
   }
 
-  Result<backup::Manifest> ReadManifest(const std::string& id) override {
+  Result<backup::Manifest> ReadManifest(const std::string& id,
+                                        const backup::ReadScope& scope) override {
     const std::string key = st_.location.Key(id + "/" + backup::kManifestName);
     std::string text;
     {
       std::lock_guard lk(meta_mu_);
       TM_ASSIGN_OR_RETURN(text, meta_->GetObject(st_.location.bucket, key));
     }
-    return backup::ManifestFromJson(text, "s3://" + st_.location.bucket + "/" + key);
+    TM_ASSIGN_OR_RETURN(backup::Manifest m,
+                        backup::ManifestFromJson(text, "s3://" + st_.location.bucket + "/" + key));
+    backup::ApplyScope(&m, scope);
+    return m;
   }
 
   Result<SegmentFile> Fetch(const std::string& id, const segment::SealedSegment& s) override {
@@ -225,8 +229,9 @@ class LocalSource final : public BackupSource {
     return ids;
   }
 
-  Result<backup::Manifest> ReadManifest(const std::string& id) override {
-    return backup::ReadManifest(path_ + "/" + id);
+  Result<backup::Manifest> ReadManifest(const std::string& id,
+                                        const backup::ReadScope& scope) override {
+    return backup::ReadManifest(path_ + "/" + id, scope);
   }
 
   Result<SegmentFile> Fetch(const std::string& id, const segment::SealedSegment& s) override {

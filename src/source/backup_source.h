@@ -58,8 +58,11 @@ class BackupSource {
   virtual bool remote() const = 0;
   // The backups (ids with a manifest), sorted.
   virtual Result<std::vector<std::string>> Ids() = 0;
-  // NotFound when there is no such backup.
-  virtual Result<backup::Manifest> ReadManifest(const std::string& id) = 0;
+  // NotFound when there is no such backup. `scope` lets a local catalog read only the topics
+  // (or the summaries) asked for; a source may return more than asked.
+  virtual Result<backup::Manifest> ReadManifest(const std::string& id,
+                                                const backup::ReadScope& scope) = 0;
+  Result<backup::Manifest> ReadManifest(const std::string& id) { return ReadManifest(id, {}); }
   // Segment `s` of backup `id` as a local file. NotFound when it is gone.
   virtual Result<SegmentFile> Fetch(const std::string& id, const segment::SealedSegment& s) = 0;
   // Read-ahead: `s` will be fetched soon. A hint; a local source ignores it.

@@ -8,6 +8,7 @@
 
 #include "common/strings.h"
 #include "common/time.h"
+#include "kafka/kafka.h"
 #include "segment/segment_reader.h"
 #include "source/backup_source.h"
 
@@ -162,8 +163,9 @@ void VerifySegment(const std::string& file, const std::string& topic,
 
 }  // namespace
 
-Result<backup::Manifest> LoadBackup(source::BackupSource& src, const std::string& id) {
-  auto m = src.ReadManifest(id);
+Result<backup::Manifest> LoadBackup(source::BackupSource& src, const std::string& id,
+                                    const backup::ReadScope& scope) {
+  auto m = src.ReadManifest(id, scope);
   if (!m.ok() && m.status().Is(Errc::kNotFound)) {
     auto ids = src.Ids();
     return Status::Config("no backup '" + id + "' in " + src.Where() +
@@ -255,9 +257,10 @@ Result<std::string> ListBackups(const std::string& path, bool as_json) {
   return ListBackups(*src, as_json);
 }
 
-Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool as_json) {
+Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool as_json,
+                                   const std::vector<std::string>& topics) {
   TM_ASSIGN_OR_RETURN(auto src, Local(path));
-  return DescribeBackup(*src, id, as_json);
+  return DescribeBackup(*src, id, as_json, topics);
 }
 
 std::string ReportToText(const Report& r) {
@@ -330,7 +333,7 @@ Result<std::string> ListBackups(source::BackupSource& src, bool as_json) {
                 "TOPICS", "PARTITIONS", "RECORDS", "BYTES");
   text = buf;
   for (const auto& id : ids) {
-    auto m = src.ReadManifest(id);
+    auto m = src.ReadManifest(id, {nullptr, /*summaries_only=*/true});
     if (!m.ok() && m.status().Is(Errc::kNotFound) && src.remote()) continue;  // upload under way
     if (!m.ok()) {
       text += id + ": unreadable manifest: " + m.status().message() + "\n";
@@ -355,8 +358,12 @@ Result<std::string> ListBackups(source::BackupSource& src, bool as_json) {
   return text;
 }
 
-Result<std::string> DescribeBackup(source::BackupSource& src, const std::string& id, bool as_json) {
-  TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(src, id));
+Result<std::string> DescribeBackup(source::BackupSource& src, const std::string& id, bool as_json,
+                                   const std::vector<std::string>& topics) {
+  backup::ReadScope scope;
+  if (!topics.empty())
+    scope.wants = [&topics](const std::string& t) { return kafka::MatchesAny(topics, t); };
+  TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(src, id, scope));
   if (as_json) return backup::ManifestToJson(m);
   std::string out;
   char buf[512];

@@ -47,12 +47,17 @@ std::string ReportToJson(const Report& r);
 // `tidemark ls`: the backups under path.
 Result<std::string> ListBackups(source::BackupSource& src, bool json);
 Result<std::string> ListBackups(const std::string& path, bool json);
-// `tidemark describe`: one backup's topics, partitions, segments and gaps.
-Result<std::string> DescribeBackup(source::BackupSource& src, const std::string& id, bool json);
-Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool json);
+// `tidemark describe`: one backup's topics, partitions, segments and gaps; `topics` (globs):
+// only the topics they match (empty: all).
+Result<std::string> DescribeBackup(source::BackupSource& src, const std::string& id, bool json,
+                                   const std::vector<std::string>& topics = {});
+Result<std::string> DescribeBackup(const std::string& path, const std::string& id, bool json,
+                                   const std::vector<std::string>& topics = {});
 
-// Loads <path>/<id>/manifest.json; a missing id names the ones that exist (exit 2).
-Result<backup::Manifest> LoadBackup(source::BackupSource& src, const std::string& id);
+// Loads backup `id`'s index (its manifest or catalog: the topics `scope` wants); a missing id
+// names the ones that exist (exit 2).
+Result<backup::Manifest> LoadBackup(source::BackupSource& src, const std::string& id,
+                                    const backup::ReadScope& scope = {});
 Result<backup::Manifest> LoadBackup(const std::string& path, const std::string& id);
 
 }  // namespace tidemark::verify
