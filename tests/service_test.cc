@@ -22,6 +22,7 @@
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
 #include "notify_socket.h"
+#include "segment/journal_format.h"
 #include "test_util.h"
 
 namespace tidemark {
@@ -215,9 +216,12 @@ class ServiceTest : public ::testing::Test {
 
 TEST_F(ServiceTest, KillNineLoopWhileProducingKeepsEveryRecordExactlyOnce) {
   ASSERT_TRUE(cluster_.CreateTopic("events", 3).ok());
-  const std::string cfg = WriteConfig("run.toml", "live", "[\"events\"]");
+  // A trickle beside the busy topic: its records live in the journal until their segment rolls.
+  ASSERT_TRUE(cluster_.CreateTopic("trickle", 2).ok());
+  const std::string cfg = WriteConfig("run.toml", "live", "[\"events\", \"trickle\"]");
   const std::string store = (dir_ / "store").string();
   BackgroundProducer producer(cluster_.bootstraps(), "events", 3, 1500);
+  BackgroundProducer trickle(cluster_.bootstraps(), "trickle", 2, 8);
   std::mt19937 rng(42);
   int kills_with_open_segments = 0;
   for (int round = 0; round < 6; ++round) {
@@ -233,18 +237,85 @@ TEST_F(ServiceTest, KillNineLoopWhileProducingKeepsEveryRecordExactlyOnce) {
     }
   }
   producer.Stop();
+  trickle.Stop();
   ASSERT_GT(producer.produced(), 3000);
+  ASSERT_GT(trickle.produced(), 20);
   EXPECT_GT(kills_with_open_segments, 0) << "no kill left an unsealed segment to recover";
 
   pid_t last = Start(cfg, "run.log");
   ASSERT_TRUE(WaitCovered(store, "live", "events", 3, 30000)) << ReadText(dir_ / "run.log");
+  ASSERT_TRUE(WaitCovered(store, "live", "trickle", 2, 30000)) << ReadText(dir_ / "run.log");
   EXPECT_EQ(Stop(last), 0) << ReadText(dir_ / "run.log");
   const std::string log = ReadText(dir_ / "run.log");
   EXPECT_NE(log.find("recovered topics/events/"), std::string::npos) << log;
 
-  ExpectBackupEqualsSource(testing::ReadBackup(store + "/live"), "events", 3);
+  const auto backup = testing::ReadBackup(store + "/live");
+  ExpectBackupEqualsSource(backup, "events", 3);
+  ExpectBackupEqualsSource(backup, "trickle", 2);
   for (const auto& e : fs::recursive_directory_iterator(store))
     EXPECT_FALSE(e.path().string().ends_with(".open")) << e.path();
+  // A clean stop sealed everything: nothing is left in the journal.
+  EXPECT_TRUE(fs::is_empty(store + "/live/journal"));
+  auto v = Tidemark("verify --path " + store + " --id live");
+  EXPECT_EQ(v.code, 0) << v.out;
+}
+
+// The records a durability point vouched for are durable in the journal, not in a padded block
+// per partition: after kill -9 they are put into segments by the next start's recovery, without
+// being fetched again (the second run backs up another topic).
+TEST_F(ServiceTest, TrickleRecordsInTheJournalSurviveKillNineWithoutARefetch) {
+  ASSERT_TRUE(cluster_.CreateTopic("quiet", 2).ok());
+  ASSERT_TRUE(cluster_.CreateTopic("other", 1).ok());
+  const std::string store = (dir_ / "store").string();
+  auto config = [&](const std::string& name, const std::string& topics) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << "[kafka]\nbootstrap_servers = \"" << cluster_.bootstraps()
+                     << "\"\n[backup]\nid = \"live\"\ntopics = " << topics
+                     << "\nshards = 2\nsegment_max_interval_ms = 3600000\n"
+                        "flush_interval_ms = 50\ntopic_refresh_interval_ms = 500\n"
+                        "checkpoint_interval_ms = 100\n[storage]\npath = \""
+                     << store << "\"\n";
+    return p.string();
+  };
+  pid_t pid = Start(config("quiet.toml", "[\"quiet\"]"), "run.log");
+  Produce("quiet", 2, 30, 200);
+  // Wait until the journal holds all 30 records (durability points every 50 ms).
+  const fs::path jdir = dir_ / "store" / "live" / "journal";
+  auto journaled = [&] {
+    uint64_t n = 0;
+    std::error_code ec;
+    for (fs::directory_iterator it(jdir, ec), end; !ec && it != end; it.increment(ec)) {
+      int shard = -1;
+      uint64_t seq = 0;
+      if (!segment::ParseJournalFileName(it->path().filename().string(), &shard, &seq)) continue;
+      const std::string text = ReadText(it->path());
+      const std::vector<uint8_t> bytes(text.begin(), text.end());
+      for (const auto& f : segment::ScanJournal(bytes, seq).frames)
+        for (const auto& sec : f.sections) n += sec.record_count;
+    }
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return journaled() == 30; }, 20000))
+      << journaled() << " records journaled\n"
+      << ReadText(dir_ / "run.log");
+  ASSERT_EQ(Stop(pid, SIGKILL), 128 + SIGKILL);
+  // Only the journal holds them: no segment was written for a trickle within its roll.
+  for (const auto& e : fs::recursive_directory_iterator(store))
+    EXPECT_EQ(e.path().string().find(".tmseg"), std::string::npos) << e.path();
+
+  pid = Start(config("other.toml", "[\"other\"]"), "run2.log");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto got = Covered(store, "live", "quiet");
+        return got.count(0) && got.count(1) && got[0] == 15 && got[1] == 15;
+      },
+      20000))
+      << ReadText(dir_ / "run2.log");
+  EXPECT_EQ(Stop(pid), 0);
+  const std::string log = ReadText(dir_ / "run2.log");
+  EXPECT_NE(log.find("records from the journal"), std::string::npos) << log;
+  ExpectBackupEqualsSource(testing::ReadBackup(store + "/live"), "quiet", 2);
+  EXPECT_TRUE(fs::is_empty(jdir)) << "the journal was not removed after its recovery";
   auto v = Tidemark("verify --path " + store + " --id live");
   EXPECT_EQ(v.code, 0) << v.out;
 }

@@ -22,7 +22,8 @@ Status RemoveDurably(const std::string& path) {
 
 }  // namespace
 
-Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::string& open_path) {
+Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::string& open_path,
+                                     const TailBlocks& tail) {
   const std::string path = backup_dir + "/" + open_path;
   const std::string_view suffix = format::kOpenSuffix;
   if (open_path.size() <= suffix.size() ||
@@ -76,18 +77,38 @@ Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::s
                            std::to_string(footer.blocks[0].first_offset) + " (left as it is)");
   }
 
-  // Seal: cut what follows the last good block, write the footer region there, make it durable,
-  // then give the file its sealed name.
+  // Blocks to append after the good ones (records the journal kept), each checked as a reader
+  // would check its header before the footer indexes it.
+  std::vector<uint8_t> extra;
+  if (tail) {
+    TM_RETURN_IF_ERROR(tail(footer.last_offset, &extra));
+    for (size_t at = 0; at < extra.size();) {
+      format::BlockHeader h;
+      Status bs = extra.size() - at < format::kBlockHeaderSize
+                      ? Status::Corrupt("block truncated inside its header")
+                      : format::DecodeBlockHeader(extra.data() + at, &h);
+      if (bs.ok() && h.block_size > extra.size() - at) bs = Status::Corrupt("block truncated");
+      if (bs.ok() && h.first_offset <= footer.last_offset)
+        bs = Status::Corrupt("block offsets go back");
+      if (!bs.ok()) return bs.WithContext("blocks to append to " + path);
+      format::AddBlockToFooter(&footer, pos + at, h);
+      at += h.block_size;
+    }
+  }
+  const uint64_t blocks_end = pos + extra.size();
+
+  // Seal: cut what follows the last good block, write the appended blocks and the footer region
+  // there, make it durable, then give the file its sealed name.
   const size_t region = format::FooterRegionSize(footer.blocks.size());
   std::vector<uint8_t> buf(region);
-  const uint64_t checksum = format::EncodeFooterRegion(footer, pos, buf.data());
+  const uint64_t checksum = format::EncodeFooterRegion(footer, blocks_end, buf.data());
   {
     // Never seal what a reader would refuse: the footer goes through the reader's own checks.
     format::Trailer trailer;
     format::Footer check;
     uint64_t sum = 0;
-    Status st =
-        format::DecodeTrailer(buf.data() + region - format::kTrailerSize, pos + region, &trailer);
+    Status st = format::DecodeTrailer(buf.data() + region - format::kTrailerSize,
+                                      blocks_end + region, &trailer);
     if (st.ok()) st = format::DecodeFooter(buf.data(), region, trailer, &check, &sum);
     if (!st.ok()) return st.WithContext("cannot recover " + path + " (left as it is)");
   }
@@ -99,14 +120,19 @@ Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::s
     return Status::Errno(err, what + " " + path);
   };
   if (::ftruncate(fd, static_cast<off_t>(pos)) != 0) return fail("truncate");
-  size_t done = 0;
-  while (done < region) {
-    const ssize_t n =
-        ::pwrite(fd, buf.data() + done, region - done, static_cast<off_t>(pos + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail("write the footer of");
-    done += static_cast<size_t>(n);
-  }
+  auto write_all = [&](const std::vector<uint8_t>& bytes, uint64_t at) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n =
+          ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(at + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  if (!write_all(extra, pos)) return fail("write the journal's blocks to");
+  if (!write_all(buf, blocks_end)) return fail("write the footer of");
   if (::fdatasync(fd) != 0) return fail("fdatasync");
   if (::close(fd) != 0) return Status::Errno(errno, "close " + path);
   const std::string sealed_rel =
@@ -116,7 +142,7 @@ Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::s
     return Status::Errno(errno, "rename " + path + " to " + sealed_path);
   TM_RETURN_IF_ERROR(io::SyncDirectory(sealed_path.substr(0, sealed_path.rfind('/'))));
 
-  out.sealed = SealedSegment::Of(footer, sealed_rel, pos + region, checksum);
+  out.sealed = SealedSegment::Of(footer, sealed_rel, blocks_end + region, checksum);
   return out;
 }
 

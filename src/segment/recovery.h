@@ -9,8 +9,10 @@
 // This runs at start-up, before any writer exists, with plain blocking I/O.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "segment/segment_writer.h"
 #include "tidemark/status.h"
@@ -23,8 +25,15 @@ struct Recovered {
   std::string stopped_because;          // why the scan stopped there ("" at a clean end)
 };
 
+// Asked, once the good blocks of a segment are known (at least one), for more blocks to append
+// after them before the footer: `last_offset` is the last offset the good blocks hold; the
+// answer is whole encoded blocks back to back (BlockCodec output), offsets after last_offset, or
+// nothing. The journal's recovery uses it (segment/journal_replay.h).
+using TailBlocks = std::function<Status(int64_t last_offset, std::vector<uint8_t>* blocks)>;
+
 // `open_path` is relative to `backup_dir` ("topics/<topic>/<partition>/<offset>.tmseg.open").
 // Fails (and leaves the file as it is) when the file header itself is damaged.
-Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::string& open_path);
+Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::string& open_path,
+                                     const TailBlocks& tail = {});
 
 }  // namespace tidemark::segment

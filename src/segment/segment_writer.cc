@@ -100,14 +100,32 @@ Status SegmentWriter::Flush() {
   return error_;
 }
 
-Status SegmentWriter::Sync() {
-  TM_CHECK(fd_ >= 0);
+Status SegmentWriter::SubmitSync() {
+  TM_CHECK(fd_ >= 0 && !sync_op_.in_flight);
   TM_RETURN_IF_ERROR(SubmitBatch());
   TM_RETURN_IF_ERROR(WaitInFlight());
-  io::IoBackend* io = pool_->io();
-  if (Status s = io->Fdatasync(fd_); !s.ok()) return error_ = s.WithContext(DirPath());
+  sync_op_ = io::IoOp{};
+  sync_op_.kind = io::IoKind::kFdatasync;
+  sync_op_.fd = fd_;
+  sync_op_.ctx = this;
+  sync_op_.on_done = [](io::IoOp*, void* ctx) { --static_cast<SegmentWriter*>(ctx)->in_flight_; };
+  ++in_flight_;
+  if (Status s = pool_->io()->Submit(&sync_op_); !s.ok()) {
+    --in_flight_;
+    return error_ = s;
+  }
+  return Status::Ok();
+}
+
+Status SegmentWriter::FinishSync() {
+  TM_CHECK(fd_ >= 0 && !sync_op_.in_flight);
+  TM_RETURN_IF_ERROR(error_);
+  if (sync_op_.error != 0) {
+    return error_ =
+               Status::Errno(sync_op_.error, "fdatasync").WithContext(DirPath() + "/" + open_name_);
+  }
   if (!dir_synced_) {
-    if (Status s = io->SyncDir(DirPath()); !s.ok()) return error_ = s;
+    if (Status s = pool_->io()->SyncDir(DirPath()); !s.ok()) return error_ = s;
     dir_synced_ = true;
   }
   return Status::Ok();

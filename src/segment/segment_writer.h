@@ -86,10 +86,15 @@ class SegmentWriter final : public WriteSink {
   Status AppendBlock(const BlockBuilder& b);
   // Submits the held buffer now (when the shard is idle, so data does not wait for more).
   Status Flush();
-  // The durability point of an open segment: submits the held buffer, waits for every write,
-  // fdatasyncs the file and, the first time, its directory (so the open file itself survives a
-  // power loss). After it returns, every block appended so far survives a crash: recovery keeps it.
-  Status Sync();
+  // The durability point of an open segment, in two halves so that a shard syncs all its
+  // segments at once (shard/group_commit.h): SubmitSync() submits the held buffer, waits for
+  // this segment's writes and submits an fdatasync through the ring; once the caller has reaped
+  // until !sync_in_flight(), FinishSync() checks it and, the first time, fsyncs the directory (so
+  // the open file itself survives a power loss). After that, every block appended before
+  // SubmitSync() survives a crash: recovery keeps it.
+  Status SubmitSync();
+  bool sync_in_flight() const { return sync_op_.in_flight; }
+  Status FinishSync();
   // Seals the open segment (see the class comment). An open segment without blocks is removed
   // instead and nothing is returned in *out (out->records == 0).
   Status Seal(SealedSegment* out);
@@ -119,6 +124,7 @@ class SegmentWriter final : public WriteSink {
   bool prealloc_ = true;     // false once an fallocate failed for this segment
   bool dir_synced_ = false;  // the open file's directory entry is durable
   io::IoOp falloc_op_;       // at most one fallocate in flight
+  io::IoOp sync_op_;         // the fdatasync of a durability point
   // The pool buffer being filled: bytes [batch_offset_, batch_offset_ + batch_len_) of the file.
   WritePool::Slot* batch_ = nullptr;
   uint64_t batch_offset_ = 0;

@@ -68,7 +68,9 @@ std::string RenderPrometheus(const LiveStats& s) {
           "one is due).",
           s.checkpoint_us);
   summary("tidemark_durability_point_seconds",
-          "Making an open segment durable: close the block, write, fdatasync.", s.sync_us);
+          "A shard's durability point: journal frame write and fdatasync with the fdatasyncs "
+          "of the segments written since the last one, awaited together.",
+          s.sync_us);
   auto scalar = [&](const char* name, const char* type, const char* help, double v) {
     head(name, type, help);
     val(name, "", v);
@@ -98,7 +100,8 @@ std::string RenderPrometheus(const LiveStats& s) {
   }
   scalar("tidemark_partitions_owned", "gauge", "Partitions this process backs up.",
          double(s.partitions_owned));
-  scalar("tidemark_durability_points_total", "counter", "Open segments made durable.",
+  scalar("tidemark_durability_points_total", "counter",
+         "Durability points reached (one per shard per point with something to make durable).",
          double(s.syncs));
   scalar("tidemark_segments_sealed_total", "counter", "Segments sealed since start.",
          double(s.seals));

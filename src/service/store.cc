@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "io/io_backend.h"
+#include "segment/journal_replay.h"
 #include "segment/recovery.h"
 #include "segment/segment_reader.h"
 #include "tidemark/record.h"
@@ -83,6 +84,26 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
                                       StoreRecovery* report, const RecoveryProgress& progress) {
   backup::Manifest m = prior ? std::move(*prior) : backup::Manifest{};
   std::error_code ec;
+  // 0. The journal: records a durability point vouched for that were in no durable block go
+  // into their segments, which are sealed (the steps below adopt them like any other).
+  {
+    segment::ReplayOptions ro;
+    ro.backup_id = !m.id.empty() ? m.id : fs::path(dir).filename().string();
+    format::Codec codec;
+    if (format::ParseCodec(m.compression, &codec)) ro.codec = codec;
+    if (m.level > 0) ro.level = m.level;
+    segment::JournalReplay jr;
+    const auto known_end = [&m](const std::string& topic, int32_t partition) -> int64_t {
+      auto t = m.topics.find(topic);
+      if (t == m.topics.end()) return 0;
+      for (const auto& p : t->second.partitions)
+        if (p.partition == partition) return p.end_offset;
+      return 0;
+    };
+    TM_RETURN_IF_ERROR(segment::ReplayJournal(dir, ro, known_end, &jr));
+    for (auto& l : jr.recovered) report->recovered.push_back(std::move(l));
+    for (auto& l : jr.problems) report->problems.push_back("journal: " + std::move(l));
+  }
   const fs::path topics = fs::path(dir) / "topics";
   if (!fs::exists(topics, ec)) {
     if (ec) return Status::Errno(ec.value(), "cannot read " + topics.string());

@@ -2,6 +2,9 @@
 //
 // The store, not the consumer group's committed offsets, is the source of truth for where a
 // continuous backup resumes. Whatever stopped the last run (kill -9, power loss, a full disk):
+//   0. the journal's records (those a durability point vouched for that were in no durable
+//      block) are appended to their partition's unsealed segment, or make a new one, and sealed
+//      (segment::ReplayJournal); then the journal is removed;
 //   1. every unsealed segment (`.tmseg.open`) is recovered to its last complete, checksummed
 //      block and sealed (segment::RecoverOpenSegment); one whose header page is damaged is moved
 //      aside as `.damaged` and reported (its records are fetched again: they are not in the

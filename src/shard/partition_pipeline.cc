@@ -1,5 +1,7 @@
 #include "shard/partition_pipeline.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "common/time.h"
 #include "tidemark/assert.h"
@@ -27,6 +29,7 @@ PartitionPipeline::PartitionPipeline(PartitionTask task, const PipelineOptions& 
       next_ = task_.log_start;
     }
     result_.end_offset = next_;
+    unjournaled_from_ = next_;
     return;
   }
   // Offsets below the log start were deleted before the backup began (retention, or
@@ -34,6 +37,7 @@ PartitionPipeline::PartitionPipeline(PartitionTask task, const PipelineOptions& 
   if (task_.log_start > 0) AddGap(0, task_.log_start, backup::kGapLogStart);
   if (task_.end_offset == kNoEnd) result_.end_offset = next_;
   if (next_ >= task_.end_offset) MarkDone();
+  unjournaled_from_ = next_;
 }
 
 void PartitionPipeline::AddGap(int64_t from, int64_t to, const char* reason) {
@@ -63,8 +67,12 @@ Status PartitionPipeline::Append(const RecordView& r, const char* jump_reason) {
                            " bytes encoded, above the format's block limit of " +
                            std::to_string(format::kMaxBlockRawSize) + " bytes");
   }
+  // A segment's age (for the roll) starts with its first record, even while that record is only
+  // in the open block.
+  if (builder_.empty() && !writer_.is_open()) opened_ms_ = WallClockMs();
   if (!builder_.TryAppend(r)) {
     TM_RETURN_IF_ERROR(FlushBlock());
+    if (!writer_.is_open()) opened_ms_ = WallClockMs();  // the flush sealed it (its size)
     TM_CHECK(builder_.TryAppend(r));
   }
   // After the flush: a segment sealed by it covers exactly up to next_, its gaps included.
@@ -86,13 +94,19 @@ void PartitionPipeline::OnEof(int64_t next_offset) {
 
 Status PartitionPipeline::FlushBlock() {
   if (builder_.empty()) return Status::Ok();
-  if (!writer_.is_open()) {
-    opened_ms_ = WallClockMs();
+  if (!writer_.is_open())
     TM_RETURN_IF_ERROR(writer_.Open(builder_.stats().first_offset, opened_ms_));
-  }
   TM_RETURN_IF_ERROR(writer_.AppendBlock(builder_));
   builder_.Reset();
   unsynced_ = true;
+  // The block's records are written but not durable before the next sync: the frames holding
+  // some of them stay needed until then. The next records start a new section.
+  if (open_block_frame_ != 0 && (unsynced_frame_ == 0 || open_block_frame_ < unsynced_frame_))
+    unsynced_frame_ = open_block_frame_;
+  open_block_frame_ = 0;
+  journaled_bytes_ = 0;
+  journaled_records_ = 0;
+  unjournaled_from_ = next_;
   if (writer_.size() >= opts_.segment_max_bytes) TM_RETURN_IF_ERROR(SealSegment());
   return Status::Ok();
 }
@@ -101,6 +115,7 @@ Status PartitionPipeline::SealSegment() {
   segment::SealedSegment s;
   TM_RETURN_IF_ERROR(writer_.Seal(&s));
   unsynced_ = false;
+  unsynced_frame_ = 0;                      // sealed: every block of it is durable
   if (s.records == 0) return Status::Ok();  // an open segment without blocks is removed
   result_.bytes_raw += s.bytes_raw;
   result_.bytes_stored += s.bytes_stored;
@@ -113,16 +128,40 @@ Status PartitionPipeline::SealSegment() {
   return Status::Ok();
 }
 
-tidemark::Result<bool> PartitionPipeline::SyncOpen() {
-  if (builder_.empty() && !unsynced_) return false;
-  TM_RETURN_IF_ERROR(FlushBlock());
-  if (writer_.is_open()) TM_RETURN_IF_ERROR(writer_.Sync());  // else the flush rolled and sealed
-  unsynced_ = false;
+bool PartitionPipeline::AddJournalSection(segment::FrameBuilder* frame, uint64_t seq) {
+  const segment::BlockStats& st = builder_.stats();
+  if (st.record_count == journaled_records_) return false;
+  TM_DCHECK(st.record_count > journaled_records_ && builder_.raw_size() > journaled_bytes_);
+  // The bytes of the records added since the last point, straight from the open block.
+  frame->AddSection(task_.topic, task_.partition, unjournaled_from_, st.last_offset,
+                    st.record_count - journaled_records_,
+                    std::span<const uint8_t>(builder_.payload() + journaled_bytes_,
+                                             builder_.raw_size() - journaled_bytes_));
+  journaled_bytes_ = builder_.raw_size();
+  journaled_records_ = st.record_count;
+  unjournaled_from_ = next_;
+  if (open_block_frame_ == 0) open_block_frame_ = seq;
   return true;
 }
 
+Status PartitionPipeline::SubmitSync() { return writer_.SubmitSync(); }
+
+Status PartitionPipeline::FinishSync() {
+  TM_RETURN_IF_ERROR(writer_.FinishSync());
+  unsynced_ = false;
+  unsynced_frame_ = 0;
+  return Status::Ok();
+}
+
+uint64_t PartitionPipeline::oldest_journal_frame() const {
+  if (open_block_frame_ == 0) return unsynced_frame_;
+  if (unsynced_frame_ == 0) return open_block_frame_;
+  return std::min(open_block_frame_, unsynced_frame_);
+}
+
 Status PartitionPipeline::RollIfOpenedBefore(int64_t opened_before_ms) {
-  if (!writer_.is_open() || opened_ms_ > opened_before_ms) return Status::Ok();
+  if ((!writer_.is_open() && builder_.empty()) || opened_ms_ > opened_before_ms)
+    return Status::Ok();
   TM_RETURN_IF_ERROR(FlushBlock());
   if (writer_.is_open()) TM_RETURN_IF_ERROR(SealSegment());
   return Status::Ok();

@@ -17,6 +17,7 @@
 
 #include "backup/manifest.h"
 #include "segment/block.h"
+#include "segment/journal_format.h"
 #include "segment/segment_writer.h"
 
 namespace tidemark::shard {
@@ -60,11 +61,25 @@ class PartitionPipeline {
   Status FlushWrites() { return writer_.is_open() ? writer_.Flush() : Status::Ok(); }
   // Flushes the open block and seals the open segment. Call once, at the end.
   Status Finish();
-  // Continuous backup. Closes the open block (however small) and makes the open segment
-  // durable: the data at risk in a crash is bounded by how often this runs. Returns whether
-  // there was anything to sync.
-  tidemark::Result<bool> SyncOpen();
-  // Seals the open segment if it was opened at or before `opened_before_ms` (time-based roll).
+  // Continuous backup: the durability point (shard/group_commit.h). Blocks close only when full
+  // or at a roll; at a point, the records added to the open block since the last point go to
+  // the shard's journal frame (one section), and a segment that received blocks since then is
+  // fdatasynced with the frame.
+  // Adds a section of the records not yet journaled to `frame` (whose seq is `seq`); false when
+  // there are none.
+  bool AddJournalSection(segment::FrameBuilder* frame, uint64_t seq);
+  // Blocks were written to the open segment since its last sync.
+  bool needs_sync() const { return unsynced_ && writer_.is_open(); }
+  // Submits the held buffer, waits for the segment's writes, submits its fdatasync.
+  Status SubmitSync();
+  bool sync_in_flight() const { return writer_.sync_in_flight(); }
+  // After !sync_in_flight(): the blocks written before SubmitSync() are durable.
+  Status FinishSync();
+  // The oldest journal frame holding records of this partition that are not yet in a block
+  // durable in its segment; 0 when none.
+  uint64_t oldest_journal_frame() const;
+  // Seals the open segment if its first record arrived at or before `opened_before_ms`
+  // (time-based roll; the segment may exist only as the open block so far).
   Status RollIfOpenedBefore(int64_t opened_before_ms);
   // Bumped at every seal that changed the manifest entry (so a caller can publish Result()).
   uint64_t seal_count() const { return seal_count_; }
@@ -97,9 +112,16 @@ class PartitionPipeline {
   uint64_t seal_count_ = 0;
   uint64_t records_in_ = 0;
   uint64_t bytes_in_ = 0;
-  int64_t opened_ms_ = 0;
-  bool unsynced_ = false;  // blocks appended to the open segment since its last sync  // when the
-                           // open segment was opened (wall clock)
+  int64_t opened_ms_ = 0;  // when the open segment's first record arrived (wall clock)
+  bool unsynced_ = false;  // blocks appended to the open segment since its last sync
+  // The journal (continuous backup): the open block's records from byte journaled_bytes_ (and
+  // record journaled_records_) on are in no frame yet; the offset after the record before them
+  // is unjournaled_from_ (a section vouches for the offsets it skips from there).
+  size_t journaled_bytes_ = 0;
+  uint32_t journaled_records_ = 0;
+  int64_t unjournaled_from_ = 0;
+  uint64_t open_block_frame_ = 0;  // oldest frame with records of the open block (0: none)
+  uint64_t unsynced_frame_ = 0;    // oldest frame with records of unsynced written blocks
   backup::PartitionManifest result_;
 };
 

@@ -147,6 +147,10 @@ Status Shard::Init() {
   const std::string reg = pool_->TryRegisterBuffers();
   io_description_ = io_->Describe() + ", " + reg;
   codec_ = std::make_unique<segment::BlockCodec>(opts_.codec, opts_.level);
+  if (opts_.continuous) {
+    commit_ = std::make_unique<GroupCommit>(io_.get(), dir, opts_.index);
+    TM_RETURN_IF_ERROR(commit_->Open());
+  }
   PipelineOptions po = opts_.pipeline;
   po.block_bytes = block_bytes_;
   queue_ = rd_kafka_queue_new(rk_);
@@ -281,8 +285,8 @@ Status Shard::ApplyCommands() {
   return Status::Ok();
 }
 
-// Continuous mode, about every flush interval: the durability point of every partition with new
-// blocks, time-based rolls, and the manifest entries that changed.
+// Continuous mode, about every flush interval: time-based rolls, the shard's durability point
+// (one group commit for all its partitions), and the manifest entries that changed.
 Status Shard::Tick() {
   const int64_t now_ms = MonotonicNs() / 1000000;
   progress_.heartbeat_ms.store(now_ms, std::memory_order_relaxed);
@@ -291,22 +295,24 @@ Status Shard::Tick() {
   const int64_t roll_before = WallClockMs() - roll_interval_ms_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < pipelines_.size(); ++i) {
     auto& p = *pipelines_[i];
-    const std::string name = p.task().topic + "/" + std::to_string(p.task().partition);
     const uint64_t seals = p.seal_count();
-    int64_t t0 = MonotonicNs();
-    TM_RETURN_IF_ERROR(p.RollIfOpenedBefore(roll_before).WithContext(name));
+    const int64_t t0 = MonotonicNs();
+    TM_RETURN_IF_ERROR(p.RollIfOpenedBefore(roll_before)
+                           .WithContext(p.task().topic + "/" + std::to_string(p.task().partition)));
     if (p.seal_count() != seals) {
       std::lock_guard<std::mutex> g(mu_);
       seal_latency_.Record(static_cast<uint64_t>((MonotonicNs() - t0) / 1000));
     }
-    t0 = MonotonicNs();
-    auto synced = p.SyncOpen();
-    if (!synced.ok()) return synced.status().WithContext(name);
-    if (*synced) {
-      progress_.syncs.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard<std::mutex> g(mu_);
-      sync_latency_.Record(static_cast<uint64_t>((MonotonicNs() - t0) / 1000));
-    }
+  }
+  const int64_t t0 = MonotonicNs();
+  TM_ASSIGN_OR_RETURN(const bool synced, commit_->Run(pipelines_));
+  if (synced) {
+    progress_.syncs.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> g(mu_);
+    sync_latency_.Record(static_cast<uint64_t>((MonotonicNs() - t0) / 1000));
+  }
+  for (size_t i = 0; i < pipelines_.size(); ++i) {
+    auto& p = *pipelines_[i];
     if (p.seal_count() != published_[i]) {
       progress_.seals.fetch_add(p.seal_count() - published_[i], std::memory_order_relaxed);
       Publish(i, false);
@@ -519,6 +525,10 @@ void Shard::Run() {
   }
   Status ds = pool_->Drain();
   if (!ds.ok() && st.ok()) st = ds;
+  // Every partition sealed: the journal holds nothing a segment does not. Otherwise it stays for
+  // the next start's recovery.
+  if (commit_ && std::find(failed_.begin(), failed_.end(), true) == failed_.end() && ds.ok())
+    commit_->RemoveJournal();
   if (opts_.continuous) {
     for (size_t i = 0; i < pipelines_.size(); ++i) {
       if (!failed_[i]) Publish(i, true);

@@ -21,6 +21,7 @@
 #include "common/histogram.h"
 #include "config/config.h"
 #include "io/io_backend.h"
+#include "shard/group_commit.h"
 #include "shard/partition_pipeline.h"
 
 namespace tidemark::shard {
@@ -35,8 +36,9 @@ struct ShardOptions {
   uint64_t memory_bytes = 256ull << 20;  // staging buffers, split over the shard's partitions
   io::DirectIoMode direct_io = io::DirectIoMode::kAuto;
   // Continuous backup (`tidemark run`): partitions come and go at run time (AddPartition,
-  // RemovePartition), the shard runs until stopped, and every partition's open segment is
-  // synced every flush_interval_ms and sealed segment_max_interval_ms after it was opened.
+  // RemovePartition), the shard runs until stopped, reaches a durability point for all its
+  // partitions every flush_interval_ms (group_commit.h) and seals a partition's segment
+  // segment_max_interval_ms after its first record.
   bool continuous = false;
 };
 
@@ -124,7 +126,8 @@ class Shard {
   std::vector<PartitionUpdate> TakeUpdates();
   // Settings a reload may change.
   void SetIntervals(int64_t flush_interval_ms, int64_t segment_max_interval_ms);
-  // Latency of the durability points (block flush + write + fdatasync), and of seals, in us.
+  // Latency of the shard's durability points (journal frame write and fsync with the segments'
+  // fsyncs, all awaited together; one observation per point), and of seals, in us.
   Histogram SyncLatency() const;
   Histogram SealLatency() const;
   // Records and bytes consumed per topic since the shard started (refreshed every tick).
@@ -152,6 +155,7 @@ class Shard {
   std::unique_ptr<io::IoBackend> io_;
   std::unique_ptr<segment::WritePool> pool_;
   std::unique_ptr<segment::BlockCodec> codec_;
+  std::unique_ptr<GroupCommit> commit_;  // continuous mode: durability points and the journal
   std::vector<std::unique_ptr<PartitionPipeline>> pipelines_;
   std::vector<rd_kafka_topic_t*> rkts_;  // cached per pipeline after the first message
   std::vector<bool> failed_;             // per pipeline: Finish() failed (set on the shard thread)

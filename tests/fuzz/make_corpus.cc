@@ -19,6 +19,7 @@
 #include "common/time.h"
 #include "config/config.h"
 #include "io/mem_backend.h"
+#include "segment/journal_format.h"
 #include "segment/segment_reader.h"
 #include "segment/segment_writer.h"
 
@@ -122,7 +123,8 @@ Written MakeSegment(format::Codec codec, int records, size_t block_bytes, bool o
   Written w;
   const std::string dir = "/b/" + format::PartitionDir("orders", 3) + "/";
   if (open) {
-    Check(writer.Sync(), "sync");
+    Check(writer.Flush(), "flush");
+    Check(pool.Drain(), "drain");
     w.file = mem.Contents(dir + format::SegmentName(first, false));
     // The blocks and one page of the zeros preallocation leaves (not all 8 MiB of them).
     w.file.resize(std::min<size_t>(w.file.size(), writer.size() + format::kPageSize));
@@ -132,6 +134,27 @@ Written MakeSegment(format::Codec codec, int records, size_t block_bytes, bool o
   }
   Check(pool.Drain(), "drain");
   return w;
+}
+
+// The block header at the start of `block`.
+format::BlockHeader HeaderOf(const std::vector<uint8_t>& block) {
+  format::BlockHeader h;
+  Check(format::DecodeBlockHeader(block.data(), &h), "block header");
+  return h;
+}
+
+// `n` records encoded back to back, from offset `first` stepping by `step`.
+std::vector<uint8_t> PayloadOf(int64_t first, int n, int64_t step) {
+  std::mt19937_64 rng(static_cast<uint64_t>(first) + 77);
+  std::vector<uint8_t> out;
+  for (int i = 0; i < n; ++i) {
+    Record r = MakeRecord(rng, first + i * step, static_cast<size_t>(i % 3));
+    const RecordView v = r.View();
+    const size_t at = out.size();
+    out.resize(at + EncodedRecordSize(v));
+    EncodeRecord(v, out.data() + at);
+  }
+  return out;
 }
 
 // The first block of a segment file, and its decoded payload.
@@ -181,6 +204,34 @@ int main(int argc, char** argv) {
     FirstBlock(w->file, &block, &payload);
     Write(out / "block" / (std::string(name) + ".block"), block);
     Write(out / "record" / (std::string(name) + ".records"), payload);
+  }
+
+  // Journal files: one frame of two sections (records of a block's payload, every other offset
+  // of another partition), then a file of three frames, the last with a gap it vouches for.
+  {
+    std::vector<uint8_t> block, payload;
+    FirstBlock(zstd.file, &block, &payload);
+    const std::vector<uint8_t> few = PayloadOf(0, 3, 2);
+    segment::FrameBuilder fb;
+    auto frame = [&](std::vector<uint8_t>* file) {
+      const uint64_t n = fb.Finish();
+      file->insert(file->end(), fb.data(), fb.data() + n);
+    };
+    std::vector<uint8_t> one, three;
+    fb.Begin(1, 0, 1763647380000);
+    const format::BlockHeader h = HeaderOf(block);
+    fb.AddSection("orders", 3, h.first_offset, h.last_offset, h.record_count, payload);
+    fb.AddSection("orders..v2", 0, 0, 4, 3, few);
+    frame(&one);
+    for (uint64_t seq = 7; seq < 10; ++seq) {
+      fb.Begin(seq, 2, 1763647381000 + static_cast<int64_t>(seq));
+      const std::vector<uint8_t> recs = PayloadOf(static_cast<int64_t>(seq) * 10, 3, 1);
+      fb.AddSection("clicks", 1, static_cast<int64_t>(seq) * 10 - (seq == 9 ? 5 : 0),
+                    static_cast<int64_t>(seq) * 10 + 2, 3, recs);
+      frame(&three);
+    }
+    Write(out / "journal" / "two-sections.tmjournal", one);
+    Write(out / "journal" / "three-frames.tmjournal", three);
   }
 
   // A continuous backup's manifest naming the sealed segments, with gaps, a topic whose
