@@ -22,6 +22,7 @@
 // Every measured run is a child process, so its CPU time and peak RSS are its own (wait4).
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,7 @@ struct BenchOptions {
   int64_t segment_max_interval_ms = 0;  // run: the service's roll interval (0: its default)
   std::string upload_endpoint;          // run: upload to this S3 endpoint (keys from AWS_*)
   std::string upload_bucket = "tidemark-bench";
+  const std::atomic<bool>* stop = nullptr;  // run --trickle-rate: set (Ctrl-C) to end early
   // backup against a cluster of your own instead of the embedded one: its topic, as it is
   std::string brokers;
   std::string topic;

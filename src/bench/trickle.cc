@@ -128,8 +128,9 @@ DiskUse WalkStore(const std::string& dir) {
 struct TrickleSample {
   double t = 0;                     // seconds since the producer started
   uint64_t records = 0, bytes = 0;  // produced so far (bytes: key + value + headers)
-  double cpu_seconds = -1;          // the service's CPU so far
-  double cpu_percent = -1;          // of a core, since the previous sample
+  double bytes_in = -1;  // consumed so far, the same bytes (the service's tidemark_bytes_in_total)
+  double cpu_seconds = -1;  // the service's CPU so far
+  double cpu_percent = -1;  // of a core, since the previous sample
   double durability_points = 0, checkpoints = 0;
   double records_stored = 0;  // records in sealed segments the manifest names (/metrics)
   DiskUse disk;
@@ -138,6 +139,7 @@ struct TrickleSample {
     j["seconds"] = t;
     j["records"] = records;
     j["bytes"] = bytes;
+    j["bytes_consumed"] = bytes_in;
     j["service_cpu_percent"] = cpu_percent;
     j["durability_points"] = durability_points;
     j["checkpoints"] = checkpoints;
@@ -210,8 +212,8 @@ void PrintTrickle(const BenchOptions& o, const std::string& config,
     return;
   }
   std::printf("tidemark bench %s\n", config.c_str());
-  // alloc/in: everything allocated (open segments' preallocation included) per input byte;
-  // sealed/in: sealed segments alone, per input byte they hold.
+  // alloc/in: everything allocated (open segments' preallocation included) per input byte the
+  // service consumed; sealed/in: sealed segments alone, per input byte they hold.
   std::printf("  %6s %9s %8s %7s %6s %7s %10s %9s %8s %9s %11s %6s\n", "t (s)", "records",
               "input MB", "sealed", "open", "files", "alloc. MB", "files MB", "alloc/in",
               "sealed/in", "index KB", "CPU %");
@@ -223,9 +225,7 @@ void PrintTrickle(const BenchOptions& o, const std::string& config,
         s.t, s.records, static_cast<double>(s.bytes) / 1e6, s.disk.sealed, s.disk.open,
         s.disk.files, static_cast<double>(s.disk.allocated) / 1e6,
         static_cast<double>(s.disk.bytes) / 1e6,
-        s.bytes
-            ? Fixed(static_cast<double>(s.disk.allocated) / static_cast<double>(s.bytes), 1).c_str()
-            : "-",
+        s.bytes_in > 0 ? Fixed(static_cast<double>(s.disk.allocated) / s.bytes_in, 1).c_str() : "-",
         sealed >= 0 ? Fixed(sealed, 1).c_str() : "-", static_cast<double>(s.disk.index_bytes) / 1e3,
         s.cpu_percent >= 0 ? Fixed(s.cpu_percent, 1).c_str() : "-");
   }
@@ -353,6 +353,7 @@ Status RunTrickle(const BenchOptions& o) {
   std::vector<std::pair<double, double>> cpu;  // seconds since start, service CPU seconds
   std::vector<TrickleSample> samples;
   const double sample_every_s = std::clamp(o.seconds / 24, 5.0, 60.0);
+  auto stopped_early = [&] { return o.stop != nullptr && o.stop->load(); };
   const int64_t t0 = MonotonicNs();
   auto elapsed = [&] { return static_cast<double>(MonotonicNs() - t0) / 1e9; };
   uint64_t records = 0, bytes = 0, late_rounds = 0;
@@ -369,6 +370,7 @@ Status RunTrickle(const BenchOptions& o) {
     s.durability_points = MetricSum(body, "tidemark_durability_points_total");
     s.checkpoints = Checkpoints(body);
     s.records_stored = std::max(0.0, MetricSum(body, "tidemark_records_stored"));
+    s.bytes_in = MetricSum(body, "tidemark_bytes_in_total");
     s.disk = WalkStore(store);
     samples.push_back(s);
   };
@@ -382,10 +384,15 @@ Status RunTrickle(const BenchOptions& o) {
   size_t ri = 0;
   for (uint64_t round = 0;; ++round) {
     const int64_t due = t0 + static_cast<int64_t>(static_cast<double>(round) * period_s * 1e9);
-    if (due >= until) break;
+    if (due >= until || stopped_early()) break;
     const int64_t now = MonotonicNs();
     if (due > now) {
-      std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+      // In steps, so that a stop (Ctrl-C) is seen within 200 ms whatever the rate.
+      while (MonotonicNs() < due && !stopped_early()) {
+        std::this_thread::sleep_for(
+            std::chrono::nanoseconds(std::min<int64_t>(due - MonotonicNs(), 200000000)));
+      }
+      if (stopped_early()) break;
     } else if (static_cast<double>(now - due) > period_s * 1e9) {
       ++late_rounds;  // the producer could not keep the pace
     }
@@ -413,10 +420,13 @@ Status RunTrickle(const BenchOptions& o) {
   TM_RETURN_IF_ERROR(producer.Flush(120000));
   const double produce_s = elapsed();
   cpu.emplace_back(produce_s, ProcessCpuSeconds(pid));
-  // Caught up: every record consumed, or no progress for 10 s.
+  // Caught up: every record consumed; or no progress for 10 s, or a quarter of the run (at least
+  // 30 s) spent waiting: a service that cannot keep up is reported behind, not waited for.
   std::string body;
   double consumed = -1;
-  for (int64_t last_change = MonotonicNs();;) {
+  const int64_t wait_until =
+      MonotonicNs() + static_cast<int64_t>(std::max(30.0, o.seconds / 4) * 1e9);
+  for (int64_t last_change = MonotonicNs(); !stopped_early();) {
     body = metrics();
     const double n = MetricSum(body, "tidemark_records_in_total");
     if (n >= static_cast<double>(records)) {
@@ -429,8 +439,10 @@ Status RunTrickle(const BenchOptions& o) {
     } else if (MonotonicNs() - last_change > 10000000000) {
       break;
     }
+    if (MonotonicNs() > wait_until) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  const double caught_up_s = elapsed();
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a durability point, stats
   body = metrics();
   sample(body);
@@ -461,7 +473,9 @@ Status RunTrickle(const BenchOptions& o) {
   svc_m.p99_us = quantile_us("tidemark_durability_point_seconds", "0.99");
   runs.push_back(svc_m);
 
-  const double in = static_cast<double>(std::max<uint64_t>(bytes, 1));
+  // Per input byte the service consumed (all produced, unless it fell behind).
+  const double in =
+      running.bytes_in > 0 ? running.bytes_in : static_cast<double>(std::max<uint64_t>(bytes, 1));
   std::vector<Figure> f;
   f.push_back({"records produced per second per partition",
                static_cast<double>(records) / produce_s / partitions, "", "", ""});
@@ -471,6 +485,13 @@ Status RunTrickle(const BenchOptions& o) {
   f.push_back({"records consumed / produced",
                std::max(consumed, 0.0) / static_cast<double>(std::max<uint64_t>(records, 1)), "",
                "1", ""});
+  if (consumed < static_cast<double>(records)) {
+    f.push_back({"records behind when the benchmark stopped waiting",
+                 static_cast<double>(records) - std::max(consumed, 0.0), "", "0",
+                 "the service did not keep up; it consumed " +
+                     Fixed(std::max(consumed, 0.0) / caught_up_s, 0) + " records/s of " +
+                     Fixed(static_cast<double>(records) / produce_s, 0) + " produced"});
+  }
   f.push_back({"disk allocated / input bytes, running (at the end)",
                static_cast<double>(running.disk.allocated) / in, "x", "<= 2",
                "st_blocks of every file, preallocation included"});

@@ -379,6 +379,7 @@ int Main(int argc, char** argv) {
     // A trickle's records are issue 12's 206 bytes: a 150-byte value, a key of about 14 bytes
     // and two headers of about 42 (datagen.h).
     if (bo.trickle_rate > 0 && bench_cmd->count("--value-bytes") == 0) bo.value_bytes = 150;
+    bo.stop = &g_stop;
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
     bo.self = n > 0 ? std::string(self, static_cast<size_t>(n)) : argv[0];
