@@ -375,8 +375,8 @@ Status RunTrickle(const BenchOptions& o) {
     samples.push_back(s);
   };
   const std::string body0 = metrics();
-  const double puts0 = std::max(0.0, MetricSum(body0, "tidemark_uploaded_segments_total")) +
-                       std::max(0.0, MetricSum(body0, "tidemark_remote_manifests_total"));
+  const double segment_puts0 = std::max(0.0, MetricSum(body0, "tidemark_uploaded_segments_total"));
+  const double index_puts0 = std::max(0.0, MetricSum(body0, "tidemark_remote_manifests_total"));
   sample(body0);
   const double period_s = 1.0 / o.trickle_rate;
   const int64_t until = t0 + static_cast<int64_t>(o.seconds * 1e9);
@@ -447,8 +447,10 @@ Status RunTrickle(const BenchOptions& o) {
   body = metrics();
   sample(body);
   const TrickleSample running = samples.back();
-  const double puts1 = std::max(0.0, MetricSum(body, "tidemark_uploaded_segments_total")) +
-                       std::max(0.0, MetricSum(body, "tidemark_remote_manifests_total"));
+  const double segment_puts =
+      std::max(0.0, MetricSum(body, "tidemark_uploaded_segments_total")) - segment_puts0;
+  const double index_puts =
+      std::max(0.0, MetricSum(body, "tidemark_remote_manifests_total")) - index_puts0;
   TM_ASSIGN_OR_RETURN(ChildRun run, svc.Stop(SIGTERM));
   if (run.exit_code != 0)
     return Status::Aborted("the service exited " + std::to_string(run.exit_code) + " (see " + log +
@@ -560,9 +562,12 @@ Status RunTrickle(const BenchOptions& o) {
     f.push_back({"service CPU end / start", cpu_end / cpu_start, "", "<= 1.5", ""});
   if (!prefix.empty()) {
     const double hours = (running.t - samples.front().t) / 3600;
-    f.push_back({"object PUTs per hour", (puts1 - puts0) / std::max(hours, 1e-9), "", "",
-                 "segments uploaded + manifests uploaded (segments under "
-                 "multipart_threshold_bytes are one PUT each)"});
+    f.push_back({"object PUTs per hour", (segment_puts + index_puts) / std::max(hours, 1e-9), "",
+                 "",
+                 Fixed(segment_puts, 0) + " segments and " + Fixed(index_puts, 0) +
+                     " manifests uploaded in " + Fixed(hours * 3600, 0) +
+                     " s (a segment under multipart_threshold_bytes is one PUT; the first roll "
+                     "interval uploads no segment)"});
   } else {
     f.push_back(
         {"object PUTs per hour", std::nullopt, "", "", "no [upload]: give --upload-endpoint"});
