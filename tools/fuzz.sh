@@ -7,8 +7,8 @@
 # (tests/fuzz/corpus/<name>: what make_corpus writes, plus regress-* files, inputs that crashed
 # earlier code, kept so that every run replays them first)
 # TARGET: segment, segment_structured, block, block_structured, record, record_structured,
-# recovery, restore (both always structure-aware), manifest, config, s3_xml, time (default: all,
-# one after another).
+# recovery, restore (both always structure-aware), journal, manifest, config, s3_xml, time
+# (default: all, one after another).
 #
 # Builds build/fuzz (tools/build.sh fuzz), then runs each target on a scratch copy of its
 # committed seed corpus (tests/fuzz/corpus/<name>, never grown by a run), one process at a time,
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all=(segment segment_structured block block_structured record record_structured recovery restore
-     manifest config s3_xml time)
+     journal manifest config s3_xml time)
 seconds=60
 runs=""
 case "${1:-}" in
