@@ -548,7 +548,8 @@ Status RunTrickle(const BenchOptions& o) {
   }
   f.push_back({"durability points per second",
                MetricSum(body, "tidemark_durability_points_total") / produce_s, "", "",
-               "one per open segment per flush interval"});
+               "format 1: one per open segment per flush interval; with the journal: one per shard "
+               "per point with something to make durable"});
   f.push_back(
       {"durability-point latency p50", static_cast<double>(svc_m.p50_us) / 1e3, "ms", "", ""});
   f.push_back({"durability-point latency p99", static_cast<double>(svc_m.p99_us) / 1e3, "ms",
