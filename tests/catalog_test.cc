@@ -13,6 +13,9 @@
 #include <string>
 
 #include "backup/manifest.h"
+#include "backup/prune.h"
+#include "backup/retention.h"
+#include "common/dir_lock.h"
 #include "tidemark/format.h"
 #include "verify/verify.h"
 
@@ -356,6 +359,135 @@ TEST_F(CatalogTest, VersionOneManifestsAndWholeRewrites) {
   for (auto& e : fs::recursive_directory_iterator(dir_ / kCatalogDir / "topics"))
     logs += e.is_regular_file() ? 1 : 0;
   EXPECT_EQ(logs, 1);
+}
+
+}  // namespace
+}  // namespace tidemark::backup
+
+namespace tidemark::backup {
+namespace {
+
+// Retention: whole segments leave from the front of a partition, the offsets below the new start
+// become one "retention" gap (so verify can tell pruned from lost), the catalog says so durably
+// before any file goes, and a reader of the catalog sees exactly the trimmed backup.
+TEST_F(CatalogTest, RetentionTrimsWholeSegmentsFromTheFrontAndRecordsTheRange) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  // orders/0: 6 segments with newest records at offsets 1..; orders/1: 2 segments.
+  for (int i = 0; i < 6; ++i) Seal("orders", 0, 10, i == 3 ? 4 : 0);
+  for (int i = 0; i < 2; ++i) Seal("orders", 1, 10);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  for (const auto& t : m_.topics["orders"].partitions) {
+    for (const auto& s : t.segments) {
+      fs::create_directories((dir_ / s.path).parent_path());
+      std::ofstream(dir_ / s.path) << "segment";
+    }
+  }
+  const PartitionManifest& p0 = m_.topics["orders"].partitions[0];
+  // max_age: every segment whose newest record is older than the cutoff, from the front.
+  RetentionPolicy age;
+  age.max_age_ms = 1000;
+  const int64_t now = p0.segments[2].max_timestamp + 1000 + 1;  // the first three are older
+  auto trims = PlanTrims(m_, age, now);
+  ASSERT_EQ(trims.size(), 2u);  // orders/1's segments are older still
+  EXPECT_EQ(trims[0].start, p0.segments[3].first_offset);
+  EXPECT_EQ(trims[0].dropped.size(), 3u);
+  EXPECT_EQ(trims[1].start, m_.topics["orders"].partitions[1].end_offset);  // all of it
+
+  auto lock = DirLock::ForPruning(dir());
+  ASSERT_TRUE(lock.ok()) << lock.status().message();
+  const std::string gone = p0.segments[0].path, kept = p0.segments[3].path;
+  auto dropped = TrimContinuous(dir(), &m_, w->get(), trims);
+  ASSERT_TRUE(dropped.ok()) << dropped.status().message();
+  EXPECT_EQ(dropped->size(), 5u);
+  EXPECT_FALSE(fs::exists(dir_ / gone));
+  EXPECT_TRUE(fs::exists(dir_ / kept));
+  ASSERT_EQ(p0.gaps.front().reason, kGapRetention);
+  EXPECT_EQ(p0.gaps.front().from, 0);
+  EXPECT_EQ(p0.gaps.front().to, trims[0].start);
+  EXPECT_EQ(RetentionStart(p0), trims[0].start);
+  EXPECT_EQ(p0.records, 30u);
+  ExpectReadsBack();  // from changes.log
+  auto sums = ReadCatalog(dir(), {nullptr, true});
+  ASSERT_TRUE(sums.ok());
+  EXPECT_EQ(sums->TotalRecords(), m_.TotalRecords());
+  ASSERT_TRUE((*w)->Fold(m_).ok());
+  ExpectReadsBack();  // from the topic log
+  // A later seal appends after the trimmed range, and a second trim merges the range.
+  Seal("orders", 0, 10);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  RetentionPolicy bytes;
+  bytes.max_bytes = 2 * 12288;  // the two newest segments of the backup stay
+  trims = PlanTrims(m_, bytes, now);
+  ASSERT_EQ(trims.size(), 1u);
+  ASSERT_TRUE(TrimContinuous(dir(), &m_, w->get(), trims).ok());
+  EXPECT_EQ(m_.TotalSegments(), 2u);
+  ASSERT_EQ(p0.gaps.size(), 1u) << "the not-delivered gap below the start went into the range";
+  EXPECT_EQ(p0.gaps.front().to, p0.segments.front().first_offset);
+  ExpectReadsBack();
+  auto again = ReadCatalog(dir());
+  ASSERT_TRUE(again.ok());
+  auto w2 = CatalogWriter::Open(dir(), *again);
+  ASSERT_TRUE(w2.ok());
+  Seal("orders", 0, 10);
+  ASSERT_TRUE(Checkpoint(**w2).ok());
+  ExpectReadsBack();
+}
+
+TEST_F(CatalogTest, ATrimInsideASegmentOrOutsideTheRangeIsRefused) {
+  Seal("orders", 0, 10);
+  Seal("orders", 0, 10);
+  PartitionManifest p = m_.topics["orders"].partitions[0];
+  EXPECT_FALSE(ApplyTrim(&p, 5).ok());   // inside the first segment
+  EXPECT_FALSE(ApplyTrim(&p, 21).ok());  // past the end
+  EXPECT_TRUE(ApplyTrim(&p, 10).ok());
+  EXPECT_FALSE(ApplyTrim(&p, 0).ok());  // below what is already trimmed
+  EXPECT_TRUE(ApplyTrim(&p, 10).ok());  // the same start again: nothing to do
+  EXPECT_EQ(p.segments.size(), 1u);
+}
+
+// tidemark prune on snapshots: older than max_age goes whole, except the newest keep_last; a
+// dry run changes nothing; a backup being read is skipped, not pruned under the reader.
+TEST_F(CatalogTest, PruneDeletesOldSnapshotsKeepsTheNewestAndSkipsOnesBeingRead) {
+  const int64_t day = 86400000;
+  const int64_t now = 1763647380000 + 10 * day;
+  ASSERT_TRUE(CatalogWriter::Create(dir(), m_).ok());  // a continuous backup beside them, empty
+  for (int i = 0; i < 4; ++i) {
+    Manifest s;
+    s.id = "snap" + std::to_string(i);
+    s.kind = "snapshot";
+    s.started_ms = 1763647380000 + i * day;
+    s.finished_ms = s.started_ms + 1000;
+    s.compression = "zstd";
+    fs::create_directories(root_ / s.id);
+    ASSERT_TRUE(WriteManifest((root_ / s.id).string(), s).ok());
+  }
+  PruneOptions o;
+  o.path = root_.string();
+  o.policy.max_age_ms = 5 * day;  // all four are older
+  o.policy.keep_last = 1;
+  o.now_ms = now;
+  o.dry_run = true;
+  auto dry = PruneLocal(o);
+  ASSERT_TRUE(dry.ok()) << dry.status().message();
+  EXPECT_NE(PruneToText(*dry, true).find("would delete"), std::string::npos);
+  EXPECT_TRUE(fs::exists(root_ / "snap0" / kManifestName));
+
+  auto reading = DirLock::ForReading((root_ / "snap1").string());
+  ASSERT_TRUE(reading.ok());
+  o.dry_run = false;
+  auto r = PruneLocal(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::map<std::string, std::string> action;
+  for (const auto& e : *r) action[e.id] = e.action;
+  EXPECT_EQ(action["snap0"], "deleted");
+  EXPECT_EQ(action["snap1"], "skipped");  // a reader holds it
+  EXPECT_EQ(action["snap2"], "deleted");
+  EXPECT_EQ(action["snap3"], "kept");  // the newest, keep_last = 1
+  EXPECT_EQ(action["cat"], "kept");    // the continuous backup of the fixture: nothing is old
+  EXPECT_FALSE(fs::exists(root_ / "snap0"));
+  EXPECT_TRUE(fs::exists(root_ / "snap1" / kManifestName));
+  EXPECT_TRUE(fs::exists(root_ / "snap3" / kManifestName));
 }
 
 }  // namespace

@@ -138,6 +138,33 @@ TEST(Config, KeepLocalIsAllNoneOrADuration) {
       << c.status().message();
 }
 
+TEST(Config, RetentionKeysAndDurations) {
+  auto c = config::ParseConfig(
+      "[retention]\nmax_age = \"30d\"\nmax_bytes = 1000000\nkeep_last = 5\ninterval_ms = 5000\n",
+      "r.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->retention.max_age_ms, 30 * 86400000ll);
+  EXPECT_EQ(c->retention.max_bytes, 1000000u);
+  EXPECT_EQ(c->retention.keep_last, 5);
+  EXPECT_EQ(c->retention.interval_ms, 5000);
+  EXPECT_TRUE(c->retention.enabled());
+  auto none = config::ParseConfig("[retention]\nmax_age = \"none\"\n", "r.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->retention.enabled());
+  EXPECT_EQ(none->retention.keep_last, 3);
+  // A duration that would overflow milliseconds is refused, not wrapped.
+  for (const char* bad : {"30x", "-1d", "99999999999999999d", "9223372036854775807s", "1e3s"}) {
+    auto r = config::ParseConfig(std::string("[retention]\nmax_age = \"") + bad + "\"\n", "r.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("'retention.max_age'"), std::string::npos)
+        << r.status().message();
+  }
+  EXPECT_FALSE(config::ParseKeepLocal("99999999999999999d").ok());
+  auto unknown = config::ParseConfig("[retention]\nmax_days = 3\n", "r.toml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("max_days"), std::string::npos);
+}
+
 TEST(Config, UploadKeysAreChecked) {
   struct Case {
     const char* toml;

@@ -203,6 +203,20 @@ void ApplyPartition(const json& j, const std::string& topic, Manifest* m, bool f
   for (const auto& jg : j.at("gaps")) p.gaps.push_back(GapFromJson(jg));
 }
 
+// A "retention" line: everything below `start` was pruned (ApplyTrim); the line carries the
+// totals after it for readers of summaries.
+void ApplyRetention(const json& j, const std::string& topic, Manifest* m, bool full) {
+  PartitionManifest& p = FindOrAddPartition(m, topic, PartitionOf(j));
+  if (!full) {
+    p.records = Int<uint64_t>(j, "records");
+    p.bytes_raw = Int<uint64_t>(j, "bytes_raw");
+    p.bytes_stored = Int<uint64_t>(j, "bytes_stored");
+    return;
+  }
+  if (Status s = ApplyTrim(&p, Int<int64_t>(j, "start")); !s.ok())
+    throw std::out_of_range(s.message());
+}
+
 // A "mark" line: a segment's upload marks.
 void ApplyMark(const json& j, const std::string& topic, Manifest* m) {
   const int32_t part = PartitionOf(j);
@@ -316,6 +330,8 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
         if (LineTopic(l.j) != name) throw std::invalid_argument("a line of another topic");
         if (l.type == "partition")
           ApplyPartition(l.j, name, &m, true);
+        else if (l.type == "retention")
+          ApplyRetention(l.j, name, &m, true);
         else if (l.type == "mark")
           ApplyMark(l.j, name, &m);
         else
@@ -344,6 +360,8 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
           m.topics[topic].partition_count = Int<int32_t>(l.j, "partition_count");
         } else if (l.type == "partition") {
           ApplyPartition(l.j, topic, &m, full);
+        } else if (l.type == "retention") {
+          ApplyRetention(l.j, topic, &m, full);
         } else if (l.type == "mark") {
           if (full) ApplyMark(l.j, topic, &m);
         } else {
@@ -381,6 +399,15 @@ CatalogWriter::~CatalogWriter() {
 
 namespace {
 
+const PartitionManifest* Find(const Manifest& m, const std::string& topic, int32_t partition) {
+  auto t = m.topics.find(topic);
+  if (t == m.topics.end()) return nullptr;
+  const auto& parts = t->second.partitions;
+  auto it = std::lower_bound(parts.begin(), parts.end(), partition,
+                             [](const PartitionManifest& p, int32_t v) { return p.partition < v; });
+  return it != parts.end() && it->partition == partition ? &*it : nullptr;
+}
+
 bool SameGap(const Gap& a, const Gap& b) {
   return a.from == b.from && a.to == b.to && a.reason == b.reason;
 }
@@ -406,23 +433,25 @@ json PartitionLine(const std::string& topic, const PartitionManifest& p, size_t 
 
 }  // namespace
 
+CatalogWriter::Known CatalogWriter::KnownOf(const PartitionManifest& p) {
+  Known k;
+  k.start = p.start_offset;
+  k.end = p.end_offset;
+  k.segments = p.segments.size();
+  k.gaps = p.gaps.size();
+  if (!p.gaps.empty()) k.last_gap = p.gaps.back();
+  k.records = p.records;
+  k.bytes_raw = p.bytes_raw;
+  k.bytes_stored = p.bytes_stored;
+  return k;
+}
+
 void CatalogWriter::Remember(const Manifest& m) {
   known_.clear();
   known_counts_.clear();
   for (const auto& [name, t] : m.topics) {
     known_counts_[name] = t.partition_count;
-    for (const auto& p : t.partitions) {
-      Known k;
-      k.start = p.start_offset;
-      k.end = p.end_offset;
-      k.segments = p.segments.size();
-      k.gaps = p.gaps.size();
-      if (!p.gaps.empty()) k.last_gap = p.gaps.back();
-      k.records = p.records;
-      k.bytes_raw = p.bytes_raw;
-      k.bytes_stored = p.bytes_stored;
-      known_[{name, p.partition}] = std::move(k);
-    }
+    for (const auto& p : t.partitions) known_[{name, p.partition}] = KnownOf(p);
   }
   known_backup_ = BackupFields(m).dump();
 }
@@ -589,7 +618,7 @@ Result<std::unique_ptr<CatalogWriter>> CatalogWriter::Open(const std::string& di
     try {
       for (const auto& l : ScanLines(*changes, &valid)) {
         max_seq = std::max(max_seq, l.seq);
-        if (l.seq <= w->folded_seq_ || (l.type != "partition" && l.type != "mark")) continue;
+        if (l.seq <= w->folded_seq_ || l.type == "backup" || l.type == "topic") continue;
         w->pending_[LineTopic(l.j)].append(*changes, l.begin, l.end - l.begin);
       }
     } catch (const std::exception& e) {
@@ -617,7 +646,8 @@ std::string CatalogWriter::BackupLine(const Manifest& m, int64_t seq) const {
 }
 
 Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartition>& partitions,
-                                 const std::vector<std::string>& marked) {
+                                 const std::vector<std::string>& marked,
+                                 const std::vector<Trim>& trims) {
   std::string out;
   std::map<std::string, std::string> add_pending;
   std::vector<std::pair<TopicPartition, Known>> updates;
@@ -634,7 +664,25 @@ Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartitio
                        {"partition_count", t.partition_count}});
     counts[name] = t.partition_count;
   }
+  std::set<TopicPartition> trimmed;
+  for (const auto& trim : trims) {
+    trimmed.insert({trim.topic, trim.partition});
+    const PartitionManifest* p = Find(m, trim.topic, trim.partition);
+    if (p == nullptr) continue;
+    std::string line = EncodeLine({{"type", "retention"},
+                                   {"seq", seq++},
+                                   {"topic", trim.topic},
+                                   {"partition", trim.partition},
+                                   {"start", trim.start},
+                                   {"records", p->records},
+                                   {"bytes_raw", p->bytes_raw},
+                                   {"bytes_stored", p->bytes_stored}});
+    out += line;
+    add_pending[trim.topic] += line;
+    updates.emplace_back(TopicPartition{trim.topic, trim.partition}, KnownOf(*p));
+  }
   for (const auto& tp : partitions) {
+    if (trimmed.count(tp)) continue;  // its retention line says all (see the header)
     auto t = m.topics.find(tp.first);
     if (t == m.topics.end()) continue;
     const auto& parts = t->second.partitions;
@@ -643,15 +691,7 @@ Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartitio
                          [](const PartitionManifest& p, int32_t v) { return p.partition < v; });
     if (it == parts.end() || it->partition != tp.second) continue;
     const PartitionManifest& p = *it;
-    Known cur;
-    cur.start = p.start_offset;
-    cur.end = p.end_offset;
-    cur.segments = p.segments.size();
-    cur.gaps = p.gaps.size();
-    if (!p.gaps.empty()) cur.last_gap = p.gaps.back();
-    cur.records = p.records;
-    cur.bytes_raw = p.bytes_raw;
-    cur.bytes_stored = p.bytes_stored;
+    Known cur = KnownOf(p);
     size_t sf = 0, gf = 0;
     if (auto k = known_.find(tp); k != known_.end()) {
       const Known& was = k->second;

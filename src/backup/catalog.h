@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "backup/manifest.h"
+#include "backup/retention.h"
 #include "tidemark/status.h"
 
 namespace tidemark::backup {
@@ -67,8 +68,10 @@ class CatalogWriter {
   // upload marks (uploaded_ms, local) of the segments in `marked` (paths relative to the backup
   // directory). Folds when changes.log passes kFoldBytes. Nothing is written when nothing
   // changed. On an error nothing of this call counts (changes.log is cut back).
+  // `trims` (retention) were applied to `m` (ApplyTrim) since the last checkpoint, with nothing
+  // else changed in their partitions: each is one "retention" line.
   Status Checkpoint(const Manifest& m, const std::set<TopicPartition>& partitions,
-                    const std::vector<std::string>& marked);
+                    const std::vector<std::string>& marked, const std::vector<Trim>& trims = {});
   // Moves changes.log into the topic logs and rewrites the root from `m`, which must be what the
   // last checkpoint wrote.
   Status Fold(const Manifest& m);
@@ -94,6 +97,7 @@ class CatalogWriter {
     uint64_t bytes = 0;
   };
   explicit CatalogWriter(std::string dir);
+  static Known KnownOf(const PartitionManifest& p);
   void Remember(const Manifest& m);
   Status WriteRoot(const Manifest& m);
   Status OpenChanges(bool truncate);

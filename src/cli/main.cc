@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "backup/prune.h"
 #include "backup/snapshot.h"
 #include "bench/bench.h"
 #include "cli/demo.h"
@@ -284,6 +285,15 @@ int Main(int argc, char** argv) {
   upload_cmd->add_option("--config", upload_config, "config file ([storage] and [upload])")
       ->required();
   upload_cmd->add_option("--id", upload_id, "only this backup (default: every backup)");
+  std::string prune_config, prune_id;
+  bool prune_dry = false, prune_json = false;
+  auto* prune_cmd = app.add_subcommand(
+      "prune", "apply [retention] once to the backups under [storage] path, and exit");
+  prune_cmd->add_option("--config", prune_config, "config file ([storage] and [retention])")
+      ->required();
+  prune_cmd->add_option("--id", prune_id, "only this backup (default: every backup)");
+  prune_cmd->add_flag("--dry-run", prune_dry, "say what would be removed; change nothing");
+  prune_cmd->add_flag("--json", prune_json, "one JSON document on stdout");
   describe->add_flag("--json", as_json, "one JSON document on stdout");
 
   DemoOptions demo_opts;
@@ -402,6 +412,25 @@ int Main(int argc, char** argv) {
     auto sum = upload::UploadOnce(*c, upload_id, &g_stop);
     if (!sum.ok()) return Fail(sum.status());
     std::printf("%s", upload::SummaryToText(*sum).c_str());
+    return 0;
+  }
+  if (*prune_cmd) {
+    auto c = config::LoadConfigFile(prune_config);
+    if (!c.ok()) return Fail(c.status());
+    if (!c->retention.enabled()) {
+      return Fail(Status::Config("no [retention] max_age or max_bytes in " + prune_config +
+                                 ": nothing to prune by (see docs/OPERATIONS.md, Retention)"));
+    }
+    backup::PruneOptions po;
+    po.path = c->storage.path;
+    po.id = prune_id;
+    po.dry_run = prune_dry;
+    po.policy = {c->retention.max_age_ms, c->retention.max_bytes, c->retention.keep_last};
+    po.now_ms = WallClockMs();
+    auto r = backup::PruneLocal(po);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s", prune_json ? backup::PruneToJson(*r, prune_dry).c_str()
+                                 : backup::PruneToText(*r, prune_dry).c_str());
     return 0;
   }
   if (*verify || *ls || *describe) {

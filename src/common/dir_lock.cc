@@ -51,4 +51,40 @@ Result<DirLock> DirLock::Acquire(const std::string& dir, const std::string& what
   return lock;
 }
 
+namespace {
+constexpr const char* kRetentionLock = "/.retention.lock";
+}  // namespace
+
+Result<DirLock> DirLock::ForReading(const std::string& backup_dir) {
+  const std::string path = backup_dir + kRetentionLock;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return DirLock();  // read-only or missing: no prune can run there either
+  while (::flock(fd, LOCK_SH) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno;
+    ::close(fd);
+    return Status::Errno(err, "lock " + path);
+  }
+  DirLock lock;
+  lock.fd_ = fd;
+  return lock;
+}
+
+Result<DirLock> DirLock::ForPruning(const std::string& backup_dir) {
+  const std::string path = backup_dir + kRetentionLock;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Errno(errno, "open " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK)
+      return Status::Aborted("a restore or verify is reading " + backup_dir +
+                             "; retention waits until it ends");
+    return Status::Errno(err, "lock " + path);
+  }
+  DirLock lock;
+  lock.fd_ = fd;
+  return lock;
+}
+
 }  // namespace tidemark

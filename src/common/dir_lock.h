@@ -24,6 +24,14 @@ class DirLock {
   // process that holds it.
   static Result<DirLock> Acquire(const std::string& dir, const std::string& what);
 
+  // A backup's retention lock (<backup dir>/.retention.lock): readers of its segments (restore,
+  // verify) hold it shared for as long as they read, waiting for a prune in progress; retention
+  // takes it exclusively without waiting, and Aborted says a reader holds it. A directory where
+  // the lock file cannot be made (read-only) gives an empty lock: nothing can prune there.
+  static Result<DirLock> ForReading(const std::string& backup_dir);
+  static Result<DirLock> ForPruning(const std::string& backup_dir);
+  bool held() const { return fd_ >= 0; }
+
  private:
   int fd_ = -1;
 };

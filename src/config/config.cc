@@ -224,8 +224,9 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
   Config c;
   c.source = origin;
   Reader r(origin);
-  TM_RETURN_IF_ERROR(r.OnlyKnown(root, "<top level>",
-                                 {"kafka", "backup", "storage", "upload", "restore", "metrics"}));
+  TM_RETURN_IF_ERROR(
+      r.OnlyKnown(root, "<top level>",
+                  {"kafka", "backup", "storage", "upload", "restore", "metrics", "retention"}));
 
   const toml::table* t = nullptr;
   TM_RETURN_IF_ERROR(r.Table(root, "kafka", &t));
@@ -381,6 +382,26 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     TM_RETURN_IF_ERROR(r.Int(*t, "restore", "threads", 0, 1024, &v));
     c.restore.threads = static_cast<int>(v);
   }
+  TM_RETURN_IF_ERROR(r.Table(root, "retention", &t));
+  if (t != nullptr) {
+    TM_RETURN_IF_ERROR(
+        r.OnlyKnown(*t, "retention", {"max_age", "max_bytes", "keep_last", "interval_ms"}));
+    TM_RETURN_IF_ERROR(
+        r.Int(*t, "retention", "interval_ms", 1000, 86400000, &c.retention.interval_ms));
+    std::string age;
+    TM_RETURN_IF_ERROR(r.String(*t, "retention", "max_age", &age));
+    if (!age.empty() && age != "none") {
+      auto ms = ParseDuration(age);
+      if (!ms.ok()) return r.BadValue(*t, "retention", "max_age", ms.status().message());
+      c.retention.max_age_ms = *ms;
+    }
+    int64_t v = 0;
+    TM_RETURN_IF_ERROR(r.Int(*t, "retention", "max_bytes", 0, INT64_MAX, &v));
+    c.retention.max_bytes = static_cast<uint64_t>(v);
+    v = c.retention.keep_last;
+    TM_RETURN_IF_ERROR(r.Int(*t, "retention", "keep_last", 0, 1000000, &v));
+    c.retention.keep_last = static_cast<int>(v);
+  }
   TM_RETURN_IF_ERROR(r.Table(root, "metrics", &t));
   if (t != nullptr) {
     TM_RETURN_IF_ERROR(
@@ -398,17 +419,27 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
   return c;
 }
 
+Result<int64_t> ParseDuration(const std::string& s) {
+  static const std::pair<char, int64_t> kUnits[] = {
+      {'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+  constexpr int64_t kMaxMs = 100LL * 366 * 86400000;  // a century: no product can overflow
+  char* end = nullptr;
+  errno = 0;
+  const long long n = s.empty() || s[0] == '-' || s[0] == '+' || s[0] == ' '
+                          ? -1
+                          : std::strtoll(s.c_str(), &end, 10);
+  if (n > 0 && errno == 0 && end != nullptr && end[0] != '\0' && end[1] == '\0') {
+    for (const auto& [unit, ms] : kUnits) {
+      if (end[0] == unit && n <= kMaxMs / ms) return static_cast<int64_t>(n) * ms;
+    }
+  }
+  return Status::Config("'" + s + "' is not a duration such as 90s, 30m, 12h or 30d");
+}
+
 Result<int64_t> ParseKeepLocal(const std::string& s) {
   if (s == "all") return int64_t{-1};
   if (s == "none") return int64_t{0};
-  static const std::pair<char, int64_t> kUnits[] = {
-      {'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
-  char* end = nullptr;
-  const long long n = s.empty() ? -1 : std::strtoll(s.c_str(), &end, 10);
-  if (n > 0 && end != nullptr && end[0] != '\0' && end[1] == '\0') {
-    for (const auto& [unit, ms] : kUnits)
-      if (end[0] == unit) return static_cast<int64_t>(n) * ms;
-  }
+  if (auto ms = ParseDuration(s); ms.ok()) return *ms;
   return Status::Config("'" + s +
                         "' is not none, all or a duration such as 30m, 12h or 7d (how long local "
                         "copies stay after their upload is confirmed)");

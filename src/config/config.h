@@ -80,6 +80,16 @@ struct RestoreConfig {
   std::string state_dir;            // progress of restores from object storage ("": XDG state home)
 };
 
+// [retention]: what `tidemark run` drops as it runs and `tidemark prune` applies once.
+struct RetentionConfig {
+  int64_t max_age_ms = 0;  // continuous: segments whose newest record is older; snapshots older
+                           // are deleted whole (0: no age limit)
+  uint64_t max_bytes = 0;  // continuous: oldest segments first above this (0: no limit)
+  int keep_last = 3;       // snapshots: never delete the newest N
+  int64_t interval_ms = 60000;  // how often tidemark run applies it
+  bool enabled() const { return max_age_ms > 0 || max_bytes > 0; }
+};
+
 struct MetricsConfig {
   std::string listen;  // host:port of the Prometheus endpoint ("": none)
   // /healthz says degraded past these: a partition's lag, a shard loop that has not turned.
@@ -94,6 +104,7 @@ struct Config {
   UploadConfig upload;
   RestoreConfig restore;
   MetricsConfig metrics;
+  RetentionConfig retention;
   std::string source = "<defaults>";  // where it came from, for messages
 };
 
@@ -103,6 +114,9 @@ Result<Config> LoadConfigFile(const std::string& path);
 
 // keep_local: "all" -> -1, "none" -> 0, "30m" / "12h" / "7d" / "90s" -> milliseconds.
 Result<int64_t> ParseKeepLocal(const std::string& s);
+// "90s", "30m", "12h", "30d" -> milliseconds (a positive whole number and one unit; at most
+// 100 years).
+Result<int64_t> ParseDuration(const std::string& s);
 
 // Secrets stay out of messages and logs. A key whose name holds "password", "secret", "token"
 // or "key" (any case: sasl.password, ssl.key.password, sasl.oauthbearer.client.secret) names a

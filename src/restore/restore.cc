@@ -82,6 +82,10 @@ class Restorer {
                             FormatRfc3339(o_.to_ms) + "): the window is [from, to)");
     }
     TM_ASSIGN_OR_RETURN(src_, source::Open(o_.path, o_.upload));
+    // Before the index is read: retention waits while this restore reads the segments.
+    if (!src_->remote()) {
+      TM_ASSIGN_OR_RETURN(retention_lock_, DirLock::ForReading(src_->Where(o_.id)));
+    }
     // Only the topics asked for: a catalog then reads only their logs.
     backup::ReadScope scope;
     if (!o_.topics.empty())
@@ -560,7 +564,8 @@ class Restorer {
   }
 
   std::unique_ptr<source::BackupSource> src_;
-  DirLock lock_;  // on the state directory, for the whole run
+  DirLock retention_lock_;  // shared, while the segments are read (a local backup)
+  DirLock lock_;            // on the state directory, for the whole run
 };
 
 }  // namespace

@@ -107,6 +107,10 @@ std::string RenderPrometheus(const LiveStats& s) {
          double(s.seals));
   scalar("tidemark_checkpoints_total", "counter",
          "Catalog checkpoints written (appended to catalog/changes.log).", double(s.checkpoints));
+  scalar("tidemark_retention_pruned_segments_total", "counter",
+         "Segments [retention] removed since start.", double(s.pruned_segments));
+  scalar("tidemark_retention_pruned_bytes_total", "counter",
+         "Bytes of the segments [retention] removed since start.", double(s.pruned_bytes));
   scalar("tidemark_catalog_folds_total", "counter",
          "Folds of catalog/changes.log into the topic logs and root.json.",
          double(s.catalog_folds));

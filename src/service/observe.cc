@@ -90,6 +90,8 @@ void Service::RefreshStats() {
     s.reloads_rejected = stats_.reloads_rejected;
     s.checkpoints = stats_.checkpoints;
     s.catalog_folds = stats_.catalog_folds;
+    s.pruned_segments = stats_.pruned_segments;
+    s.pruned_bytes = stats_.pruned_bytes;
     s.checkpoint_us = stats_.checkpoint_us;
     s.pool_size = stats_.pool_size;
     s.last_failure = stats_.last_failure;

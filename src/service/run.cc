@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "backup/manifest.h"
+#include "backup/prune.h"
+#include "backup/retention.h"
 #include "common/dir_lock.h"
 #include "common/histogram.h"
 #include "common/log.h"
@@ -33,11 +35,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A shard's new copy of a partition's entry, which does not know what the uploader did: the
-// upload marks already in the manifest are kept.
+// A shard's new copy of a partition's entry, which does not know what the uploader or retention
+// did: the upload marks already in the manifest are kept, and what retention trimmed stays out.
 backup::PartitionManifest& ApplyEntry(backup::Manifest* m, const std::string& topic,
                                       backup::PartitionManifest next) {
   auto& entry = backup::FindOrAddPartition(m, topic, next.partition);
+  const int64_t kept = backup::RetentionStart(entry);
   std::map<std::string, const segment::SealedSegment*> known;
   for (const auto& s : entry.segments) known[s.path] = &s;
   for (auto& s : next.segments) {
@@ -47,6 +50,11 @@ backup::PartitionManifest& ApplyEntry(backup::Manifest* m, const std::string& to
     }
   }
   entry = std::move(next);
+  if (kept > entry.start_offset && backup::RetentionStart(entry) < kept) {
+    // The shard's copy predates the trim; the segments it names below `kept` are gone.
+    if (Status s = backup::ApplyTrim(&entry, kept); !s.ok())
+      TM_LOG_WARN("%s/%d: %s", topic.c_str(), entry.partition, s.message().c_str());
+  }
   return entry;
 }
 
@@ -271,6 +279,7 @@ Status Service::Session() {
     }
     ApplyUpdates();
     if (Status s = Checkpoint(false); !s.ok() && failure.ok()) failure = s;
+    if (Status s = RetentionTurn(); !s.ok() && failure.ok()) failure = s;
     TierTurn();
     if (NowMs() >= next_stats_ms_) {
       RefreshStats();
@@ -575,6 +584,32 @@ void Service::TierTurn() {
     }
   }
   paused_ = pause;
+}
+
+// [retention], about once a minute: the catalog first stops naming what goes (durably), then the
+// local files go. Skipped while a restore or verify reads this backup (its retention lock).
+Status Service::RetentionTurn() {
+  if (!c_.retention.enabled() || NowMs() < next_retention_ms_) return Status::Ok();
+  next_retention_ms_ = NowMs() + c_.retention.interval_ms;
+  TM_RETURN_IF_ERROR(Checkpoint(true));  // the trims must be the only change in their lines
+  auto lock = DirLock::ForPruning(dir_);
+  if (!lock.ok()) {
+    TM_LOG_INFO("retention: %s", lock.status().message().c_str());
+    return Status::Ok();
+  }
+  const backup::RetentionPolicy policy{c_.retention.max_age_ms, c_.retention.max_bytes,
+                                       c_.retention.keep_last};
+  const std::vector<backup::Trim> trims = backup::PlanTrims(m_, policy, WallClockMs());
+  if (trims.empty()) return Status::Ok();
+  TM_ASSIGN_OR_RETURN(auto dropped, backup::TrimContinuous(dir_, &m_, catalog_.get(), trims));
+  uint64_t bytes = 0;
+  for (const auto& s : dropped) bytes += s.bytes_stored;
+  TM_LOG_INFO("retention: %zu segments (%" PRIu64 " bytes) of %zu partitions pruned",
+              dropped.size(), bytes, trims.size());
+  std::lock_guard<std::mutex> g(stats_mu_);
+  stats_.pruned_segments += dropped.size();
+  stats_.pruned_bytes += bytes;
+  return Status::Ok();
 }
 
 void Service::ChangedAll() {

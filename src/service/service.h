@@ -58,6 +58,7 @@ class Service {
   void RefreshStats();
   void TierTurn();
   void ChangedAll();
+  Status RetentionTurn();
   bool Stopping() const { return sig_.stop->load(); }
   std::string RenderMetrics();
   Health CurrentHealth();
@@ -89,6 +90,7 @@ class Service {
   std::map<std::string, int32_t> partition_counts_;
   Status callback_error_;  // from the rebalance callback, which cannot return one
   int64_t next_discovery_ms_ = 0;
+  int64_t next_retention_ms_ = 0;
   int64_t next_stats_ms_ = 0;
   int64_t next_watchdog_ms_ = 0;
   uint64_t watchdog_usec_ = 0;

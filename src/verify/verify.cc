@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/dir_lock.h"
 #include "common/strings.h"
 #include "common/time.h"
 #include "kafka/kafka.h"
@@ -177,6 +178,11 @@ Result<backup::Manifest> LoadBackup(source::BackupSource& src, const std::string
 }
 
 Result<Report> VerifyBackup(source::BackupSource& src, const std::string& id) {
+  // Retention waits while the segments are read (a local backup).
+  DirLock reading;
+  if (!src.remote()) {
+    TM_ASSIGN_OR_RETURN(reading, DirLock::ForReading(src.Where(id)));
+  }
   TM_ASSIGN_OR_RETURN(backup::Manifest m, LoadBackup(src, id));
   Report r;
   r.backup_dir = src.Where(id);

@@ -1,0 +1,212 @@
+#include "backup/prune.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/dir_lock.h"
+#include "common/time.h"
+#include "io/io_backend.h"
+
+namespace tidemark::backup {
+
+namespace fs = std::filesystem;
+
+Result<std::vector<segment::SealedSegment>> TrimContinuous(const std::string& dir, Manifest* m,
+                                                           CatalogWriter* w,
+                                                           const std::vector<Trim>& trims) {
+  std::vector<segment::SealedSegment> dropped;
+  for (const auto& t : trims) {
+    PartitionManifest& p = FindOrAddPartition(m, t.topic, t.partition);
+    TM_RETURN_IF_ERROR(ApplyTrim(&p, t.start));
+    dropped.insert(dropped.end(), t.dropped.begin(), t.dropped.end());
+  }
+  TM_RETURN_IF_ERROR(
+      w->Checkpoint(*m, {}, {}, trims)
+          .WithContext("cannot record what retention removes (nothing was deleted)"));
+  // Durably unnamed: the files may go. One that stays (an error) is removed at the next start.
+  std::set<std::string> dirs;
+  for (const auto& s : dropped) {
+    if (!s.local) continue;
+    std::error_code ec;
+    const fs::path f = fs::path(dir) / s.path;
+    if (fs::remove(f, ec)) dirs.insert(f.parent_path().string());
+  }
+  for (const auto& d : dirs) (void)io::SyncDirectory(d);
+  return dropped;
+}
+
+namespace {
+
+std::vector<std::string> BackupIds(const std::string& path, Status* error) {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  fs::directory_iterator it(path, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::error_code e;
+    if (it->is_directory(e) && HasIndex(it->path().string()))
+      ids.push_back(it->path().filename().string());
+  }
+  if (ec) *error = Status::Errno(ec.value(), "list the backups in " + path);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string Verb(const std::string& action, bool dry_run) {
+  if (!dry_run || action == "kept" || action == "skipped") return action;
+  if (action == "trimmed") return "would trim";
+  if (action == "deleted") return "would delete";
+  return action;
+}
+
+}  // namespace
+
+Result<std::vector<PruneEntry>> PruneLocal(const PruneOptions& o) {
+  std::error_code ec;
+  if (!fs::is_directory(o.path, ec))
+    return Status::Config("no such directory: " + o.path + " (check [storage] path)");
+  Status list_error;
+  std::vector<std::string> ids = BackupIds(o.path, &list_error);
+  TM_RETURN_IF_ERROR(list_error);
+  if (!o.id.empty()) {
+    if (std::find(ids.begin(), ids.end(), o.id) == ids.end())
+      return Status::Config("no backup '" + o.id + "' in " + o.path);
+  }
+  // Snapshots by age, newest first: the first keep_last of them are never deleted.
+  std::vector<std::pair<int64_t, std::string>> snapshots;
+  std::map<std::string, Manifest> summaries;
+  for (const auto& id : ids) {
+    auto m = ReadManifest(o.path + "/" + id, {nullptr, /*summaries_only=*/true});
+    if (!m.ok()) continue;  // reported below, when (and if) it is this prune's business
+    if (m->kind == "snapshot") snapshots.emplace_back(m->started_ms, id);
+    summaries.emplace(id, std::move(*m));
+  }
+  std::sort(snapshots.rbegin(), snapshots.rend());
+  std::set<std::string> protected_ids;
+  for (size_t i = 0; i < snapshots.size() && i < static_cast<size_t>(o.policy.keep_last); ++i)
+    protected_ids.insert(snapshots[i].second);
+
+  std::vector<PruneEntry> out;
+  for (const auto& id : ids) {
+    if (!o.id.empty() && id != o.id) continue;
+    const std::string dir = o.path + "/" + id;
+    PruneEntry e;
+    e.id = id;
+    auto s = summaries.find(id);
+    if (s == summaries.end()) {
+      e.action = "skipped";
+      auto m = ReadManifest(dir, {nullptr, true});
+      e.notes.push_back("unreadable index: " + m.status().message());
+      out.push_back(std::move(e));
+      continue;
+    }
+    e.kind = s->second.kind;
+    auto lock = DirLock::Acquire(dir, "prune " + id);
+    if (!lock.ok()) {
+      e.action = "skipped";
+      e.notes.push_back(
+          lock.status().message() +
+          (e.kind == "continuous" ? " (tidemark run applies [retention] itself)" : ""));
+      out.push_back(std::move(e));
+      continue;
+    }
+    auto reading = DirLock::ForPruning(dir);
+    if (!reading.ok()) {
+      e.action = "skipped";
+      e.notes.push_back(reading.status().message());
+      out.push_back(std::move(e));
+      continue;
+    }
+    TM_ASSIGN_OR_RETURN(Manifest m, ReadManifest(dir));
+    if (m.kind == "snapshot") {
+      const bool old = o.policy.max_age_ms > 0 && m.finished_ms < o.now_ms - o.policy.max_age_ms;
+      if (!old || protected_ids.count(id)) {
+        e.action = "kept";
+        if (old) {
+          e.notes.push_back("older than max_age, but one of the newest " +
+                            std::to_string(o.policy.keep_last) + " snapshots (keep_last)");
+        }
+        out.push_back(std::move(e));
+        continue;
+      }
+      e.action = "deleted";
+      e.segments = m.TotalSegments();
+      e.bytes = m.TotalBytesStored();
+      if (!m.groups.empty()) {
+        e.notes.push_back("the offsets of " + std::to_string(m.groups.size()) +
+                          " consumer groups it captured go with it");
+      }
+      if (!o.dry_run) {
+        // The manifest first: from then on the backup does not count, whatever else remains.
+        fs::remove(dir + "/" + kManifestName, ec);
+        if (ec) return Status::Errno(ec.value(), "remove " + dir + "/" + kManifestName);
+        TM_RETURN_IF_ERROR(io::SyncDirectory(dir));
+        fs::remove_all(dir, ec);
+        if (ec) return Status::Errno(ec.value(), "remove " + dir);
+        TM_RETURN_IF_ERROR(io::SyncDirectory(o.path));
+      }
+    } else {
+      std::vector<Trim> trims = PlanTrims(m, o.policy, o.now_ms);
+      if (trims.empty()) {
+        e.action = "kept";
+        out.push_back(std::move(e));
+        continue;
+      }
+      e.action = "trimmed";
+      for (const auto& t : trims) {
+        e.segments += t.dropped.size();
+        for (const auto& seg : t.dropped) e.bytes += seg.bytes_stored;
+      }
+      if (!o.dry_run) {
+        std::unique_ptr<CatalogWriter> w;
+        if (HasCatalog(dir)) {
+          TM_ASSIGN_OR_RETURN(w, CatalogWriter::Open(dir, m));
+        } else {  // a version 1 continuous backup: converted first, as tidemark run would
+          TM_ASSIGN_OR_RETURN(w, CatalogWriter::Create(dir, m));
+          fs::remove(dir + "/" + kManifestName, ec);
+          TM_RETURN_IF_ERROR(io::SyncDirectory(dir));
+        }
+        TM_RETURN_IF_ERROR(TrimContinuous(dir, &m, w.get(), trims).status());
+      } else {
+        for (const auto& t : trims)
+          TM_RETURN_IF_ERROR(ApplyTrim(&FindOrAddPartition(&m, t.topic, t.partition), t.start));
+      }
+      for (auto& n : GroupsBelowRetention(m)) e.notes.push_back(std::move(n));
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::string PruneToText(const std::vector<PruneEntry>& entries, bool dry_run) {
+  std::string text;
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), "%-24s %-10s %-12s %10s %14s\n", "ID", "KIND", "ACTION",
+                "SEGMENTS", "BYTES");
+  text = buf;
+  for (const auto& e : entries) {
+    std::snprintf(buf, sizeof(buf), "%-24s %-10s %-12s %10" PRIu64 " %14" PRIu64 "\n", e.id.c_str(),
+                  e.kind.c_str(), Verb(e.action, dry_run).c_str(), e.segments, e.bytes);
+    text += buf;
+    for (const auto& n : e.notes) text += "  " + n + "\n";
+  }
+  if (dry_run) text += "dry run: nothing was changed\n";
+  return text;
+}
+
+std::string PruneToJson(const std::vector<PruneEntry>& entries, bool dry_run) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& e : entries) {
+    arr.push_back({{"id", e.id},
+                   {"kind", e.kind},
+                   {"action", Verb(e.action, dry_run)},
+                   {"segments", e.segments},
+                   {"bytes", e.bytes},
+                   {"notes", e.notes}});
+  }
+  return nlohmann::json{{"dry_run", dry_run}, {"backups", arr}}.dump(2) + "\n";
+}
+
+}  // namespace tidemark::backup

@@ -1,0 +1,51 @@
+// Applying [retention] to the backups of a storage path (`tidemark prune`), and trimming one
+// continuous backup (what `tidemark run` does as it runs). The order is always: the index stops
+// naming the data, durably; then the files go. docs/ARCHITECTURE.md "Retention".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backup/catalog.h"
+#include "backup/manifest.h"
+#include "backup/retention.h"
+#include "tidemark/status.h"
+
+namespace tidemark::backup {
+
+struct PruneOptions {
+  std::string path;  // [storage] path
+  std::string id;    // one backup ("": every backup under path)
+  bool dry_run = false;
+  RetentionPolicy policy;
+  int64_t now_ms = 0;
+};
+
+// What happened to one backup.
+struct PruneEntry {
+  std::string id;
+  std::string kind;
+  std::string action;  // "kept", "trimmed", "deleted", "skipped" (dry run: "would trim", ...)
+  uint64_t segments = 0, bytes = 0;  // dropped
+  std::vector<std::string> notes;    // why skipped; group offsets that pointed into pruned data
+};
+
+// Applies the policy to the backups under o.path: snapshots older than max_age are deleted whole
+// (manifest first, so the backup stops counting before its files go), except the newest
+// keep_last; continuous backups are trimmed (TrimContinuous). A backup another process holds
+// (tidemark run applies retention itself), or that a restore or verify is reading, is skipped
+// with a note. Fails only when the path cannot be listed or a backup cannot be changed.
+Result<std::vector<PruneEntry>> PruneLocal(const PruneOptions& o);
+std::string PruneToText(const std::vector<PruneEntry>& entries, bool dry_run);
+std::string PruneToJson(const std::vector<PruneEntry>& entries, bool dry_run);
+
+// Trims the continuous backup in `dir` (whose catalog `w` writes and whose index `m` holds):
+// each trim is applied to `m`, then one catalog checkpoint makes them durable, then the local
+// files of the dropped segments are removed. The caller holds the backup's retention lock
+// (DirLock::ForPruning). Returns the segments dropped.
+Result<std::vector<segment::SealedSegment>> TrimContinuous(const std::string& dir, Manifest* m,
+                                                           CatalogWriter* w,
+                                                           const std::vector<Trim>& trims);
+
+}  // namespace tidemark::backup
