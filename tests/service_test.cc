@@ -17,13 +17,16 @@
 #include <thread>
 
 #include "backup/manifest.h"
+#include "backup/retention.h"
 #include "backup_reader.h"
 #include "cli_util.h"
+#include "common/time.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
 #include "notify_socket.h"
 #include "segment/journal_format.h"
 #include "test_util.h"
+#include "verify/verify.h"
 
 namespace tidemark {
 namespace {
@@ -651,6 +654,60 @@ TEST_F(ServiceTest, TwoProcessesInOneGroupShareAndTakeOverPartitions) {
   std::printf("records held by both nodes: %zu\n", overlapping);
   const std::string blog = ReadText(dir_ / "b.log");
   EXPECT_NE(blog.find("revoked"), std::string::npos) << blog;
+}
+
+// [retention] as the service runs: segments whose newest record is older than max_age leave the
+// front of their partitions once the catalog says so, the pruned range is a "retention" gap, the
+// files are gone, new records are backed up behind it, and verify tells pruned from lost.
+TEST_F(ServiceTest, RetentionPrunesOldSegmentsAsItRunsAndVerifyTellsPrunedFromLost) {
+  ASSERT_TRUE(cluster_.CreateTopic("aged", 2).ok());
+  Produce("aged", 2, 400);  // stamped in 1970: older than any max_age
+  const std::string cfg = WriteConfig("ret.toml", "ret", "[\"aged\"]", "",
+                                      "[retention]\nmax_age = \"1h\"\ninterval_ms = 1000\n");
+  const std::string store = (dir_ / "store").string();
+  pid_t pid = Start(cfg, "ret.log");
+  auto all_pruned = [&](int64_t at_least) {
+    auto m = backup::ReadManifest(store + "/ret");
+    if (!m.ok()) return false;
+    auto it = m->topics.find("aged");
+    if (it == m->topics.end() || it->second.partitions.size() < 2) return false;
+    for (const auto& p : it->second.partitions) {
+      if (p.end_offset < at_least || backup::RetentionStart(p) != p.end_offset) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor([&] { return all_pruned(200); }, 60000)) << ReadText(dir_ / "ret.log");
+  auto sealed_files = [&] {
+    int n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(store + "/ret/topics"))
+      n += e.path().string().ends_with(".tmseg") ? 1 : 0;
+    return n;
+  };
+  EXPECT_EQ(sealed_files(), 0);
+
+  // Records of today are kept, behind the pruned range.
+  {
+    kafka::Producer p;
+    ASSERT_TRUE(p.Connect(cluster_.bootstraps()).ok());
+    for (int i = 0; i < 40; ++i)
+      ASSERT_TRUE(p.Produce("aged", i % 2, std::nullopt, "fresh", {}, WallClockMs()).ok());
+    ASSERT_TRUE(p.Flush().ok());
+  }
+  ASSERT_TRUE(WaitCovered(store, "ret", "aged", 2, 30000));
+  ASSERT_EQ(Stop(pid), 0);
+  auto m = backup::ReadManifest(store + "/ret");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (const auto& p : m->topics.at("aged").partitions) {
+    EXPECT_EQ(backup::RetentionStart(p), 200) << p.partition;
+    EXPECT_EQ(p.records, 20u) << p.partition;
+    ASSERT_FALSE(p.gaps.empty());
+    EXPECT_EQ(p.gaps.front().reason, backup::kGapRetention);
+  }
+  EXPECT_GT(sealed_files(), 0);
+  auto report = verify::VerifyBackup(store, "ret");
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->ok()) << verify::ReportToText(*report);
+  EXPECT_NE(ReadText(dir_ / "ret.log").find("retention:"), std::string::npos);
 }
 
 }  // namespace
