@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "common/time.h"
 #include "io/mem_backend.h"
 #include "segment/journal.h"
 #include "segment/journal_format.h"
@@ -347,6 +348,45 @@ TEST(GroupCommit, ShortJournalWritesStillEndDurable) {
   }
   // Blocks of 64 KiB: all of it is still in the open block, so all of it is in the journal.
   EXPECT_EQ(journaled, all);
+}
+
+// Partitions that start together (all of them, at a service start) do not all roll together:
+// each one's first segment is shortened by a stable fraction of the interval, its later ones not.
+TEST(SpreadRolls, FirstSegmentsRollSpreadOverTheIntervalThenEveryInterval) {
+  io::MemBackend mem(/*direct=*/true);
+  Partitions parts(&mem, "/mem/b1", 64 * 1024, 40);
+  std::mt19937_64 rng(1);
+  const int64_t t0 = WallClockMs();
+  for (int p = 0; p < 40; ++p) parts.Append(p, MakeRecord(rng, 0));
+  constexpr int64_t kInterval = 1000000;
+  auto roll = [&](int64_t now) {
+    std::vector<bool> rolled;
+    for (auto& p : parts.pipelines) {
+      const uint64_t seals = p->seal_count();
+      EXPECT_TRUE(p->RollIfOlderThan(now, kInterval).ok());
+      rolled.push_back(p->seal_count() != seals);
+    }
+    return rolled;
+  };
+  const auto half = roll(t0 + kInterval / 2);
+  const auto rolled_half = std::count(half.begin(), half.end(), true);
+  EXPECT_GT(rolled_half, 5) << "first rolls not spread (all late)";
+  EXPECT_LT(rolled_half, 35) << "first rolls not spread (all early)";
+  EXPECT_EQ(roll(t0 + kInterval / 2), std::vector<bool>(40, false)) << "a roll without records";
+  // Every first segment is sealed by one interval; the second segments then roll after a whole
+  // interval of their own, never earlier.
+  for (int p = 0; p < 40; ++p) parts.Append(p, MakeRecord(rng, 1));
+  const auto late = roll(t0 + kInterval + 5000);
+  for (int p = 0; p < 40; ++p) {
+    if (!half[static_cast<size_t>(p)]) {
+      EXPECT_TRUE(late[static_cast<size_t>(p)]) << p;
+    }
+  }
+  EXPECT_EQ(late, std::vector<bool>(40, true)) << "a segment older than the interval stayed open";
+  for (int p = 0; p < 40; ++p) parts.Append(p, MakeRecord(rng, 2));
+  const int64_t t1 = WallClockMs();
+  EXPECT_EQ(roll(t1 + kInterval - 10000), std::vector<bool>(40, false));
+  EXPECT_EQ(roll(WallClockMs() + kInterval), std::vector<bool>(40, true));
 }
 
 // The journal's recovery on a real directory.

@@ -477,5 +477,48 @@ TEST_F(RecoveryTest, NothingToKeepRemovesTheFileAndADamagedHeaderIsLeftAlone) {
   EXPECT_FALSE(segment::RecoverOpenSegment(dir_, sealed_.path).ok());  // not an .open name
 }
 
+// A shard's writers reserve file space ahead of their writes from one budget, not 8 MiB each;
+// a segment written only at its seal (a quiet partition's) reserves nothing.
+TEST(PreallocationBudget, WritersShareOneBudgetAndASealOnlySegmentReservesNothing) {
+  io::MemBackend mem(/*direct=*/true);
+  constexpr uint64_t kBudget = 24ull << 20;  // three 8 MiB steps
+  segment::WritePool pool(&mem, 4, segment::BlockCodec::MaxBlockSize(64 * 1024), kBudget);
+  segment::BlockCodec codec(format::Codec::kNone, 1);
+  std::mt19937_64 rng(3);
+  std::vector<HeaderView> scratch;
+  std::vector<std::unique_ptr<segment::SegmentWriter>> writers;
+  for (int32_t p = 0; p < 6; ++p) {
+    writers.push_back(std::make_unique<segment::SegmentWriter>(
+        segment::SegmentWriter::Options{"/b", "b1", "orders", p}, &pool, &codec));
+    segment::BlockBuilder b(64 * 1024);
+    ASSERT_TRUE(b.TryAppend(MakeRecord(rng, 0).View(&scratch)));
+    ASSERT_TRUE(writers.back()->Open(0, 1).ok());
+    ASSERT_TRUE(writers.back()->AppendBlock(b).ok());
+    ASSERT_TRUE(writers.back()->Flush().ok());  // a block written before the seal: reserves
+    EXPECT_LE(pool.preallocated(), kBudget);
+  }
+  ASSERT_TRUE(pool.Drain().ok());
+  EXPECT_EQ(pool.preallocated(), kBudget) << "the budget was not used up, or was passed";
+  for (auto& w : writers) {
+    segment::SealedSegment s;
+    ASSERT_TRUE(w->Seal(&s).ok());
+    EXPECT_EQ(s.bytes_stored, mem.Contents("/b/" + s.path).size());
+  }
+  EXPECT_EQ(pool.preallocated(), 0u) << "seals did not give the budget back";
+
+  // Written once, at its seal: one write, no fallocate, nothing reserved.
+  segment::SegmentWriter quiet({"/b", "b1", "orders", 9}, &pool, &codec);
+  segment::BlockBuilder b(64 * 1024);
+  for (int64_t o = 0; o < 60; ++o) ASSERT_TRUE(b.TryAppend(MakeRecord(rng, o).View(&scratch)));
+  ASSERT_TRUE(quiet.Open(0, 1).ok());
+  ASSERT_TRUE(quiet.AppendBlock(b).ok());
+  const uint64_t ops = mem.stats().writes_submitted;
+  segment::SealedSegment s;
+  ASSERT_TRUE(quiet.Seal(&s).ok());
+  EXPECT_EQ(mem.stats().writes_submitted - ops, 1u) << "more than one write (an fallocate?)";
+  EXPECT_EQ(pool.preallocated(), 0u);
+  ASSERT_TRUE(pool.Drain().ok());
+}
+
 }  // namespace
 }  // namespace tidemark

@@ -16,6 +16,7 @@ SegmentWriter::~SegmentWriter() {
   // drained the pool. An unsealed file is left as it is (".open") for recovery.
   TM_CHECK_MSG(in_flight_ == 0, "segment writer destroyed with writes in flight");
   if (batch_ != nullptr) pool_->Release(batch_);  // never written: as if the process had died
+  pool_->ReturnPreallocation(reserved_);
   if (fd_ >= 0) pool_->io()->Close(fd_).IgnoreError();
 }
 
@@ -52,6 +53,7 @@ Status SegmentWriter::Open(int64_t first_offset, int64_t now_ms) {
   footer_.first_offset = first_offset;
   write_pos_ = 0;
   allocated_ = 0;
+  pool_->ReturnPreallocation(std::exchange(reserved_, 0));
   prealloc_ = true;
   dir_synced_ = false;
   // The header page goes out with the first blocks, in the same write.
@@ -162,11 +164,19 @@ Status SegmentWriter::AppendBlock(const BlockBuilder& b) {
 // never changes bytes already written, and a write that overtakes it is merely an extending
 // write. A failed fallocate only stops preallocation for this segment; a full disk still surfaces
 // through the writes. The step bounds what a crash leaves as zeros past the last block.
+//
+// The reservations of a shard's writers come from one budget (WritePool), held by a segment until
+// its seal: a shard of 2000 partitions does not reserve 16 GB. A segment written only at its seal
+// (a quiet partition's, whose records waited in the journal) reserves nothing, since its final
+// writes are the whole file; one whose step finds the budget spent writes without reserving, an
+// extending write, as on a filesystem without fallocate.
 void SegmentWriter::Preallocate(uint64_t end) {
   constexpr uint64_t kStep = 8ull << 20;
   if (!prealloc_ || falloc_op_.in_flight || end + kStep / 2 <= allocated_) return;
   const uint64_t from = std::max(allocated_, end);
   if (opts_.preallocate_limit != 0 && from >= opts_.preallocate_limit) return;
+  if (!pool_->TakePreallocation(kStep)) return;
+  reserved_ += kStep;
   falloc_op_ = io::IoOp{};
   falloc_op_.kind = io::IoKind::kFallocate;
   falloc_op_.fd = fd_;
@@ -182,6 +192,8 @@ void SegmentWriter::Preallocate(uint64_t end) {
   if (!pool_->io()->Submit(&falloc_op_).ok()) {
     --in_flight_;
     prealloc_ = false;
+    pool_->ReturnPreallocation(kStep);
+    reserved_ -= kStep;
     return;
   }
   allocated_ = from + kStep;
@@ -199,6 +211,7 @@ Status SegmentWriter::Seal(SealedSegment* out) {
   TM_CHECK(fd_ >= 0);
   *out = SealedSegment{};
   TM_RETURN_IF_ERROR(error_);
+  prealloc_ = false;  // the last writes make the file's final size: nothing to reserve
   const std::string dir = DirPath();
   io::IoBackend* io = pool_->io();
   if (footer_.blocks.empty()) {
@@ -206,6 +219,7 @@ Status SegmentWriter::Seal(SealedSegment* out) {
     TM_RETURN_IF_ERROR(WaitInFlight());
     TM_RETURN_IF_ERROR(io->Close(fd_));
     fd_ = -1;
+    pool_->ReturnPreallocation(std::exchange(reserved_, 0));
     std::remove((dir + "/" + open_name_).c_str());
     return Status::Ok();
   }
@@ -228,6 +242,7 @@ Status SegmentWriter::Seal(SealedSegment* out) {
   if (Status s = io->Fdatasync(fd_); !s.ok()) return error_ = s.WithContext(dir + "/" + open_name_);
   if (Status s = io->Close(fd_); !s.ok()) return error_ = s;
   fd_ = -1;
+  pool_->ReturnPreallocation(std::exchange(reserved_, 0));
   if (Status s = io->Rename(dir + "/" + open_name_, dir + "/" + sealed_name_); !s.ok())
     return error_ = s;
   if (Status s = io->SyncDir(dir); !s.ok()) return error_ = s;

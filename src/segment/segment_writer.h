@@ -121,7 +121,8 @@ class SegmentWriter final : public WriteSink {
   std::string sealed_name_;
   uint64_t write_pos_ = 0;
   uint64_t allocated_ = 0;   // file size asked for by Preallocate
-  bool prealloc_ = true;     // false once an fallocate failed for this segment
+  uint64_t reserved_ = 0;    // of the pool's preallocation budget, held until the seal
+  bool prealloc_ = true;     // false once an fallocate failed for this segment, and at the seal
   bool dir_synced_ = false;  // the open file's directory entry is durable
   io::IoOp falloc_op_;       // at most one fallocate in flight
   io::IoOp sync_op_;         // the fdatasync of a durability point

@@ -5,8 +5,11 @@
 
 namespace tidemark::segment {
 
-WritePool::WritePool(io::IoBackend* io, size_t depth, size_t buffer_bytes)
-    : io_(io), buffer_bytes_(format::AlignUp(buffer_bytes)) {
+WritePool::WritePool(io::IoBackend* io, size_t depth, size_t buffer_bytes,
+                     uint64_t preallocate_budget_bytes)
+    : io_(io),
+      buffer_bytes_(format::AlignUp(buffer_bytes)),
+      prealloc_budget_(preallocate_budget_bytes) {
   TM_CHECK(depth > 0);
   slots_.reserve(depth);
   free_.reserve(depth);

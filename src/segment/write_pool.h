@@ -15,6 +15,7 @@
 #include "common/histogram.h"
 #include "io/aligned_buffer.h"
 #include "io/io_backend.h"
+#include "tidemark/assert.h"
 
 namespace tidemark::segment {
 
@@ -44,7 +45,11 @@ class WritePool {
     int64_t submit_ns = 0;
   };
 
-  WritePool(io::IoBackend* io, size_t depth, size_t buffer_bytes);
+  // `preallocate_budget_bytes`: how much file space the shard's writers may reserve ahead of
+  // their writes at once (SegmentWriter::Preallocate), whatever the number of open segments.
+  WritePool(io::IoBackend* io, size_t depth, size_t buffer_bytes,
+            uint64_t preallocate_budget_bytes = kDefaultPreallocateBudget);
+  static constexpr uint64_t kDefaultPreallocateBudget = 64ull << 20;
   WritePool(const WritePool&) = delete;
   WritePool& operator=(const WritePool&) = delete;
 
@@ -74,6 +79,17 @@ class WritePool {
   uint64_t full_wait_ns() const { return full_wait_ns_; }
   // How often a dry pool had held buffers submitted early.
   uint64_t held_flushes() const { return held_flushes_; }
+  // Takes `bytes` of the preallocation budget; false when that would pass it.
+  bool TakePreallocation(uint64_t bytes) {
+    if (bytes > prealloc_budget_ - prealloc_taken_) return false;
+    prealloc_taken_ += bytes;
+    return true;
+  }
+  void ReturnPreallocation(uint64_t bytes) {
+    TM_CHECK(bytes <= prealloc_taken_);
+    prealloc_taken_ -= bytes;
+  }
+  uint64_t preallocated() const { return prealloc_taken_; }
 
  private:
   static void OnDone(io::IoOp* op, void* ctx);
@@ -85,6 +101,8 @@ class WritePool {
   Histogram latency_;
   uint64_t full_wait_ns_ = 0;
   uint64_t held_flushes_ = 0;
+  uint64_t prealloc_budget_;
+  uint64_t prealloc_taken_ = 0;
 };
 
 }  // namespace tidemark::segment

@@ -121,6 +121,7 @@ Status PartitionPipeline::SealSegment() {
   result_.bytes_stored += s.bytes_stored;
   result_.records += s.records;
   result_.segments.push_back(std::move(s));
+  first_segment_ = false;
   // Continuous: the entry covers what is sealed. Every record below next_ is in a block of this
   // segment (seals happen with the builder empty), and every gap below it is recorded.
   if (task_.end_offset == kNoEnd) result_.end_offset = next_;
@@ -159,9 +160,17 @@ uint64_t PartitionPipeline::oldest_journal_frame() const {
   return std::min(open_block_frame_, unsynced_frame_);
 }
 
-Status PartitionPipeline::RollIfOpenedBefore(int64_t opened_before_ms) {
-  if ((!writer_.is_open() && builder_.empty()) || opened_ms_ > opened_before_ms)
-    return Status::Ok();
+Status PartitionPipeline::RollIfOlderThan(int64_t now_ms, int64_t interval_ms) {
+  if (!writer_.is_open() && builder_.empty()) return Status::Ok();
+  int64_t age_ms = interval_ms;
+  if (first_segment_ && interval_ms > 0) {
+    // Shortened by 0 to 99.9% of the interval: spread evenly over partitions, stable per name.
+    const std::string name = task_.topic + "/" + std::to_string(task_.partition);
+    const uint64_t permille = format::Xxh3(name.data(), name.size()) % 1000;
+    age_ms -= static_cast<int64_t>(static_cast<uint64_t>(interval_ms) / 1000 * permille +
+                                   static_cast<uint64_t>(interval_ms) % 1000 * permille / 1000);
+  }
+  if (now_ms - opened_ms_ < age_ms) return Status::Ok();
   TM_RETURN_IF_ERROR(FlushBlock());
   if (writer_.is_open()) TM_RETURN_IF_ERROR(SealSegment());
   return Status::Ok();

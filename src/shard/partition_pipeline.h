@@ -78,9 +78,12 @@ class PartitionPipeline {
   // The oldest journal frame holding records of this partition that are not yet in a block
   // durable in its segment; 0 when none.
   uint64_t oldest_journal_frame() const;
-  // Seals the open segment if its first record arrived at or before `opened_before_ms`
-  // (time-based roll; the segment may exist only as the open block so far).
-  Status RollIfOpenedBefore(int64_t opened_before_ms);
+  // Seals the open segment once its first record is `interval_ms` old at `now_ms` (wall clock;
+  // time-based roll: the segment may exist only as the open block so far). The partition's
+  // first segment rolls earlier, by a stable fraction of the interval taken from the XXH3 of its
+  // name, so partitions that start together (every one, at a service start) do not all seal in
+  // the same turn ever after.
+  Status RollIfOlderThan(int64_t now_ms, int64_t interval_ms);
   // Bumped at every seal that changed the manifest entry (so a caller can publish Result()).
   uint64_t seal_count() const { return seal_count_; }
   uint64_t records() const { return records_; }
@@ -112,8 +115,9 @@ class PartitionPipeline {
   uint64_t seal_count_ = 0;
   uint64_t records_in_ = 0;
   uint64_t bytes_in_ = 0;
-  int64_t opened_ms_ = 0;  // when the open segment's first record arrived (wall clock)
-  bool unsynced_ = false;  // blocks appended to the open segment since its last sync
+  int64_t opened_ms_ = 0;      // when the open segment's first record arrived (wall clock)
+  bool first_segment_ = true;  // no segment sealed yet by this pipeline (its roll is spread)
+  bool unsynced_ = false;      // blocks appended to the open segment since its last sync
   // The journal (continuous backup): the open block's records from byte journaled_bytes_ (and
   // record journaled_records_) on are in no frame yet; the offset after the record before them
   // is unjournaled_from_ (a section vouches for the offsets it skips from there).

@@ -292,12 +292,13 @@ Status Shard::Tick() {
   progress_.heartbeat_ms.store(now_ms, std::memory_order_relaxed);
   if (now_ms < next_tick_ms_) return Status::Ok();
   next_tick_ms_ = now_ms + flush_interval_ms_.load(std::memory_order_relaxed);
-  const int64_t roll_before = WallClockMs() - roll_interval_ms_.load(std::memory_order_relaxed);
+  const int64_t wall_ms = WallClockMs();
+  const int64_t roll_ms = roll_interval_ms_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < pipelines_.size(); ++i) {
     auto& p = *pipelines_[i];
     const uint64_t seals = p.seal_count();
     const int64_t t0 = MonotonicNs();
-    TM_RETURN_IF_ERROR(p.RollIfOpenedBefore(roll_before)
+    TM_RETURN_IF_ERROR(p.RollIfOlderThan(wall_ms, roll_ms)
                            .WithContext(p.task().topic + "/" + std::to_string(p.task().partition)));
     if (p.seal_count() != seals) {
       std::lock_guard<std::mutex> g(mu_);
