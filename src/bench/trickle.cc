@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "bench/modes.h"
+#include "bench/trickle.h"
 #include "common/time.h"
 #include "kafka/mock.h"
 #include "s3/client.h"
@@ -29,12 +30,6 @@ namespace tidemark::bench {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-using nlohmann::json;
-
-// The sum of the samples of metric `name` over all its label sets (for example records in, per
-// topic) in a Prometheus text body; -1 when it has none.
 double MetricSum(const std::string& body, const std::string& name) {
   double sum = 0;
   bool found = false;
@@ -55,47 +50,33 @@ double MetricSum(const std::string& body, const std::string& name) {
   return found ? sum : -1;
 }
 
-// CPU seconds (user and system, every thread) process `pid` has used so far, from
-// /proc/<pid>/stat (fields 14 and 15, after the command name in parentheses); -1 if unreadable.
-double ProcessCpuSeconds(pid_t pid) {
-  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+unsigned long long StatCpuTicks(std::string_view stat) {
   const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  const char* p = stat.c_str() + close + 1;
+  if (close == std::string_view::npos) return 0;
+  std::string_view rest = stat.substr(close + 1);
   unsigned long long ticks = 0;
-  for (int field = 3; field <= 15 && *p != '\0'; ++field) {
-    while (*p == ' ') ++p;
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(p, &end, 10);
-    if (field == 14 || field == 15) ticks += v;
-    while (*p != ' ' && *p != '\0') ++p;
+  for (int field = 3; field <= 15 && !rest.empty(); ++field) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    const size_t end = std::min(rest.find(' '), rest.size());
+    if (field == 14 || field == 15) {
+      unsigned long long v = 0;
+      for (char c : rest.substr(0, end)) {
+        if (c < '0' || c > '9') break;
+        v = v * 10 + static_cast<unsigned long long>(c - '0');
+      }
+      ticks += v;
+    }
+    rest.remove_prefix(end);
   }
-  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return ticks;
 }
 
-// What a backup directory holds on disk.
-struct DiskUse {
-  uint64_t files = 0;        // regular files
-  uint64_t sealed = 0;       // *.tmseg
-  uint64_t open = 0;         // *.tmseg.open
-  uint64_t allocated = 0;    // st_blocks * 512: what the filesystem reserved (preallocation too)
-  uint64_t bytes = 0;        // st_size
-  uint64_t index_bytes = 0;  // what names the segments: manifest.json, or catalog/ (format 2)
-  uint64_t sealed_allocated = 0, sealed_bytes = 0;  // of the *.tmseg files alone
-  json ToJson() const {
-    return {{"files", files},
-            {"segments_sealed", sealed},
-            {"segments_open", open},
-            {"bytes_allocated", allocated},
-            {"bytes_files", bytes},
-            {"sealed_bytes_allocated", sealed_allocated},
-            {"sealed_bytes_files", sealed_bytes},
-            {"index_bytes", index_bytes}};
-  }
-};
+double ProcessCpuSeconds(pid_t pid) {
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.rfind(')') == std::string::npos) return -1;
+  return static_cast<double>(StatCpuTicks(stat)) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
-// Walks `dir` while the service writes in it: a file renamed or removed between the listing and
-// its stat is skipped (it is counted under its new name, or it is gone).
 DiskUse WalkStore(const std::string& dir) {
   DiskUse d;
   std::error_code ec;
@@ -116,13 +97,29 @@ DiskUse WalkStore(const std::string& dir) {
       d.sealed_bytes += static_cast<uint64_t>(st.st_size);
     }
     if (ends(".tmseg.open")) ++d.open;
-    if (name == "manifest.json" ||
-        it->path().parent_path().string().find("/catalog") != std::string::npos) {
-      d.index_bytes += static_cast<uint64_t>(st.st_size);
+    bool index = name == "manifest.json";
+    for (const auto& part : it->path().lexically_relative(dir).parent_path()) {
+      index = index || part == "catalog";
     }
+    if (index) d.index_bytes += static_cast<uint64_t>(st.st_size);
   }
   return d;
 }
+
+double CpuPercent(const std::vector<std::pair<double, double>>& series, double from, double to) {
+  const std::pair<double, double>*a = nullptr, *b = nullptr;
+  for (const auto& s : series) {
+    if (s.first < from - 1e-6 || s.first > to + 1e-6) continue;
+    if (a == nullptr) a = &s;
+    b = &s;
+  }
+  if (a == nullptr || a == b || b->first - a->first <= 0) return -1;
+  return (b->second - a->second) / (b->first - a->first) * 100;
+}
+
+namespace {
+
+using nlohmann::json;
 
 // One point of the timeline.
 struct TrickleSample {
@@ -171,19 +168,6 @@ struct Figure {
   std::string target;
   std::string note;
 };
-
-// The service's CPU in percent of one core between the samples of `series` (seconds, CPU
-// seconds) nearest inside [from, to]; -1 when the window holds fewer than two.
-double CpuPercent(const std::vector<std::pair<double, double>>& series, double from, double to) {
-  const std::pair<double, double>*a = nullptr, *b = nullptr;
-  for (const auto& s : series) {
-    if (s.first < from - 1e-6 || s.first > to + 1e-6) continue;
-    if (a == nullptr) a = &s;
-    b = &s;
-  }
-  if (a == nullptr || a == b || b->first - a->first <= 0) return -1;
-  return (b->second - a->second) / (b->first - a->first) * 100;
-}
 
 std::string Fixed(double v, int digits) {
   char buf[64];
