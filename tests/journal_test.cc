@@ -547,6 +547,19 @@ TEST_F(JournalReplayTest, SkippedOffsetsTheFrameVouchesForAndTheManifestsEnd) {
   EXPECT_FALSE(fs::exists(dir_ / format::PartitionDir("orders", 2)));
 }
 
+TEST_F(JournalReplayTest, WhatIsNotAJournalFileIsLeftAlone) {
+  const auto a = Encode(0, 10, 10);
+  WriteJournal(0, 1, Frame(1, 0, 0, a));
+  fs::create_directories(dir_ / "journal" / segment::JournalFileName(1, 5));  // a directory
+  std::ofstream(dir_ / "journal" / "notes.txt") << "hello";
+  const auto rep = Replay();
+  ASSERT_EQ(rep.problems.size(), 2u);
+  EXPECT_EQ(Sealed(0), a.records);
+  EXPECT_TRUE(fs::exists(dir_ / "journal" / "notes.txt"));
+  EXPECT_TRUE(fs::is_directory(dir_ / "journal" / segment::JournalFileName(1, 5)));
+  EXPECT_FALSE(fs::exists(dir_ / "journal" / segment::JournalFileName(0, 1)));
+}
+
 TEST_F(JournalReplayTest, ATornFrameEndsTheReplay) {
   const auto a = Encode(0, 10, 8), b = Encode(10, 20, 9);
   auto file = Frame(1, 0, 0, a);

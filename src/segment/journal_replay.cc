@@ -254,8 +254,13 @@ Status ReplayJournal(const std::string& dir, const ReplayOptions& o, const Known
     const std::string n = it->path().filename().string();
     int shard = -1;
     uint64_t seq = 0;
-    if (ParseJournalFileName(n, &shard, &seq)) {
+    std::error_code type_ec;
+    const bool regular = it->is_regular_file(type_ec) && !type_ec;
+    if (ParseJournalFileName(n, &shard, &seq) && regular) {
       files.emplace_back(shard, seq, n);
+    } else if (!regular) {
+      report->problems.push_back(std::string(kJournalDir) + "/" + n +
+                                 " is not a regular file; left alone");
     } else {
       report->problems.push_back(std::string(kJournalDir) + "/" + n +
                                  " is not a journal file name; left alone");
