@@ -347,8 +347,9 @@ Status RunTrickle(const BenchOptions& o) {
     s.records = records;
     s.bytes = bytes;
     s.cpu_seconds = ProcessCpuSeconds(pid);
-    cpu.emplace_back(s.t, s.cpu_seconds);
-    if (!samples.empty() && s.t > samples.back().t && s.cpu_seconds >= 0) {
+    if (s.cpu_seconds >= 0) cpu.emplace_back(s.t, s.cpu_seconds);
+    if (!samples.empty() && s.t > samples.back().t && s.cpu_seconds >= 0 &&
+        samples.back().cpu_seconds >= 0) {
       s.cpu_percent = (s.cpu_seconds - samples.back().cpu_seconds) / (s.t - samples.back().t) * 100;
     }
     s.durability_points = MetricSum(body, "tidemark_durability_points_total");
@@ -397,13 +398,13 @@ Status RunTrickle(const BenchOptions& o) {
       sample(metrics());
       last_sample = last_cpu = t;
     } else if (t - last_cpu >= 1) {
-      cpu.emplace_back(t, ProcessCpuSeconds(pid));
+      if (const double c = ProcessCpuSeconds(pid); c >= 0) cpu.emplace_back(t, c);
       last_cpu = t;
     }
   }
   TM_RETURN_IF_ERROR(producer.Flush(120000));
   const double produce_s = elapsed();
-  cpu.emplace_back(produce_s, ProcessCpuSeconds(pid));
+  if (const double c = ProcessCpuSeconds(pid); c >= 0) cpu.emplace_back(produce_s, c);
   // Caught up: every record consumed; or no progress for 10 s, or a quarter of the run (at least
   // 30 s) spent waiting: a service that cannot keep up is reported behind, not waited for.
   std::string body;
