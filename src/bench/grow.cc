@@ -1,6 +1,8 @@
 #include "bench/grow.h"
 
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 
 #include "bench/process.h"
@@ -370,12 +373,112 @@ GrowShape ShapeOf(const BenchOptions& o) {
   return s;
 }
 
-// Runs `argv` o.runs times in child processes and keeps the median run by wall time.
-Result<Cmd> Measure(const BenchOptions& o, const std::vector<std::string>& argv,
+// Starts the measured commands from a process forked before the generator allocates anything. A
+// child's peak RSS (wait4) counts the pages it shares with its parent from the fork until its
+// exec, so `ls` forked from this process holding a million manifest entries would report this
+// process's size (hundreds of MB), not its own. The launcher stays as small as the benchmark was
+// at its start: it reads one request per line (JSON: argv and log), runs it with MustRun and
+// answers one line (the ChildRun, or the error); it ends when its input closes.
+class Launcher {
+ public:
+  Launcher() = default;
+  Launcher(const Launcher&) = delete;
+  Launcher& operator=(const Launcher&) = delete;
+  ~Launcher() {
+    if (to_ != nullptr) std::fclose(to_);
+    if (from_ != nullptr) std::fclose(from_);
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  }
+
+  // Call while this process runs no other thread (fork copies only the caller).
+  Status Start() {
+    int req[2], resp[2];
+    if (::pipe(req) != 0) return Status::Errno(errno, "pipe");
+    if (::pipe(resp) != 0) {
+      const int err = errno;
+      ::close(req[0]);
+      ::close(req[1]);
+      return Status::Errno(err, "pipe");
+    }
+    pid_ = ::fork();
+    if (pid_ < 0) return Status::Errno(errno, "fork");
+    if (pid_ == 0) {
+      ::close(req[1]);
+      ::close(resp[0]);
+      Serve(req[0], resp[1]);
+      ::_exit(0);
+    }
+    ::close(req[0]);
+    ::close(resp[1]);
+    to_ = ::fdopen(req[1], "w");
+    from_ = ::fdopen(resp[0], "r");
+    if (to_ == nullptr || from_ == nullptr) return Status::Errno(errno, "fdopen");
+    return Status::Ok();
+  }
+
+  // MustRun(argv, log), started by the launcher.
+  Result<ChildRun> Run(const std::vector<std::string>& argv, const std::string& log) {
+    const std::string line = json{{"argv", argv}, {"log", log}}.dump() + "\n";
+    if (std::fputs(line.c_str(), to_) < 0 || std::fflush(to_) != 0)
+      return Status::Aborted("the benchmark's launcher process is gone");
+    json r = json::parse(ReadLine(from_), nullptr, false);
+    if (r.is_discarded()) return Status::Aborted("the benchmark's launcher process died");
+    if (r.contains("error")) return Status::Aborted(r["error"].get<std::string>());
+    ChildRun c;
+    c.exit_code = r["exit_code"];
+    c.seconds = r["seconds"];
+    c.cpu_seconds = r["cpu_seconds"];
+    c.peak_rss_mb = r["peak_rss_mb"];
+    return c;
+  }
+
+ private:
+  static std::string ReadLine(std::FILE* f) {
+    std::string line;
+    int ch;
+    while ((ch = std::fgetc(f)) != EOF && ch != '\n') line.push_back(static_cast<char>(ch));
+    return line;
+  }
+
+  static void Serve(int in_fd, int out_fd) {
+    std::FILE* in = ::fdopen(in_fd, "r");
+    std::FILE* out = ::fdopen(out_fd, "w");
+    if (in == nullptr || out == nullptr) return;
+    for (;;) {
+      const std::string line = ReadLine(in);
+      if (line.empty()) return;  // the benchmark closed its end
+      json req = json::parse(line, nullptr, false);
+      json resp;
+      if (req.is_discarded() || !req.contains("argv") || !req.contains("log")) {
+        resp = {{"error", "launcher: a request that is not {argv, log}"}};
+      } else {
+        Result<ChildRun> r =
+            MustRun(req["argv"].get<std::vector<std::string>>(), req["log"].get<std::string>());
+        if (r.ok()) {
+          resp = {{"exit_code", r->exit_code},
+                  {"seconds", r->seconds},
+                  {"cpu_seconds", r->cpu_seconds},
+                  {"peak_rss_mb", r->peak_rss_mb}};
+        } else {
+          resp = {{"error", r.status().message()}};
+        }
+      }
+      std::fputs((resp.dump() + "\n").c_str(), out);
+      std::fflush(out);
+    }
+  }
+
+  pid_t pid_ = -1;
+  std::FILE* to_ = nullptr;
+  std::FILE* from_ = nullptr;
+};
+
+// Runs `argv` o.runs times (through the launcher) and keeps the median run by wall time.
+Result<Cmd> Measure(const BenchOptions& o, Launcher* launcher, const std::vector<std::string>& argv,
                     const std::string& log) {
   std::vector<ChildRun> runs;
   for (int i = 0; i < std::max(1, o.runs); ++i) {
-    TM_ASSIGN_OR_RETURN(ChildRun r, MustRun(argv, log));
+    TM_ASSIGN_OR_RETURN(ChildRun r, launcher->Run(argv, log));
     runs.push_back(r);
   }
   std::sort(runs.begin(), runs.end(),
@@ -459,6 +562,8 @@ Status RunGrow(const BenchOptions& o) {
     if (o.sizes[i] <= o.sizes[i - 1])
       return Status::Config("--sizes must increase (each size extends the backup of the last)");
   }
+  Launcher launcher;  // first, while this process is small (see Launcher)
+  if (!o.sizes.empty()) TM_RETURN_IF_ERROR(launcher.Start());
   const std::string path = o.dir + "/grow";
   BackupGenerator gen(path, kGrowId, shape);
   TM_RETURN_IF_ERROR(gen.Init());
@@ -516,8 +621,10 @@ Status RunGrow(const BenchOptions& o) {
     }
     TM_RETURN_IF_ERROR(GrowTo(&gen, &ckpt, size, &row));
     // The commands read the backup as it stands (its manifest fresh in the page cache).
-    TM_ASSIGN_OR_RETURN(row.ls, Measure(o, {o.self, "ls", "--path", path}, o.dir + "/grow-ls.log"));
-    TM_ASSIGN_OR_RETURN(row.describe, Measure(o, describe, o.dir + "/grow-describe.log"));
+    TM_ASSIGN_OR_RETURN(
+        row.ls, Measure(o, &launcher, {o.self, "ls", "--path", path}, o.dir + "/grow-ls.log"));
+    TM_ASSIGN_OR_RETURN(row.describe,
+                        Measure(o, &launcher, describe, o.dir + "/grow-describe.log"));
     // Checkpoints as the service makes them: K segments sealed since the last one, then one
     // checkpoint; only the checkpoint is timed.
     std::vector<PartitionChange> changed;
