@@ -5,6 +5,8 @@
 // code writes the same bytes.
 //
 // Usage: make_corpus OUT_DIR SOURCE_ROOT   (tools/fuzz.sh --seed regenerates the committed one)
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/catalog.h"
 #include "backup/manifest.h"
 #include "common/time.h"
 #include "config/config.h"
@@ -275,6 +278,42 @@ int main(int argc, char** argv) {
   empty.started_ms = empty.finished_ms = 1763647380000;
   empty.compression = "lz4";
   Write(out / "manifest" / "empty-snapshot.json", backup::ManifestToJson(empty));
+
+  // The same backup as a catalog: root.json, changes.log (one checkpoint after the fold) and
+  // the topic log, as catalog_target.cc splits its input.
+  {
+    const fs::path dir =
+        fs::temp_directory_path() / ("tidemark-corpus-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    backup::Manifest c = m;
+    c.groups.clear();
+    c.topics.erase("orders..v2");  // one topic log: the one the target writes
+    c.groups_note = "a continuous backup does not capture consumer groups";
+    backup::PartitionManifest& q = c.topics["orders"].partitions[0];
+    segment::SealedSegment last = q.segments.back();
+    q.segments.pop_back();
+    q.records -= last.records;
+    q.bytes_raw -= last.bytes_raw;
+    q.bytes_stored -= last.bytes_stored;
+    auto w = backup::CatalogWriter::Create(dir.string(), c);
+    if (!w.ok()) Die("catalog: " + w.status().message());
+    q.segments.push_back(last);
+    q.records += last.records;
+    q.bytes_raw += last.bytes_raw;
+    q.bytes_stored += last.bytes_stored;
+    c.finished_ms += 1000;
+    if (!(*w)->Checkpoint(c, {{"orders", 3}}, {q.segments[0].path}).ok()) Die("catalog checkpoint");
+    auto read = [](const fs::path& p) {
+      std::ifstream in(p, std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::string text =
+        read(dir / "catalog" / "root.json") + "\n@@\n" + read(dir / "catalog" / "changes.log") +
+        "\n@@\n" + read(dir / "catalog" / "topics" / "orders" / "00000000000000000001.log");
+    Write(out / "catalog" / "checkpointed.catalog", text);
+    fs::remove_all(dir);
+  }
 
   // Configurations: the example the service ships, and two that use every section.
   const std::string configs[][2] = {
