@@ -16,6 +16,7 @@
 #include "backup/prune.h"
 #include "backup/retention.h"
 #include "common/dir_lock.h"
+#include "service/store.h"
 #include "tidemark/format.h"
 #include "verify/verify.h"
 
@@ -432,6 +433,36 @@ TEST_F(CatalogTest, RetentionTrimsWholeSegmentsFromTheFrontAndRecordsTheRange) {
   Seal("orders", 0, 10);
   ASSERT_TRUE(Checkpoint(**w2).ok());
   ExpectReadsBack();
+}
+
+// A crash after retention's catalog line and before its files were removed: the next start's
+// store recovery removes them, and adopts nothing below the retention start.
+TEST_F(CatalogTest, StoreRecoveryFinishesAPruneACrashInterrupted) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 3; ++i) Seal("orders", 0, 10);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  const auto segs = m_.topics["orders"].partitions[0].segments;
+  for (const auto& s : segs) {
+    fs::create_directories((dir_ / s.path).parent_path());
+    std::ofstream(dir_ / s.path) << "segment";
+  }
+  PartitionManifest& p = m_.topics["orders"].partitions[0];
+  ASSERT_TRUE(ApplyTrim(&p, segs[2].first_offset).ok());
+  Trim t{"orders", 0, segs[2].first_offset, {segs[0], segs[1]}};
+  ASSERT_TRUE((*w)->Checkpoint(m_, {}, {}, {t}).ok());  // ... and the crash: no file removed
+  auto read = ReadCatalog(dir());
+  ASSERT_TRUE(read.ok());
+  service::StoreRecovery rec;
+  auto recovered = service::RecoverStore(dir(), *read, &rec);
+  ASSERT_TRUE(recovered.ok()) << recovered.status().message();
+  EXPECT_FALSE(fs::exists(dir_ / segs[0].path));
+  EXPECT_FALSE(fs::exists(dir_ / segs[1].path));
+  EXPECT_TRUE(fs::exists(dir_ / segs[2].path));
+  EXPECT_EQ(ManifestToJson(*recovered), ManifestToJson(m_));
+  ASSERT_EQ(rec.problems.size(), 2u);
+  EXPECT_NE(rec.problems[0].find("below the retention start"), std::string::npos)
+      << rec.problems[0];
 }
 
 TEST_F(CatalogTest, ATrimInsideASegmentOrOutsideTheRangeIsRefused) {

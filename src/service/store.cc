@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "backup/retention.h"
 #include "common/log.h"
 #include "io/io_backend.h"
 #include "segment/journal_replay.h"
@@ -206,6 +207,15 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
         report->problems.push_back(rel + ": after the unreadable " + *unreadable + "; " +
                                    MoveAside(dir, rel, ".superseded") +
                                    " (its records are backed up again)");
+        continue;
+      }
+      if (first < backup::RetentionStart(entry)) {
+        // Pruned by retention, whose catalog line is durable, just before a crash: finish it.
+        fs::remove(dir + "/" + rel, ec);
+        report->problems.push_back(rel + " lies below the retention start " +
+                                   std::to_string(backup::RetentionStart(entry)) +
+                                   (ec ? "; cannot remove it: " + ec.message() : "; removed"));
+        ec.clear();
         continue;
       }
       if (first < entry.end_offset) {
