@@ -287,13 +287,15 @@ Status BackupGenerator::Add(uint64_t segments, std::vector<PartitionChange>* cha
 // --- THE checkpoint -------------------------------------------------------------------------
 
 Status Checkpointer::Checkpoint(backup::Manifest* m, const std::vector<PartitionChange>& changed) {
-  // Today's service (Service::Checkpoint in src/service/run.cc) ignores what changed: it stamps
-  // the manifest and rewrites all of it. The catalog of issue 12 writes only `changed`
-  // (CatalogWriter::Create on the first call, CatalogWriter::Checkpoint with the partitions of
-  // `changed` after); switch these lines to it when the service switches.
-  (void)changed;
+  // As Service::Checkpoint in src/service/run.cc: only the partitions that changed.
   m->finished_ms = WallClockMs();
-  TM_RETURN_IF_ERROR(backup::WriteManifest(dir_, *m));
+  if (!writer_) {
+    TM_ASSIGN_OR_RETURN(writer_, backup::CatalogWriter::Create(dir_, *m));
+  } else {
+    std::set<backup::TopicPartition> parts;
+    for (const auto& c : changed) parts.insert({c.topic, c.partition});
+    TM_RETURN_IF_ERROR(writer_->Checkpoint(*m, parts, {}));
+  }
   ++checkpoints_;
   return Status::Ok();
 }

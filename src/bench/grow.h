@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/catalog.h"
 #include "backup/manifest.h"
 #include "bench/bench.h"
 #include "tidemark/status.h"
@@ -82,12 +83,10 @@ class BackupGenerator {
 };
 
 // THE CHECKPOINT of the benchmark: makes `m` durable in `dir` after `changed` was added to it
-// (the first call: everything). Today it does exactly what the service's Service::Checkpoint
-// (src/service/run.cc) does: stamp finished_ms and rewrite the whole manifest through
-// backup::WriteManifest, so its cost grows with the backup's age. Issue 12 replaces that rewrite
-// with an append-only catalog (docs/ARCHITECTURE.md, "Storage for months"; backup::CatalogWriter,
-// which keeps state between checkpoints, hence a class): when the service switches, switch
-// Checkpoint() to the same calls, so `tidemark bench grow` measures what the service does.
+// (the first call: everything). It does what the service's Service::Checkpoint
+// (src/service/run.cc) does: stamp finished_ms and append what changed to the catalog
+// (backup::CatalogWriter: written whole on the first call, then checkpoints, folding when
+// changes.log passes 4 MiB), so `tidemark bench grow` measures what the service does.
 //
 // Lifecycle: one per backup directory, used by one thread.
 class Checkpointer {
@@ -98,6 +97,7 @@ class Checkpointer {
 
  private:
   std::string dir_;
+  std::unique_ptr<backup::CatalogWriter> writer_;
   uint64_t checkpoints_ = 0;
 };
 
