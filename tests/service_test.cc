@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "backup/catalog.h"
 #include "backup/manifest.h"
 #include "backup/retention.h"
 #include "backup_reader.h"
@@ -708,6 +709,37 @@ TEST_F(ServiceTest, RetentionPrunesOldSegmentsAsItRunsAndVerifyTellsPrunedFromLo
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_TRUE(report->ok()) << verify::ReportToText(*report);
   EXPECT_NE(ReadText(dir_ / "ret.log").find("retention:"), std::string::npos);
+}
+
+// A version 1 continuous backup (one manifest.json, as tidemark run kept it before format 2) is
+// converted to a catalog at the start, keeps every record, and the backup goes on behind it.
+TEST_F(ServiceTest, AVersionOneContinuousBackupIsConvertedAtStartAndKeepsEveryRecord) {
+  ASSERT_TRUE(cluster_.CreateTopic("legacy", 2).ok());
+  Produce("legacy", 2, 300);
+  const std::string store = (dir_ / "store").string();
+  // Real segments and a version 1 manifest: a snapshot, relabelled as continuous.
+  auto snap = testing::Tidemark("backup --brokers " + cluster_.bootstraps() +
+                                " --topics legacy --path " + store + " --id v1");
+  ASSERT_EQ(snap.code, 0) << snap.out;
+  auto v1 = backup::ReadManifest(store + "/v1");
+  ASSERT_TRUE(v1.ok()) << v1.status().message();
+  v1->kind = "continuous";
+  v1->groups.clear();
+  v1->groups_note = "a continuous backup does not capture consumer groups";
+  ASSERT_FALSE(backup::HasCatalog(store + "/v1"));
+  ASSERT_TRUE(backup::WriteManifest(store + "/v1", *v1).ok());
+  Produce("legacy", 2, 100);
+
+  pid_t pid = Start(WriteConfig("v1.toml", "v1", "[\"legacy\"]"), "v1.log");
+  ASSERT_TRUE(WaitCovered(store, "v1", "legacy", 2, 30000)) << ReadText(dir_ / "v1.log");
+  ASSERT_EQ(Stop(pid), 0);
+  EXPECT_TRUE(backup::HasCatalog(store + "/v1"));
+  EXPECT_FALSE(fs::exists(fs::path(store) / "v1" / "manifest.json"));
+  EXPECT_NE(ReadText(dir_ / "v1.log").find("converted to a catalog"), std::string::npos);
+  ExpectBackupEqualsSource(testing::ReadBackup(store + "/v1"), "legacy", 2);
+  auto report = verify::VerifyBackup(store, "v1");
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->ok()) << verify::ReportToText(*report);
 }
 
 }  // namespace
