@@ -10,10 +10,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
+#include "backup/manifest.h"
 #include "cli_util.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
@@ -269,6 +271,52 @@ TEST_F(CliTest, UnknownBackupIdListsTheOnesThatExist) {
   CmdResult r = Tidemark("verify --path " + path + " --id imaginary");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("backups there: real"), std::string::npos) << r.out;
+}
+
+// tidemark prune: without [retention] it is a usage error; with it, a dry run says what would go
+// and changes nothing, and the real run deletes the old snapshot and keeps the newest.
+TEST_F(CliTest, PruneDeletesOldSnapshotsAfterADryRunAndNeedsARetentionSection) {
+  StartKafka(10);
+  const std::string path = (dir_ / "store").string();
+  for (const char* id : {"old", "new"}) {
+    ASSERT_EQ(Tidemark("backup --brokers " + cluster_.bootstraps() + " --topics 't*' --path " +
+                       path + " --id " + id)
+                  .code,
+              0);
+  }
+  // "old" finished 40 days ago.
+  auto m = backup::ReadManifest(path + "/old");
+  ASSERT_TRUE(m.ok());
+  m->started_ms -= 40LL * 86400000;
+  m->finished_ms -= 40LL * 86400000;
+  ASSERT_TRUE(backup::WriteManifest(path + "/old", *m).ok());
+
+  const std::string none = WriteFile("none.toml", "[storage]\npath = \"" + path + "\"\n");
+  CmdResult r = Tidemark("prune --config " + none);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("no [retention] max_age or max_bytes"), std::string::npos) << r.out;
+
+  const std::string cfg =
+      WriteFile("ret.toml", "[storage]\npath = \"" + path +
+                                "\"\n[retention]\nmax_age = \"30d\"\nkeep_last = 1\n");
+  r = Tidemark("prune --config " + cfg + " --dry-run --json", /*merge_stderr=*/false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["dry_run"], true);
+  std::map<std::string, std::string> action;
+  for (const auto& b : j["backups"]) action[b["id"]] = b["action"];
+  EXPECT_EQ(action["old"], "would delete") << r.out;
+  EXPECT_EQ(action["new"], "kept") << r.out;
+  EXPECT_TRUE(fs::exists(fs::path(path) / "old" / "manifest.json"));
+
+  r = Tidemark("prune --config " + cfg);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("deleted"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(fs::path(path) / "old"));
+  r = Tidemark("ls --path " + path);
+  EXPECT_EQ(r.out.find("old"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("new"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, FullDiskFailsAndNoSealedSegmentLies) {
