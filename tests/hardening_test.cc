@@ -21,6 +21,7 @@
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
 #include "restore/block_stream.h"
+#include "restore/state.h"
 #include "segment/recovery.h"
 #include "segment/segment_reader.h"
 #include "segment/segment_writer.h"
@@ -563,6 +564,29 @@ TEST_F(HardeningTest, RecordCountMismatchIsReportedAfterEarlierDamage) {
   }
   EXPECT_TRUE(first) << verify::ReportToJson(*r);
   EXPECT_TRUE(count) << verify::ReportToJson(*r);
+}
+
+// A restore's state.json with numbers that are not integers of their range (a float, 1e300): an
+// error naming the file, never undefined behaviour in a cast.
+TEST_F(HardeningTest, RestoreStateWithNonIntegerNumbersIsAnError) {
+  const std::string dir = (tmp_ / "state").string();
+  fs::create_directories(dir);
+  for (
+      const char* bad :
+      {R"({"complete":false,"created_ms":1.5,"targets":[]})",
+       R"({"complete":false,"created_ms":1,"targets":[{"topic":"t","partition":0,"base":1e300}]})",
+       R"({"complete":false,"created_ms":1,"targets":[{"topic":"t","partition":4294967296,"base":0}]})"}) {
+    std::ofstream(dir + "/state.json", std::ios::trunc) << bad;
+    auto s = restore::ReadState(dir);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.status().message().find("state.json"), std::string::npos) << s.status().message();
+  }
+  std::ofstream(dir + "/state.json", std::ios::trunc)
+      << R"({"complete":true,"created_ms":7,"targets":[{"topic":"t","partition":2,"base":40}]})";
+  auto ok = restore::ReadState(dir);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->created_ms, 7);
+  EXPECT_TRUE(ok->complete);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "backup/json_fields.h"
 #include "backup/manifest.h"
 #include "tidemark/format.h"
 
@@ -30,10 +31,12 @@ Result<State> ReadState(const std::string& dir) {
     if (j.is_discarded()) throw std::runtime_error("not valid JSON");
     s.exists = true;
     s.complete = j.at("complete").get<bool>();
-    s.created_ms = j.at("created_ms").get<int64_t>();
+    // Integers through the checked reader: a float or an out-of-range number is damage, not
+    // undefined behaviour.
+    s.created_ms = backup::Int<int64_t>(j, "created_ms");
     for (const auto& t : j.at("targets")) {
-      s.bases[{t.at("topic").get<std::string>(), t.at("partition").get<int32_t>()}] =
-          t.at("base").get<int64_t>();
+      s.bases[{t.at("topic").get<std::string>(), backup::Int<int32_t>(t, "partition")}] =
+          backup::Int<int64_t>(t, "base");
     }
   } catch (const std::exception& e) {
     return Status::Corrupt(path + ": " + e.what() +
