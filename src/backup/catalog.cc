@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "backup/catalog_lines.h"
 #include "backup/json_fields.h"
 #include "common/time.h"
 #include "io/io_backend.h"
@@ -28,75 +29,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kTopicsDir = "topics";
-constexpr size_t kHashChars = 16;
-
-std::string Hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
-  return buf;
-}
-
-// "<16 hex XXH3 of the JSON text> <JSON text>\n"
-std::string EncodeLine(const json& j) {
-  std::string text = j.dump();
-  std::string line = Hex64(XXH3_64bits(text.data(), text.size()));
-  line.reserve(kHashChars + 2 + text.size());
-  line += ' ';
-  line += text;
-  line += '\n';
-  return line;
-}
-
-struct Line {
-  json j;
-  int64_t seq = 0;
-  std::string type;
-  size_t begin = 0, end = 0;  // byte range in the file, newline included
-};
-
-// The lines of `data` that read back whole (checksum, JSON object with an integer "seq" and a
-// string "type"), up to the first that does not: a torn tail ends a log.
-std::vector<Line> ScanLines(std::string_view data, size_t* valid_bytes) {
-  std::vector<Line> out;
-  size_t pos = 0;
-  while (pos < data.size()) {
-    const size_t nl = data.find('\n', pos);
-    if (nl == std::string_view::npos) break;
-    std::string_view line = data.substr(pos, nl - pos);
-    if (line.size() < kHashChars + 3 || line[kHashChars] != ' ') break;
-    uint64_t sum = 0;
-    bool hex = true;
-    for (size_t i = 0; i < kHashChars; ++i) {
-      const char c = line[i];
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (d < 0) {
-        hex = false;
-        break;
-      }
-      sum = sum << 4 | static_cast<uint64_t>(d);
-    }
-    std::string_view text = line.substr(kHashChars + 1);
-    if (!hex || XXH3_64bits(text.data(), text.size()) != sum) break;
-    Line l;
-    l.j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (l.j.is_discarded() || !l.j.is_object() || !l.j.contains("seq") || !l.j.contains("type") ||
-        !l.j["type"].is_string())
-      break;
-    try {
-      l.seq = Int<int64_t>(l.j, "seq");
-    } catch (const std::exception&) {
-      break;
-    }
-    l.type = l.j["type"].get<std::string>();
-    l.begin = pos;
-    l.end = nl + 1;
-    out.push_back(std::move(l));
-    pos = nl + 1;
-  }
-  *valid_bytes = pos;
-  return out;
-}
-
 // The first `limit` bytes of a file (all of it for limit == UINT64_MAX); NotFound when missing.
 Result<std::string> ReadFile(const std::string& path, uint64_t limit = UINT64_MAX) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -153,95 +85,6 @@ bool IsLogRel(const std::string& rel, const std::string& topic) {
   for (size_t i = prefix.size(); i < prefix.size() + 20; ++i)
     if (rel[i] < '0' || rel[i] > '9') return false;
   return rel.compare(prefix.size() + 20, 4, ".log") == 0;
-}
-
-json BackupFields(const Manifest& m) {
-  return {{"finished_ms", m.finished_ms},
-          {"brokers", m.brokers},
-          {"cluster_id", m.cluster_id},
-          {"compression", m.compression},
-          {"level", m.level}};
-}
-
-void ApplyBackup(const json& j, Manifest* m) {
-  m->finished_ms = Int<int64_t>(j, "finished_ms");
-  m->brokers = j.at("brokers").get<std::string>();
-  m->cluster_id = j.at("cluster_id").get<std::string>();
-  m->compression = j.at("compression").get<std::string>();
-  m->level = Int<int>(j, "level");
-}
-
-int32_t PartitionOf(const json& j) {
-  const int32_t p = Int<int32_t>(j, "partition");
-  // FindOrAddPartition raises the partition count to p + 1.
-  if (p < 0 || p == std::numeric_limits<int32_t>::max())
-    throw std::out_of_range("partition " + std::to_string(p) + " is not a partition number");
-  return p;
-}
-
-// A "partition" line: the partition's range and totals, and (full) its segments and gaps from
-// the given indexes on.
-void ApplyPartition(const json& j, const std::string& topic, Manifest* m, bool full) {
-  PartitionManifest& p = FindOrAddPartition(m, topic, PartitionOf(j));
-  p.start_offset = Int<int64_t>(j, "start_offset");
-  p.end_offset = Int<int64_t>(j, "end_offset");
-  p.records = Int<uint64_t>(j, "records");
-  p.bytes_raw = Int<uint64_t>(j, "bytes_raw");
-  p.bytes_stored = Int<uint64_t>(j, "bytes_stored");
-  if (!full) return;
-  const uint64_t sf = Int<uint64_t>(j, "segments_from");
-  const uint64_t gf = Int<uint64_t>(j, "gaps_from");
-  if (sf > p.segments.size() || gf > p.gaps.size()) {
-    throw std::out_of_range("a line for partition " + std::to_string(p.partition) +
-                            " replaces segments from " + std::to_string(sf) + " or gaps from " +
-                            std::to_string(gf) + ", past the " + std::to_string(p.segments.size()) +
-                            " segments and " + std::to_string(p.gaps.size()) + " gaps it has");
-  }
-  p.segments.resize(sf);
-  for (const auto& js : j.at("segments")) p.segments.push_back(SegmentFromJson(js));
-  p.gaps.resize(gf);
-  for (const auto& jg : j.at("gaps")) p.gaps.push_back(GapFromJson(jg));
-}
-
-// A "retention" line: everything below `start` was pruned (ApplyTrim); the line carries the
-// totals after it for readers of summaries.
-void ApplyRetention(const json& j, const std::string& topic, Manifest* m, bool full) {
-  PartitionManifest& p = FindOrAddPartition(m, topic, PartitionOf(j));
-  if (!full) {
-    p.records = Int<uint64_t>(j, "records");
-    p.bytes_raw = Int<uint64_t>(j, "bytes_raw");
-    p.bytes_stored = Int<uint64_t>(j, "bytes_stored");
-    return;
-  }
-  if (Status s = ApplyTrim(&p, Int<int64_t>(j, "start")); !s.ok())
-    throw std::out_of_range(s.message());
-}
-
-// A "mark" line: a segment's upload marks.
-void ApplyMark(const json& j, const std::string& topic, Manifest* m) {
-  const int32_t part = PartitionOf(j);
-  const std::string path = j.at("path").get<std::string>();
-  auto t = m->topics.find(topic);
-  if (t != m->topics.end()) {
-    for (auto& p : t->second.partitions) {
-      if (p.partition != part) continue;
-      for (auto it = p.segments.rbegin(); it != p.segments.rend(); ++it) {
-        if (it->path != path) continue;
-        it->uploaded_ms = Int<int64_t>(j, "uploaded_ms");
-        it->local = j.at("local").get<bool>();
-        return;
-      }
-    }
-  }
-  throw std::out_of_range("a mark names segment '" + path.substr(0, 300) +
-                          "', which the catalog does not hold");
-}
-
-std::string LineTopic(const json& j) {
-  std::string t = j.at("topic").get<std::string>();
-  if (!format::IsLegalTopicName(t))
-    throw std::invalid_argument("topic name '" + t.substr(0, 300) + "' is not legal");
-  return t;
 }
 
 void ListFiles(const fs::path& dir, std::vector<fs::path>* files, std::vector<fs::path>* dirs) {
@@ -317,7 +160,7 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
                                " bytes, but root.json vouches for " + std::to_string(bytes));
       }
       size_t valid = 0;
-      std::vector<Line> lines = ScanLines(data, &valid);
+      std::vector<CatalogLine> lines = ScanLines(data, &valid);
       if (valid != bytes) {
         return Status::Corrupt(origin + ": line " + std::to_string(lines.size() + 1) +
                                " is damaged (checksum or JSON), inside what root.json vouches for");
@@ -410,25 +253,6 @@ const PartitionManifest* Find(const Manifest& m, const std::string& topic, int32
 
 bool SameGap(const Gap& a, const Gap& b) {
   return a.from == b.from && a.to == b.to && a.reason == b.reason;
-}
-
-json PartitionLine(const std::string& topic, const PartitionManifest& p, size_t sf, size_t gf) {
-  json segs = json::array();
-  for (size_t i = sf; i < p.segments.size(); ++i) segs.push_back(SegmentToJson(p.segments[i]));
-  json gaps = json::array();
-  for (size_t i = gf; i < p.gaps.size(); ++i) gaps.push_back(GapToJson(p.gaps[i]));
-  return {{"type", "partition"},
-          {"topic", topic},
-          {"partition", p.partition},
-          {"start_offset", p.start_offset},
-          {"end_offset", p.end_offset},
-          {"records", p.records},
-          {"bytes_raw", p.bytes_raw},
-          {"bytes_stored", p.bytes_stored},
-          {"segments_from", sf},
-          {"segments", std::move(segs)},
-          {"gaps_from", gf},
-          {"gaps", std::move(gaps)}};
 }
 
 }  // namespace
@@ -669,14 +493,9 @@ Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartitio
     trimmed.insert({trim.topic, trim.partition});
     const PartitionManifest* p = Find(m, trim.topic, trim.partition);
     if (p == nullptr) continue;
-    std::string line = EncodeLine({{"type", "retention"},
-                                   {"seq", seq++},
-                                   {"topic", trim.topic},
-                                   {"partition", trim.partition},
-                                   {"start", trim.start},
-                                   {"records", p->records},
-                                   {"bytes_raw", p->bytes_raw},
-                                   {"bytes_stored", p->bytes_stored}});
+    json l = RetentionLine(trim.topic, *p, trim.start);
+    l["seq"] = seq++;
+    std::string line = EncodeLine(l);
     out += line;
     add_pending[trim.topic] += line;
     updates.emplace_back(TopicPartition{trim.topic, trim.partition}, KnownOf(*p));

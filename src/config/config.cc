@@ -309,7 +309,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
         *t, "upload",
         {"endpoint", "bucket", "prefix", "region", "addressing", "ca_file", "credentials_file",
          "profile", "workers", "part_size_bytes", "multipart_threshold_bytes", "parts_in_flight",
-         "queue_max_segments", "timeout_ms", "retries", "keep_local"}));
+         "queue_max_segments", "timeout_ms", "retries", "keep_local", "catalog_interval_ms"}));
     UploadConfig& u = c.upload;
     TM_RETURN_IF_ERROR(r.String(*t, "upload", "endpoint", &u.endpoint));
     if (!u.endpoint.empty() && u.endpoint.rfind("http://", 0) != 0 &&
@@ -357,6 +357,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& origin) {
     v = u.retries;
     TM_RETURN_IF_ERROR(r.Int(*t, "upload", "retries", 0, 100, &v));
     u.retries = static_cast<int>(v);
+    TM_RETURN_IF_ERROR(
+        r.Int(*t, "upload", "catalog_interval_ms", 100, 3600000, &u.catalog_interval_ms));
     std::string keep;
     TM_RETURN_IF_ERROR(r.String(*t, "upload", "keep_local", &keep));
     if (!keep.empty()) {

@@ -68,6 +68,8 @@ struct UploadConfig {
   int retries = 5;              // per request, after the first attempt
   // Local copies after a confirmed upload: -1 keep all, 0 remove at once, > 0 keep this long.
   int64_t keep_local_ms = -1;
+  // The store's catalog is uploaded at most this often (one chunk and one root each time).
+  int64_t catalog_interval_ms = 10000;
   bool enabled() const { return !bucket.empty(); }
 };
 

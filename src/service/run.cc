@@ -602,6 +602,7 @@ Status Service::RetentionTurn() {
   const std::vector<backup::Trim> trims = backup::PlanTrims(m_, policy, WallClockMs());
   if (trims.empty()) return Status::Ok();
   TM_ASSIGN_OR_RETURN(auto dropped, backup::TrimContinuous(dir_, &m_, catalog_.get(), trims));
+  if (tier_) tier_->Trimmed(trims);  // the store stops naming them, then their objects go
   uint64_t bytes = 0;
   for (const auto& s : dropped) bytes += s.bytes_stored;
   TM_LOG_INFO("retention: %zu segments (%" PRIu64 " bytes) of %zu partitions pruned",

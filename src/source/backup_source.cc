@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "backup/catalog.h"
+#include "backup/store_catalog.h"
 #include "common/log.h"
 #include "s3/client.h"
 #include "s3/settings.h"
@@ -53,6 +54,9 @@ class S3Source final : public BackupSource {
   }
 
   std::string Where() const override { return st_.location.Url(); }
+  std::string Url(const std::string& key) const {
+    return "s3://" + st_.location.bucket + "/" + key;
+  }
   bool remote() const override { return true; }
 
   Result<std::vector<std::string>> Ids() override {
@@ -71,14 +75,27 @@ class S3Source final : public BackupSource {
 
   Result<backup::Manifest> ReadManifest(const std::string& id,
                                         const backup::ReadScope& scope) override {
-    const std::string key = st_.location.Key(id + "/" + backup::kManifestName);
-    std::string text;
-    {
-      std::lock_guard lk(meta_mu_);
-      TM_ASSIGN_OR_RETURN(text, meta_->GetObject(st_.location.bucket, key));
+    // A continuous backup's catalog (backup/store_catalog.h); else a manifest.json (snapshots,
+    // and continuous backups uploaded by tidemark 1.x).
+    const std::string cat = id + "/" + backup::kCatalogDir + "/";
+    const std::string root_key = st_.location.Key(cat + backup::kCatalogRoot);
+    std::lock_guard lk(meta_mu_);
+    auto root = meta_->GetObject(st_.location.bucket, root_key);
+    if (root.ok()) {
+      return backup::ReadStoreCatalog(
+          *root, Url(root_key), scope, [&](const std::string& name) -> Result<std::string> {
+            auto chunk = meta_->GetObject(st_.location.bucket, st_.location.Key(cat + name));
+            if (!chunk.ok() && chunk.status().Is(Errc::kNotFound)) {
+              return Status::Corrupt(Url(st_.location.Key(cat + name)) +
+                                     " is missing, though the catalog's root names it");
+            }
+            return chunk;
+          });
     }
-    TM_ASSIGN_OR_RETURN(backup::Manifest m,
-                        backup::ManifestFromJson(text, "s3://" + st_.location.bucket + "/" + key));
+    if (!root.status().Is(Errc::kNotFound)) return root.status();
+    const std::string key = st_.location.Key(id + "/" + backup::kManifestName);
+    TM_ASSIGN_OR_RETURN(std::string text, meta_->GetObject(st_.location.bucket, key));
+    TM_ASSIGN_OR_RETURN(backup::Manifest m, backup::ManifestFromJson(text, Url(key)));
     backup::ApplyScope(&m, scope);
     return m;
   }

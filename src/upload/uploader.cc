@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "backup/catalog.h"
+#include "backup/store_catalog.h"
 #include "common/dir_lock.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -83,6 +84,12 @@ bool Pool::TrySubmit(Job job) {
   return true;
 }
 
+void Pool::SubmitFirst(Job job) {
+  std::lock_guard lk(mu_);
+  queue_.push_front(std::move(job));
+  cv_.notify_one();
+}
+
 void Pool::Drain() {
   std::unique_lock lk(mu_);
   idle_.wait(lk, [&] { return queue_.empty() && running_ == 0; });
@@ -116,7 +123,8 @@ void Pool::Loop(Worker* w) {
     ++running_;
     space_.notify_one();
     lk.unlock();
-    const Status st = job.data
+    const Status st = job.run ? job.run(*w->clients[0], st_.location.bucket)
+                      : job.data
                           ? w->clients[0]->PutObject(st_.location.bucket, job.key, Bytes(*job.data))
                           : PutFile(w, job.file, job.key);
     if (job.done) job.done(st);
@@ -129,6 +137,11 @@ void Pool::Loop(Worker* w) {
 Status Pool::CheckBucket() {
   std::lock_guard lk(meta_mu_);
   return meta_->CheckBucket(st_.location.bucket);
+}
+
+Status Pool::WithClient(const std::function<Status(s3::Client&, const std::string&)>& f) {
+  std::lock_guard lk(meta_mu_);
+  return f(*meta_, st_.location.bucket);
 }
 
 Status Pool::PutBytes(const std::string& key, const std::string& data) {
@@ -251,6 +264,30 @@ backup::Manifest RemoteView(const backup::Manifest& m) {
   return v;
 }
 
+Status PutStoreCatalog(Pool* pool, const std::string& id, const backup::Manifest& view) {
+  const s3::Location& loc = pool->settings().location;
+  const std::string cat = id + "/" + backup::kCatalogDir + "/";
+  int64_t seq = 1;
+  const std::string text = backup::StoreBaseChunk(view, &seq);
+  const std::string name =
+      backup::StoreChunkName(static_cast<uint64_t>(std::max<int64_t>(WallClockMs(), 0)) * 1000);
+  TM_RETURN_IF_ERROR(pool->PutBytes(loc.Key(cat + name), text));
+  TM_RETURN_IF_ERROR(pool->PutBytes(loc.Key(cat + backup::kCatalogRoot),
+                                    backup::StoreRootJson(view, {{name, text.size()}})));
+  // The root names only the new chunk: older chunks and a version 1 manifest.json go.
+  return pool->WithClient([&](s3::Client& c, const std::string& bucket) -> Status {
+    const std::string prefix = loc.Key(cat + backup::kStoreChunksDir + "/");
+    TM_ASSIGN_OR_RETURN(s3::Listing l, c.List(bucket, prefix));
+    for (const auto& [key, size] : l.objects) {
+      if (key == loc.Key(cat + name)) continue;
+      Status st = c.DeleteObject(bucket, key);
+      if (!st.ok() && !st.Is(Errc::kNotFound)) return st;
+    }
+    Status st = c.DeleteObject(bucket, loc.Key(id + "/" + backup::kManifestName));
+    return st.Is(Errc::kNotFound) ? Status::Ok() : st;
+  });
+}
+
 namespace {
 
 // One backup: segments not uploaded yet, then (all confirmed) the manifest, then keep_local.
@@ -315,9 +352,13 @@ Status UploadBackup(Pool* pool, const config::Config& c, const std::string& id, 
                                     "upload again to continue); first: " +
                                     first.message());
   }
-  // Every segment is in the store: now the manifest may name them there.
-  TM_RETURN_IF_ERROR(pool->PutBytes(loc.Key(id + "/" + backup::kManifestName),
-                                    backup::ManifestToJson(RemoteView(m))));
+  // Every segment is in the store: now its index may name them there.
+  if (backup::HasCatalog(dir)) {
+    TM_RETURN_IF_ERROR(PutStoreCatalog(pool, id, RemoteView(m)));
+  } else {
+    TM_RETURN_IF_ERROR(pool->PutBytes(loc.Key(id + "/" + backup::kManifestName),
+                                      backup::ManifestToJson(RemoteView(m))));
+  }
   ++sum->manifests;
   const std::vector<std::string> remove = ApplyKeepLocal(&m, c.upload.keep_local_ms, now);
   if (!remove.empty()) {

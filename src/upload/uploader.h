@@ -36,6 +36,8 @@ struct Job {
   std::string key;                          // object key
   std::function<void(const Status&)> done;  // called on a worker thread
   std::shared_ptr<const std::string> data;  // an object from memory (a manifest)
+  // Anything else on a worker's client (a delete, a listing); `file`, `key` and `data` unused.
+  std::function<Status(s3::Client&, const std::string& bucket)> run;
 };
 
 class Pool {
@@ -51,6 +53,9 @@ class Pool {
   void Submit(Job job);
   // Queues a job unless the queue is full.
   bool TrySubmit(Job job);
+  // Queues a job ahead of the others, whatever the queue holds (the few catalog objects, which
+  // must not wait behind a backlog of segments).
+  void SubmitFirst(Job job);
   // Waits until every job submitted so far is done.
   void Drain();
   // Drops the jobs still waiting and stops the running ones at once (their callbacks get
@@ -64,6 +69,8 @@ class Pool {
   Status CheckBucket();
   // One object from memory, on the calling thread (manifests).
   Status PutBytes(const std::string& key, const std::string& data);
+  // Anything else on the calling thread's client (listings, deletes).
+  Status WithClient(const std::function<Status(s3::Client&, const std::string& bucket)>& f);
   const s3::Settings& settings() const { return st_; }
 
  private:
@@ -118,6 +125,11 @@ std::vector<std::string> ApplyKeepLocal(backup::Manifest* m, int64_t keep_local_
 // The manifest as the store may show it: per partition, the segments up to the first one not
 // confirmed yet, and the offsets they (and recorded gaps) cover; no node's `local` flags.
 backup::Manifest RemoteView(const backup::Manifest& m);
+
+// Writes the store's catalog of backup `id` whole: one base chunk holding `view` (what the store
+// holds: RemoteView), then the root naming it; then removes the chunks and the version 1
+// manifest.json it replaces. On the calling thread.
+Status PutStoreCatalog(Pool* pool, const std::string& id, const backup::Manifest& view);
 
 std::string SummaryToText(const Summary& s);
 
