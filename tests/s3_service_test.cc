@@ -218,5 +218,108 @@ TEST_F(TierTest, AStopIsPromptWhileTheStoreHangsAndLosesNothing) {
   }
 }
 
+// Retention in the store: the service's catalog in the store stops naming what [retention]
+// dropped (a "retention" gap), then the objects go; the store's catalog is a few chunks and a
+// root, never a manifest.json; what is kept verifies and restores from the store alone.
+TEST_F(TierTest, RetentionDropsObjectsFromTheStoreOnlyAfterItsCatalogStopsNamingThem) {
+  ASSERT_TRUE(kafka_.CreateTopic("aged", 2).ok());
+  ASSERT_OK(client_->CreateBucket("tier-r"));
+  kafka::Producer producer;
+  ASSERT_TRUE(producer.Connect(kafka_.bootstraps()).ok());
+  auto produce = [&](int n, int64_t ts, const std::string& value) {
+    for (int i = 0; i < n; ++i)
+      ASSERT_TRUE(producer.Produce("aged", i % 2, std::nullopt, value, {}, ts + i).ok());
+    ASSERT_TRUE(producer.Flush().ok());
+  };
+  auto src = source::Open("s3://tier-r/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  auto remote = [&](const std::function<bool(const backup::Manifest&)>& done) {
+    for (int i = 0; i < 1200; ++i) {
+      auto m = (*src)->ReadManifest("ret");
+      if (m.ok() && done(*m)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  auto segment_objects = [&] {
+    size_t n = 0;
+    for (const auto& [k, size] : Objects("tier-r", "site-a/ret/topics/"))
+      n += k.ends_with(".tmseg");
+    return n;
+  };
+  const std::string log = (dir_ / "ret.log").string();
+
+  // Records stamped in 1970, in several segments per partition, all in the store.
+  std::string conf = WriteRunConfig("ret", "aged", "300", "tier-r", "catalog_interval_ms = 200\n");
+  pid_t pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  for (int batch = 0; batch < 4; ++batch) {
+    produce(100, 1000 + batch * 100, "old");
+    std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  }
+  ASSERT_TRUE(remote([](const backup::Manifest& m) { return m.TotalRecords() == 400; }))
+      << testing::Shell("cat " + log).out;
+  const size_t before = segment_objects();
+  EXPECT_GE(before, 4u);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::Shell("cat " + log).out;
+
+  // Again with [retention]: everything is older than max_age.
+  conf = WriteRunConfig("ret", "aged", "300", "tier-r",
+                        "catalog_interval_ms = 200\n[retention]\nmax_age = \"1h\"\n"
+                        "interval_ms = 1000\n");
+  pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  auto all_pruned = [](const backup::Manifest& m) {
+    auto t = m.topics.find("aged");
+    if (t == m.topics.end() || t->second.partitions.size() != 2) return false;
+    for (const auto& p : t->second.partitions)
+      if (p.end_offset < 200 || backup::RetentionStart(p) != p.end_offset || !p.segments.empty())
+        return false;
+    return true;
+  };
+  ASSERT_TRUE(remote(all_pruned)) << testing::Shell("cat " + log).out;
+  // The catalog stopped naming them: now the objects go.
+  for (int i = 0; i < 400 && segment_objects() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(segment_objects(), 0u) << testing::Shell("cat " + log).out;
+
+  // Fresh records are backed up behind the pruned range, in the store.
+  produce(60, WallClockMs(), "fresh");
+  ASSERT_TRUE(remote([](const backup::Manifest& m) {
+    return m.TotalRecords() == 60 && m.topics.at("aged").partitions.at(0).end_offset == 230;
+  })) << testing::Shell("cat " + log).out;
+  ::kill(pid, SIGTERM);
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::Shell("cat " + log).out;
+
+  const auto objects = Objects("tier-r", "site-a/ret/");
+  EXPECT_EQ(objects.count("site-a/ret/manifest.json"), 0u);
+  ASSERT_EQ(objects.count("site-a/ret/catalog/root.json"), 1u);
+  size_t chunks = 0;
+  for (const auto& [k, size] : objects) chunks += k.starts_with("site-a/ret/catalog/chunks/");
+  EXPECT_GE(chunks, 1u);
+  EXPECT_LE(chunks, 8u) << "chunks are merged";
+  auto m = (*src)->ReadManifest("ret");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (const auto& p : m->topics.at("aged").partitions) {
+    EXPECT_EQ(backup::RetentionStart(p), 200) << p.partition;
+    ASSERT_FALSE(p.gaps.empty());
+    EXPECT_EQ(p.gaps.front().reason, backup::kGapRetention);
+  }
+  auto rep = verify::VerifyBackup(**src, "ret");
+  ASSERT_TRUE(rep.ok()) << rep.status().message();
+  EXPECT_TRUE(rep->ok()) << verify::ReportToText(*rep);
+  EXPECT_EQ(rep->records, 60u);
+  auto r = RestoreFromS3("s3://tier-r/site-a", "ret", "aged", 2);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  for (int32_t p = 0; p < 2; ++p) {
+    ASSERT_EQ(r->records[p].size(), 30u) << "partition " << p;
+    for (const auto& rec : r->records[p]) EXPECT_EQ(rec.value.value_or(""), "fresh");
+  }
+}
+
 }  // namespace
 }  // namespace tidemark

@@ -15,7 +15,9 @@
 #include <string>
 #include <thread>
 
+#include "backup/retention.h"
 #include "backup/snapshot.h"
+#include "common/time.h"
 #include "cli_util.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
