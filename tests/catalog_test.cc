@@ -12,9 +12,11 @@
 #include <random>
 #include <string>
 
+#include "backup/catalog_lines.h"
 #include "backup/manifest.h"
 #include "backup/prune.h"
 #include "backup/retention.h"
+#include "backup/store_catalog.h"
 #include "common/dir_lock.h"
 #include "service/store.h"
 #include "tidemark/format.h"
@@ -519,6 +521,123 @@ TEST_F(CatalogTest, PruneDeletesOldSnapshotsKeepsTheNewestAndSkipsOnesBeingRead)
   EXPECT_FALSE(fs::exists(root_ / "snap0"));
   EXPECT_TRUE(fs::exists(root_ / "snap1" / kManifestName));
   EXPECT_TRUE(fs::exists(root_ / "snap3" / kManifestName));
+}
+
+// The store's catalog (backup/store_catalog.h): a base and later chunks replay to the backup; the
+// root alone gives the summaries; every crafted root or chunk is an error naming what is wrong.
+class StoreCatalogTest : public CatalogTest {
+ protected:
+  std::map<std::string, std::string> objects_;  // chunk name -> bytes
+  int fetches_ = 0;
+  FetchChunk Fetch() {
+    return [this](const std::string& name) -> Result<std::string> {
+      ++fetches_;
+      auto it = objects_.find(name);
+      if (it == objects_.end()) return Status::NotFound(name + " is missing");
+      return it->second;
+    };
+  }
+  std::string Root(const std::vector<std::string>& names) {
+    std::vector<StoreChunk> chunks;
+    for (const auto& n : names) chunks.push_back({n, objects_[n].size()});
+    return StoreRootJson(m_, chunks);
+  }
+};
+
+TEST_F(StoreCatalogTest, ABaseAndItsChunksReadBackAndTheRootAloneGivesSummaries) {
+  for (int i = 0; i < 6; ++i) Seal("orders", i % 2, 10, i == 3 ? 4 : 0);
+  Seal("payments", 0, 7);
+  int64_t seq = 1;
+  objects_[StoreChunkName(1)] = StoreBaseChunk(m_, &seq);
+  // A later chunk: partition 0 gains a segment, then retention drops its first two.
+  Seal("orders", 0, 5);
+  PartitionManifest& p0 = FindOrAddPartition(&m_, "orders", 0);
+  nlohmann::json l = PartitionLine("orders", p0, p0.segments.size() - 1, 0);
+  l["seq"] = seq++;
+  std::string delta = EncodeLine(l);
+  const int64_t start = p0.segments[2].first_offset;
+  ASSERT_TRUE(ApplyTrim(&p0, start).ok());
+  nlohmann::json r = RetentionLine("orders", p0, start);
+  r["seq"] = seq++;
+  delta += EncodeLine(r);
+  objects_[StoreChunkName(2)] = delta;
+  const std::string root = Root({StoreChunkName(1), StoreChunkName(2)});
+
+  auto full = ReadStoreCatalog(root, "s3://b/cat/catalog/root.json", {}, Fetch());
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  EXPECT_EQ(ManifestToJson(*full), ManifestToJson(m_));
+  EXPECT_EQ(fetches_, 2);
+
+  fetches_ = 0;
+  ReadScope summaries;
+  summaries.summaries_only = true;
+  auto sum = ReadStoreCatalog(root, "root", summaries, Fetch());
+  ASSERT_TRUE(sum.ok()) << sum.status().message();
+  EXPECT_EQ(fetches_, 0) << "ls reads the root alone";
+  EXPECT_EQ(sum->TotalRecords(), m_.TotalRecords());
+  EXPECT_TRUE(sum->topics.at("orders").partitions.at(0).segments.empty());
+
+  ReadScope one;
+  one.wants = [](const std::string& t) { return t == "payments"; };
+  auto only = ReadStoreCatalog(root, "root", one, Fetch());
+  ASSERT_TRUE(only.ok()) << only.status().message();
+  EXPECT_EQ(only->topics.size(), 1u);
+  EXPECT_EQ(only->TotalRecords(), 7u);
+}
+
+TEST_F(StoreCatalogTest, CraftedRootsAndChunksAreErrorsNamingWhatIsWrong) {
+  Seal("orders", 0, 10);
+  Seal("orders", 0, 10);
+  int64_t seq = 1;
+  const std::string base = StoreBaseChunk(m_, &seq);
+  const std::string name = StoreChunkName(7);
+  objects_[name] = base;
+  const std::string good = Root({name});
+  ASSERT_TRUE(ReadStoreCatalog(good, "root", {}, Fetch()).ok());
+
+  auto expect = [&](const std::string& root, const std::string& what) {
+    auto r = ReadStoreCatalog(root, "s3://b/x/catalog/root.json", {}, Fetch());
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_NE(r.status().message().find(what), std::string::npos) << r.status().message();
+  };
+  expect("[1,2]", "not a JSON object");
+  nlohmann::json j = nlohmann::json::parse(good);
+  j["format_version"] = 3;
+  expect(j.dump(), "not a store catalog");
+  j = nlohmann::json::parse(good);
+  j["chunks"][0]["name"] = "chunks/../../../etc/passwd";
+  expect(j.dump(), "is not chunks/<20 digits>.log");
+  j = nlohmann::json::parse(good);
+  j["chunks"][0]["name"] = StoreChunkName(8);
+  expect(j.dump(), "missing");
+  j = nlohmann::json::parse(good);
+  j["chunks"][0]["bytes"] = base.size() + 1;
+  expect(j.dump(), "the root says");
+  j = nlohmann::json::parse(good);
+  j["chunks"] = nlohmann::json::array();
+  for (int i = 0; i < 5000; ++i) j["chunks"].push_back({{"name", name}, {"bytes", base.size()}});
+  expect(j.dump(), "at most");
+  // The same chunk twice: its lines go back in sequence.
+  j = nlohmann::json::parse(good);
+  j["chunks"].push_back(j["chunks"][0]);
+  expect(j.dump(), "out of order");
+  // A damaged byte inside a line.
+  std::string bad = base;
+  bad[bad.size() / 2] ^= 0x20;
+  objects_[name] = bad;
+  expect(good, "damaged");
+  // A line of a topic the root does not have.
+  Manifest other = m_;
+  other.topics.erase("orders");
+  objects_[name] = base;
+  std::vector<StoreChunk> chunks = {{name, base.size()}};
+  expect(StoreRootJson(other, chunks), "which the root lacks");
+  // A chunk that drops segments below a start inside one.
+  PartitionManifest& p = FindOrAddPartition(&m_, "orders", 0);
+  nlohmann::json r = RetentionLine("orders", p, 5);
+  r["seq"] = seq++;
+  objects_[StoreChunkName(9)] = EncodeLine(r);
+  expect(Root({name, StoreChunkName(9)}), "inside segment");
 }
 
 }  // namespace
