@@ -94,7 +94,8 @@ std::string RenderPrometheus(const LiveStats& s) {
     scalar("tidemark_upload_failures_total", "counter",
            "Uploads that failed after their retries (tried again later).", double(s.up.failures));
     scalar("tidemark_remote_manifests_total", "counter",
-           "Manifests uploaded (each names only confirmed segments).", double(s.up.manifests));
+           "Catalog roots uploaded to the store (each names only confirmed segments).",
+           double(s.up.manifests));
     scalar("tidemark_local_segments_removed_total", "counter",
            "Local segment files removed after upload (keep_local).", double(s.up.removed));
   }
