@@ -61,6 +61,7 @@ part_size_bytes = 8388608
 multipart_threshold_bytes = 16777216
 parts_in_flight = 2
 queue_max_segments = 32
+catalog_interval_ms = 30000
 timeout_ms = 20000
 retries = 3
 [metrics]
@@ -95,6 +96,7 @@ TEST(Config, ParsesEveryDocumentedKey) {
   EXPECT_EQ(c->upload.multipart_threshold_bytes, 16u << 20);
   EXPECT_EQ(c->upload.parts_in_flight, 2);
   EXPECT_EQ(c->upload.queue_max_segments, 32);
+  EXPECT_EQ(c->upload.catalog_interval_ms, 30000);
   EXPECT_EQ(c->upload.timeout_ms, 20000);
   EXPECT_EQ(c->upload.retries, 3);
   EXPECT_EQ(c->metrics.listen, "127.0.0.1:9464");
@@ -176,6 +178,7 @@ TEST(Config, UploadKeysAreChecked) {
       {"[upload]\npart_size_bytes = 1048576\n",
        "'upload.part_size_bytes' = 1048576 is out of range"},
       {"[upload]\nworkers = 0\n", "'upload.workers' = 0 is out of range"},
+      {"[upload]\ncatalog_interval_ms = 10\n", "'upload.catalog_interval_ms' = 10 is out of range"},
       {"[upload]\nsecret_key = \"x\"\n", "unknown key 'upload.secret_key'"},
   };
   for (const auto& tc : cases) {
