@@ -321,5 +321,74 @@ TEST_F(TierTest, RetentionDropsObjectsFromTheStoreOnlyAfterItsCatalogStopsNaming
   }
 }
 
+// tidemark prune with [upload]: snapshots in the store older than max_age go (manifest first),
+// except the newest keep_last; a stopped service's continuous backup is trimmed locally, then its
+// catalog in the store stops naming the dropped segments, then their objects go.
+TEST_F(TierTest, PruneAppliesRetentionToSnapshotsAndContinuousBackupsInTheStore) {
+  ASSERT_OK(client_->CreateBucket("tier-p"));
+  FillAndBackUp("s1", 1, 300, "snap-old");
+  FillAndBackUp("s2", 1, 300, "snap-new");
+  ASSERT_TRUE(upload::UploadOnce(UploadConfig("tier-p"), "").ok());
+  ASSERT_FALSE(Objects("tier-p", "site-a/snap-old/").empty());
+
+  ASSERT_TRUE(kafka_.CreateTopic("aged", 2).ok());
+  {
+    kafka::Producer producer;
+    ASSERT_TRUE(producer.Connect(kafka_.bootstraps()).ok());
+    for (int i = 0; i < 200; ++i)
+      ASSERT_TRUE(producer.Produce("aged", i % 2, std::nullopt, "old", {}, 1000 + i).ok());
+    ASSERT_TRUE(producer.Flush().ok());
+  }
+  const std::string log = (dir_ / "cont.log").string();
+  const std::string conf =
+      WriteRunConfig("cont", "aged", "300", "tier-p", "catalog_interval_ms = 200\n");
+  pid_t pid = testing::Spawn({"run", "--config", conf}, log);
+  ASSERT_GT(pid, 0);
+  auto src = source::Open("s3://tier-p/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  bool covered = false;
+  for (int i = 0; i < 600 && !covered; ++i) {
+    auto m = (*src)->ReadManifest("cont");
+    covered = m.ok() && m->TotalRecords() == 200;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(covered) << testing::Shell("cat " + log).out;
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::Shell("cat " + log).out;
+  auto segment_objects = [&](const std::string& id) {
+    size_t n = 0;
+    for (const auto& [k, size] : Objects("tier-p", "site-a/" + id + "/topics/"))
+      n += k.ends_with(".tmseg");
+    return n;
+  };
+  ASSERT_GT(segment_objects("cont"), 0u);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // both snapshots older than 1 s
+  std::ofstream(conf, std::ios::app) << "[retention]\nmax_age = \"1s\"\nkeep_last = 1\n";
+  const auto dry = testing::Tidemark("prune --config " + conf + " --dry-run");
+  ASSERT_EQ(dry.code, 0) << dry.out;
+  EXPECT_NE(dry.out.find("s3://tier-p/site-a/snap-old"), std::string::npos) << dry.out;
+  EXPECT_GT(segment_objects("snap-old"), 0u) << "a dry run deletes nothing";
+  const auto r = testing::Tidemark("prune --config " + conf);
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  EXPECT_TRUE(Objects("tier-p", "site-a/snap-old/").empty()) << r.out;
+  EXPECT_GT(segment_objects("snap-new"), 0u) << "keep_last keeps the newest snapshot";
+  EXPECT_EQ(segment_objects("cont"), 0u) << r.out;
+  auto m = (*src)->ReadManifest("cont");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (const auto& p : m->topics.at("aged").partitions) {
+    EXPECT_EQ(backup::RetentionStart(p), 100) << p.partition;
+    EXPECT_TRUE(p.segments.empty());
+  }
+  for (const std::string id : {"cont", "snap-new"}) {
+    auto rep = verify::VerifyBackup(**src, id);
+    ASSERT_TRUE(rep.ok()) << rep.status().message();
+    EXPECT_TRUE(rep->ok()) << verify::ReportToText(*rep);
+  }
+}
+
 }  // namespace
 }  // namespace tidemark

@@ -169,6 +169,7 @@ Result<std::vector<PruneEntry>> PruneLocal(const PruneOptions& o) {
           TM_RETURN_IF_ERROR(io::SyncDirectory(dir));
         }
         TM_RETURN_IF_ERROR(TrimContinuous(dir, &m, w.get(), trims).status());
+        if (o.trimmed) TM_RETURN_IF_ERROR(o.trimmed(id, m));
       } else {
         for (const auto& t : trims)
           TM_RETURN_IF_ERROR(ApplyTrim(&FindOrAddPartition(&m, t.topic, t.partition), t.start));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct PruneOptions {
   bool dry_run = false;
   RetentionPolicy policy;
   int64_t now_ms = 0;
+  // Called after a continuous backup was trimmed (durably), with what its index holds now, while
+  // the backup is still locked: the store's side of the trim (upload::StoreTrimmed).
+  std::function<Status(const std::string& id, const Manifest& after)> trimmed;
 };
 
 // What happened to one backup.

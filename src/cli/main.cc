@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "backup/catalog.h"
 #include "backup/prune.h"
 #include "backup/snapshot.h"
 #include "bench/bench.h"
@@ -18,8 +19,10 @@
 #include "common/time.h"
 #include "config/config.h"
 #include "restore/restore.h"
+#include "s3/settings.h"
 #include "service/run.h"
 #include "source/backup_source.h"
+#include "upload/prune_store.h"
 #include "upload/uploader.h"
 #include "verify/verify.h"
 
@@ -427,10 +430,32 @@ int Main(int argc, char** argv) {
     po.dry_run = prune_dry;
     po.policy = {c->retention.max_age_ms, c->retention.max_bytes, c->retention.keep_last};
     po.now_ms = WallClockMs();
-    auto r = backup::PruneLocal(po);
-    if (!r.ok()) return Fail(r.status());
-    std::printf("%s", prune_json ? backup::PruneToJson(*r, prune_dry).c_str()
-                                 : backup::PruneToText(*r, prune_dry).c_str());
+    // With [upload], the store too: a trimmed continuous backup's catalog there, then its
+    // objects; snapshots in the store by the same policy.
+    std::unique_ptr<upload::Pool> pool;
+    if (c->upload.enabled()) {
+      auto st = s3::ResolveSettings(c->upload);
+      if (!st.ok()) return Fail(st.status());
+      auto p = upload::Pool::Make(c->upload, std::move(*st), &g_stop);
+      if (!p.ok()) return Fail(p.status());
+      pool = std::move(*p);
+      po.trimmed = [&pool](const std::string& id, const backup::Manifest& after) {
+        return upload::StoreTrimmed(pool.get(), id, after);
+      };
+    }
+    std::vector<backup::PruneEntry> entries;
+    if (!pool || po.id.empty() || backup::HasIndex(po.path + "/" + po.id)) {
+      auto r = backup::PruneLocal(po);
+      if (!r.ok()) return Fail(r.status());
+      entries = std::move(*r);
+    }
+    if (pool) {
+      auto r = upload::PruneStoreSnapshots(pool.get(), po);
+      if (!r.ok()) return Fail(r.status());
+      for (auto& e : *r) entries.push_back(std::move(e));
+    }
+    std::printf("%s", prune_json ? backup::PruneToJson(entries, prune_dry).c_str()
+                                 : backup::PruneToText(entries, prune_dry).c_str());
     return 0;
   }
   if (*verify || *ls || *describe) {
