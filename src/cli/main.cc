@@ -291,8 +291,12 @@ int Main(int argc, char** argv) {
   std::string prune_config, prune_id;
   bool prune_dry = false, prune_json = false;
   auto* prune_cmd = app.add_subcommand(
-      "prune", "apply [retention] once to the backups under [storage] path, and exit");
-  prune_cmd->add_option("--config", prune_config, "config file ([storage] and [retention])")
+      "prune",
+      "apply [retention] once to the backups under [storage] path (and in the [upload] store), "
+      "and exit");
+  prune_cmd
+      ->add_option("--config", prune_config,
+                   "config file ([storage], [retention], and [upload] for the store)")
       ->required();
   prune_cmd->add_option("--id", prune_id, "only this backup (default: every backup)");
   prune_cmd->add_flag("--dry-run", prune_dry, "say what would be removed; change nothing");
