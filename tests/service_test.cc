@@ -2,7 +2,9 @@
 // against librdkafka's mock cluster (in this process, over TCP) while a producer writes.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <set>
@@ -321,6 +324,330 @@ TEST_F(ServiceTest, TrickleRecordsInTheJournalSurviveKillNineWithoutARefetch) {
   ExpectBackupEqualsSource(testing::ReadBackup(store + "/live"), "quiet", 2);
   EXPECT_TRUE(fs::is_empty(jdir)) << "the journal was not removed after its recovery";
   auto v = Tidemark("verify --path " + store + " --id live");
+  EXPECT_EQ(v.code, 0) << v.out;
+}
+
+// --- kill -9 with [retention] trimming --------------------------------------------------------
+
+// What a backup looks like to the retention invariants, checked on a stopped service's backup
+// (a kill -9 or a killed prune just before): verify passes; in each partition of `topic` the
+// offsets below its retention start are one gap with reason "retention" (never a loss), there is
+// no other gap, and every offset from the retention start to the end is in exactly one named
+// segment, in order (and equal to the source's record at that offset, when `source` is given).
+// Files below the retention start that the catalog does not name (a prune cut short between the
+// catalog line and the unlinks) are returned: the next start must remove them.
+struct RetentionState {
+  std::map<int32_t, int64_t> start, end;
+  uint64_t bytes_stored = 0;
+  std::set<fs::path> unnamed_below;  // sealed files below the retention start, not named
+  std::set<fs::path> unnamed;        // every sealed file not named
+};
+
+void CheckRetentionInvariants(const std::string& store, const std::string& id,
+                              const std::string& topic, int partitions,
+                              const std::map<int32_t, std::vector<OwnedRecord>>* source,
+                              RetentionState* out) {
+  *out = RetentionState{};
+  auto report = verify::VerifyBackup(store, id);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->ok()) << verify::ReportToText(*report);
+  auto m = backup::ReadManifest(store + "/" + id);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  auto t = m->topics.find(topic);
+  ASSERT_NE(t, m->topics.end());
+  ASSERT_EQ(t->second.partitions.size(), static_cast<size_t>(partitions));
+  const testing::PartitionRecords records = testing::ReadBackup(store + "/" + id);
+  std::set<std::string> named;
+  for (const auto& p : t->second.partitions) {
+    SCOPED_TRACE(topic + "/" + std::to_string(p.partition));
+    const int64_t rs = backup::RetentionStart(p);
+    out->start[p.partition] = rs;
+    out->end[p.partition] = p.end_offset;
+    out->bytes_stored += p.bytes_stored;
+    size_t g = 0;
+    if (rs > p.start_offset) {
+      ASSERT_FALSE(p.gaps.empty()) << "retention start " << rs << " without a retention gap";
+      EXPECT_EQ(p.gaps[0].from, p.start_offset);
+      EXPECT_EQ(p.gaps[0].to, rs);
+      EXPECT_EQ(p.gaps[0].reason, backup::kGapRetention);
+      g = 1;
+    }
+    for (; g < p.gaps.size(); ++g) {
+      ADD_FAILURE() << "gap [" << p.gaps[g].from << ", " << p.gaps[g].to << ") " << p.gaps[g].reason
+                    << " at or above the retention start " << rs << ": a record was lost";
+    }
+    for (const auto& s : p.segments) {
+      named.insert(s.path);
+      EXPECT_GE(s.first_offset, rs) << s.path << " is named below the retention start";
+    }
+    auto it = records.find({topic, p.partition});
+    const size_t n = it == records.end() ? 0 : it->second.size();
+    ASSERT_EQ(static_cast<int64_t>(n), p.end_offset - rs)
+        << "the kept range [" << rs << ", " << p.end_offset << ") is not held exactly once";
+    for (size_t i = 0; i < n; ++i) {
+      const OwnedRecord& r = it->second[i];
+      ASSERT_EQ(r.offset, rs + static_cast<int64_t>(i)) << "record " << i;
+      if (source != nullptr) {
+        const auto& src = source->at(p.partition);
+        ASSERT_LT(static_cast<size_t>(r.offset), src.size());
+        ASSERT_EQ(r, src[static_cast<size_t>(r.offset)]) << "offset " << r.offset;
+      }
+    }
+  }
+  const fs::path base = fs::path(store) / id;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(base / "topics" / topic, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!it->is_regular_file() || !name.ends_with(".tmseg")) continue;
+    if (named.count(fs::relative(it->path(), base).string())) continue;
+    out->unnamed.insert(it->path());
+    const int32_t part = std::stoi(it->path().parent_path().filename().string());
+    if (std::stoll(name) < out->start[part]) out->unnamed_below.insert(it->path());
+  }
+}
+
+// Watches directories for the deletion of sealed segments (retention's unlinks).
+class SegmentDeletions {
+ public:
+  SegmentDeletions() : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) { EXPECT_GE(fd_, 0); }
+  ~SegmentDeletions() { ::close(fd_); }
+  void Watch(const fs::path& dir) {
+    EXPECT_GE(::inotify_add_watch(fd_, dir.c_str(), IN_DELETE), 0) << dir;
+  }
+  void Drain() { (void)Wait(0); }
+  // True when a ".tmseg" file was deleted within timeout_ms.
+  bool Wait(int timeout_ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    alignas(struct inotify_event) char buf[8192];
+    bool seen = false;
+    for (;;) {
+      const ssize_t n = ::read(fd_, buf, sizeof(buf));
+      for (ssize_t off = 0; off < n;) {
+        const auto* ev = reinterpret_cast<const struct inotify_event*>(buf + off);
+        if (ev->len > 0 && std::string_view(ev->name).ends_with(".tmseg")) seen = true;
+        off += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
+      }
+      if (seen) return true;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            until - std::chrono::steady_clock::now())
+                            .count();
+      if (n <= 0 && left <= 0) return false;
+      if (n <= 0) {
+        struct pollfd pfd = {fd_, POLLIN, 0};
+        (void)::poll(&pfd, 1, static_cast<int>(left));
+      }
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+// A service config with 100 ms rolls (a retention turn has many segments to drop) and
+// `retention` as its [retention] section.
+std::string RetentionRunConfig(const fs::path& file, const std::string& brokers,
+                               const std::string& store, const std::string& retention) {
+  std::ofstream(file) << "[kafka]\nbootstrap_servers = \"" << brokers
+                      << "\"\ntimeout_ms = 10000\n[kafka.properties]\n\"session.timeout.ms\" = "
+                         "6000\n\"heartbeat.interval.ms\" = 500\n"
+                         "[backup]\nid = \"pruned\"\ntopics = [\"events\"]\nshards = 2\n"
+                         "block_bytes = 65536\nsegment_max_bytes = 1048576\n"
+                         "segment_max_interval_ms = 100\nflush_interval_ms = 50\n"
+                         "topic_refresh_interval_ms = 500\ncheckpoint_interval_ms = 100\n"
+                         "[storage]\npath = \""
+                      << store << "\"\n"
+                      << retention;
+  return file.string();
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The kill -9 loop with [retention] trimming as the service runs (max_bytes far below what it
+// fetches, so every turn drops segments): after every kill the backup keeps every offset from
+// each partition's retention start exactly once, what is below is a retention gap, and files a
+// kill left below the retention start are gone once the next start has recovered. Half the
+// kills land the moment retention unlinks its first segment: inside a prune.
+TEST_F(ServiceTest, KillNineLoopWhileRetentionTrimsKeepsTheKeptRangeExact) {
+  ASSERT_TRUE(cluster_.CreateTopic("events", 3).ok());
+  const std::string store = (dir_ / "store").string();
+  const std::string cfg =
+      RetentionRunConfig(dir_ / "ret.toml", cluster_.bootstraps(), store,
+                         "[retention]\nmax_bytes = 150000\ninterval_ms = 1000\n");
+  BackgroundProducer producer(cluster_.bootstraps(), "events", 3, 900);
+  SegmentDeletions deletions;
+  std::mt19937 rng(std::random_device{}());
+  int kills_in_prune = 0, kills_leaving_unnamed_below = 0, trimmed_rounds = 0;
+  std::set<fs::path> must_go;  // left below a retention start by the previous kill
+  const int kRounds = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    deletions.Drain();
+    const size_t started_before = Count(ReadText(dir_ / "run.log"), "continuous into");
+    pid_t pid = Start(cfg, "run.log");
+    if (!must_go.empty()) {
+      // The start's recovery finishes the prune the kill cut short.
+      ASSERT_TRUE(WaitFor(
+          [&] { return Count(ReadText(dir_ / "run.log"), "continuous into") > started_before; },
+          30000))
+          << ReadText(dir_ / "run.log");
+      for (const auto& f : must_go) EXPECT_FALSE(fs::exists(f)) << f << " survived a restart";
+      must_go.clear();
+    }
+    if (round == 0) {
+      ASSERT_TRUE(
+          WaitFor([&] { return fs::exists(dir_ / "store/pruned/topics/events/2"); }, 30000));
+      for (int p = 0; p < 3; ++p)
+        deletions.Watch(dir_ / "store/pruned/topics/events" / std::to_string(p));
+    }
+    if (round % 2 == 1) {
+      // At retention's first unlink (recovery's included), or at a random moment after all.
+      if (deletions.Wait(4000)) ++kills_in_prune;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 1700));
+    }
+    ASSERT_EQ(Stop(pid, SIGKILL), 128 + SIGKILL);
+    RetentionState st;
+    CheckRetentionInvariants(store, "pruned", "events", 3, nullptr, &st);
+    if (HasFatalFailure()) return;
+    for (const auto& [p, s] : st.start) trimmed_rounds += s > 0 ? 1 : 0;
+    if (!st.unnamed_below.empty()) ++kills_leaving_unnamed_below;
+    must_go = st.unnamed_below;
+  }
+  producer.Stop();
+  ASSERT_GT(producer.produced(), 3000);
+
+  pid_t last = Start(cfg, "run.log");
+  ASSERT_TRUE(WaitCovered(store, "pruned", "events", 3, 30000)) << ReadText(dir_ / "run.log");
+  EXPECT_EQ(Stop(last), 0) << ReadText(dir_ / "run.log");
+  for (const auto& f : must_go) EXPECT_FALSE(fs::exists(f)) << f << " survived a restart";
+  const auto source = testing::ConsumeTopic(cluster_.bootstraps(), "events");
+  RetentionState st;
+  CheckRetentionInvariants(store, "pruned", "events", 3, &source, &st);
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(st.unnamed.empty()) << st.unnamed.size() << " files not named after a clean stop, "
+                                  << "e.g. " << st.unnamed.begin()->string();
+  for (const auto& [p, s] : st.start) EXPECT_GT(s, 0) << "partition " << p << " never trimmed";
+  EXPECT_GT(trimmed_rounds, 0);
+  EXPECT_GT(kills_in_prune, 0) << "no kill landed at a retention unlink";
+  std::printf("%d kills at a retention unlink, %d left files below a retention start\n",
+              kills_in_prune, kills_leaving_unnamed_below);
+  EXPECT_NE(ReadText(dir_ / "run.log").find("retention: "), std::string::npos);
+  auto v = Tidemark("verify --path " + store + " --id pruned");
+  EXPECT_EQ(v.code, 0) << v.out;
+}
+
+// `tidemark prune --config F` on a stopped service's backup, killed after a short random delay,
+// again and again with a tighter max_bytes each time: after every kill the same invariants
+// hold; a completed prune then converges (under max_bytes, and a second one drops nothing);
+// files a killed prune left below a retention start are removed by the service's next start.
+TEST_F(ServiceTest, KilledPrunesKeepTheKeptRangeExactAndACompletedPruneConverges) {
+  ASSERT_TRUE(cluster_.CreateTopic("events", 3).ok());
+  const std::string store = (dir_ / "store").string();
+  const std::string run_cfg =
+      RetentionRunConfig(dir_ / "run.toml", cluster_.bootstraps(), store, "");
+  {
+    BackgroundProducer producer(cluster_.bootstraps(), "events", 3, 600);
+    pid_t pid = Start(run_cfg, "run.log");
+    // Many segments, so that a prune has many files to unlink (and a kill can land among them).
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto m = backup::ReadManifest(store + "/pruned");
+          return m.ok() && m->TotalSegments() >= 60;
+        },
+        30000))
+        << ReadText(dir_ / "run.log");
+    producer.Stop();
+    ASSERT_TRUE(WaitCovered(store, "pruned", "events", 3, 30000)) << ReadText(dir_ / "run.log");
+    ASSERT_EQ(Stop(pid), 0) << ReadText(dir_ / "run.log");
+  }
+  const auto source = testing::ConsumeTopic(cluster_.bootstraps(), "events");
+  RetentionState st;
+  CheckRetentionInvariants(store, "pruned", "events", 3, &source, &st);
+  if (HasFatalFailure()) return;
+  auto m = backup::ReadManifest(store + "/pruned");
+  ASSERT_TRUE(m.ok());
+  ASSERT_GE(m->TotalSegments(), 60u);
+  const uint64_t total = st.bytes_stored;
+
+  auto prune_cfg = [&](uint64_t max_bytes) {
+    const fs::path p = dir_ / "prune.toml";
+    std::ofstream(p) << "[storage]\npath = \"" << store
+                     << "\"\n[retention]\nmax_bytes = " << max_bytes << "\n";
+    return p.string();
+  };
+  // How long a prune takes to plan (a dry run): the kills fall within about that and a bit more.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto dry = Tidemark("prune --config " + prune_cfg(total / 2) + " --dry-run --json", false);
+  ASSERT_EQ(dry.code, 0) << dry.out;
+  const int dry_ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  std::mt19937 rng(std::random_device{}());
+  const std::string log = (dir_ / "prune.log").string();
+  int interrupted = 0, completed = 0, left_below = 0;
+  std::set<fs::path> unnamed_below;
+  const int kKills = 8;
+  uint64_t max_bytes = total;
+  for (int k = 0; k < kKills; ++k) {
+    SCOPED_TRACE("kill " + std::to_string(k));
+    max_bytes = total * static_cast<uint64_t>(kKills + 1 - k) / (kKills + 2);
+    pid_t pid = Spawn({"prune", "--config", prune_cfg(max_bytes)}, log);
+    children_.push_back(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (dry_ms * 3 / 2 + 1)));
+    const int rc = Stop(pid, SIGKILL);
+    if (rc == 128 + SIGKILL) {
+      ++interrupted;
+    } else {
+      ASSERT_EQ(rc, 0) << ReadText(log);
+      ++completed;
+    }
+    CheckRetentionInvariants(store, "pruned", "events", 3, &source, &st);
+    if (HasFatalFailure()) return;
+    if (!st.unnamed_below.empty()) ++left_below;
+    unnamed_below.insert(st.unnamed_below.begin(), st.unnamed_below.end());
+    // Only what is below a retention start may be left unnamed: never a kept segment.
+    for (const auto& f : st.unnamed) EXPECT_TRUE(st.unnamed_below.count(f)) << f;
+  }
+  EXPECT_GT(interrupted, 0) << "every prune finished before its kill";
+  std::printf("%d prunes killed, %d finished first, %d kills left files below a retention start\n",
+              interrupted, completed, left_below);
+
+  // A completed prune converges: the backup fits max_bytes, and another prune drops nothing.
+  auto done = Tidemark("prune --config " + prune_cfg(max_bytes) + " --json", false);
+  ASSERT_EQ(done.code, 0) << done.out;
+  CheckRetentionInvariants(store, "pruned", "events", 3, &source, &st);
+  if (HasFatalFailure()) return;
+  EXPECT_LE(st.bytes_stored, max_bytes);
+  for (const auto& [p, s] : st.start) EXPECT_GT(s, 0) << "partition " << p << " never trimmed";
+  auto again = Tidemark("prune --config " + prune_cfg(max_bytes) + " --json", false);
+  ASSERT_EQ(again.code, 0) << again.out;
+  const auto j = nlohmann::json::parse(again.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << again.out;
+  ASSERT_EQ(j["backups"].size(), 1u) << again.out;
+  EXPECT_EQ(j["backups"][0]["action"], "kept") << again.out;
+  RetentionState after;
+  CheckRetentionInvariants(store, "pruned", "events", 3, &source, &after);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(after.start, st.start);
+  EXPECT_EQ(after.bytes_stored, st.bytes_stored);
+
+  // The service's next start removes what killed prunes left below a retention start.
+  pid_t pid = Start(run_cfg, "run2.log");
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadText(dir_ / "run2.log").find("continuous into") != std::string::npos; },
+      30000))
+      << ReadText(dir_ / "run2.log");
+  ASSERT_EQ(Stop(pid), 0) << ReadText(dir_ / "run2.log");
+  for (const auto& f : unnamed_below) EXPECT_FALSE(fs::exists(f)) << f << " survived a restart";
+  CheckRetentionInvariants(store, "pruned", "events", 3, &source, &st);
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(st.unnamed.empty()) << st.unnamed.size() << " files not named after a restart";
+  auto v = Tidemark("verify --path " + store + " --id pruned");
   EXPECT_EQ(v.code, 0) << v.out;
 }
 
