@@ -361,7 +361,12 @@ Status RunTrickle(const BenchOptions& o) {
   };
   const std::string body0 = metrics();
   const double segment_puts0 = std::max(0.0, MetricSum(body0, "tidemark_uploaded_segments_total"));
-  const double index_puts0 = std::max(0.0, MetricSum(body0, "tidemark_remote_manifests_total"));
+  // The store's catalog (chunks and roots); a binary before it: whole manifests.
+  auto index_puts_of = [](const std::string& body) {
+    return std::max(0.0, MetricSum(body, "tidemark_remote_catalog_puts_total")) +
+           std::max(0.0, MetricSum(body, "tidemark_remote_manifests_total"));
+  };
+  const double index_puts0 = index_puts_of(body0);
   sample(body0);
   const double period_s = 1.0 / o.trickle_rate;
   const int64_t until = t0 + static_cast<int64_t>(o.seconds * 1e9);
@@ -434,8 +439,7 @@ Status RunTrickle(const BenchOptions& o) {
   const TrickleSample running = samples.back();
   const double segment_puts =
       std::max(0.0, MetricSum(body, "tidemark_uploaded_segments_total")) - segment_puts0;
-  const double index_puts =
-      std::max(0.0, MetricSum(body, "tidemark_remote_manifests_total")) - index_puts0;
+  const double index_puts = index_puts_of(body) - index_puts0;
   TM_ASSIGN_OR_RETURN(ChildRun run, svc.Stop(SIGTERM));
   if (run.exit_code != 0)
     return Status::Aborted("the service exited " + std::to_string(run.exit_code) + " (see " + log +

@@ -93,9 +93,10 @@ std::string RenderPrometheus(const LiveStats& s) {
            double(s.up.uploaded_bytes));
     scalar("tidemark_upload_failures_total", "counter",
            "Uploads that failed after their retries (tried again later).", double(s.up.failures));
-    scalar("tidemark_remote_manifests_total", "counter",
-           "Catalog roots uploaded to the store (each names only confirmed segments).",
-           double(s.up.manifests));
+    scalar("tidemark_remote_catalog_puts_total", "counter",
+           "Objects of the store's catalog uploaded (chunks and roots; each names only confirmed "
+           "segments).",
+           double(s.up.catalog_puts));
     scalar("tidemark_local_segments_removed_total", "counter",
            "Local segment files removed after upload (keep_local).", double(s.up.removed));
   }

@@ -167,6 +167,7 @@ void Tier::Settle(backup::Manifest* m, std::deque<Done>* done, int64_t now_ms, b
         upload_->in_pool = false;
         if (d.status.ok()) {
           failure_backoff_ms_ = kRetryMinMs;
+          ++stats_.catalog_puts;
           if (d.kind == Kind::kChunk)
             upload_->put_done = true;
           else
@@ -410,7 +411,6 @@ void Tier::Landed() {
   for (const auto& name : upload_->obsolete)
     deletions_.push_back(
         {landed_generation_, Key(std::string(backup::kCatalogDir) + "/" + name), 0});
-  ++stats_.manifests;
   if (!swept_) {
     // This run's first root landed: what earlier runs left (their chunks, a version 1
     // manifest.json) is named by nothing now.
