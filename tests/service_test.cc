@@ -499,8 +499,15 @@ TEST_F(ServiceTest, KillNineLoopWhileRetentionTrimsKeepsTheKeptRangeExact) {
       must_go.clear();
     }
     if (round == 0) {
-      ASSERT_TRUE(
-          WaitFor([&] { return fs::exists(dir_ / "store/pruned/topics/events/2"); }, 30000));
+      // Each shard makes its partitions' directories when it first writes to them.
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            for (int p = 0; p < 3; ++p)
+              if (!fs::exists(dir_ / "store/pruned/topics/events" / std::to_string(p)))
+                return false;
+            return true;
+          },
+          30000));
       for (int p = 0; p < 3; ++p)
         deletions.Watch(dir_ / "store/pruned/topics/events" / std::to_string(p));
     }
