@@ -35,26 +35,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A shard's new copy of a partition's entry, which does not know what the uploader or retention
-// did: the upload marks already in the manifest are kept, and what retention trimmed stays out.
-backup::PartitionManifest& ApplyEntry(backup::Manifest* m, const std::string& topic,
-                                      backup::PartitionManifest next) {
-  auto& entry = backup::FindOrAddPartition(m, topic, next.partition);
-  const int64_t kept = backup::RetentionStart(entry);
-  std::map<std::string, const segment::SealedSegment*> known;
-  for (const auto& s : entry.segments) known[s.path] = &s;
-  for (auto& s : next.segments) {
-    if (auto k = known.find(s.path); k != known.end()) {
-      s.uploaded_ms = std::max(s.uploaded_ms, k->second->uploaded_ms);
-      s.local = s.local && k->second->local;
-    }
-  }
-  entry = std::move(next);
-  if (kept > entry.start_offset && backup::RetentionStart(entry) < kept) {
-    // The shard's copy predates the trim; the segments it names below `kept` are gone.
-    if (Status s = backup::ApplyTrim(&entry, kept); !s.ok())
-      TM_LOG_WARN("%s/%d: %s", topic.c_str(), entry.partition, s.message().c_str());
-  }
+// A shard's update of a partition: what changed since its last one (the segments sealed, the gaps
+// recorded, the new end and totals), appended to the entry in O(what changed). What the uploader
+// (upload marks) and retention (trims) did to the entry is never overwritten, since nothing of
+// the entry is replaced. An update that does not continue the entry (a bug) changes nothing: the
+// entry, and the offsets committed from it, stay where they were, and the next start's store
+// recovery adopts the segments on disk past its end.
+const backup::PartitionManifest& ApplyEntry(backup::Manifest* m, const std::string& topic,
+                                            const shard::PartitionDelta& d) {
+  auto& entry = backup::FindOrAddPartition(m, topic, d.partition);
+  if (Status s = shard::ApplyDelta(d, &entry); !s.ok())
+    TM_LOG_ERROR("%s: %s (its segments are adopted at the next start)", topic.c_str(),
+                 s.message().c_str());
   return entry;
 }
 
@@ -472,10 +464,10 @@ Status Service::Release(rd_kafka_topic_partition_list_t* parts, bool commit) {
   }
   while (!pending.empty()) {
     for (auto& sh : shards_) {
-      for (auto& u : sh->TakeUpdates()) {
-        TopicPartition tp{u.topic, u.entry.partition};
+      for (const auto& u : sh->TakeUpdates()) {
+        TopicPartition tp{u.topic, u.delta.partition};
         if (u.released) pending.erase(tp);
-        to_commit_[tp] = ApplyEntry(&m_, u.topic, std::move(u.entry)).end_offset;
+        to_commit_[tp] = ApplyEntry(&m_, u.topic, u.delta).end_offset;
         changed_.insert(tp);
         dirty_ = true;
       }
@@ -531,10 +523,9 @@ void Service::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 bool Service::ApplyUpdates() {
   bool any = false;
   for (auto& sh : shards_) {
-    for (auto& u : sh->TakeUpdates()) {
-      TopicPartition tp{u.topic, u.entry.partition};
-      const int64_t end = u.entry.end_offset;
-      ApplyEntry(&m_, u.topic, std::move(u.entry));
+    for (const auto& u : sh->TakeUpdates()) {
+      TopicPartition tp{u.topic, u.delta.partition};
+      const int64_t end = ApplyEntry(&m_, u.topic, u.delta).end_offset;
       if (owned_.count(tp) || u.released) to_commit_[tp] = end;
       changed_.insert(tp);
       dirty_ = true;

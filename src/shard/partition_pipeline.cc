@@ -20,10 +20,15 @@ PartitionPipeline::PartitionPipeline(PartitionTask task, const PipelineOptions& 
   result_.start_offset = 0;
   result_.end_offset = task_.end_offset;
   if (task_.prior) {
-    // Continuous backup resuming: the manifest entry goes on from where the last run sealed.
-    result_ = *task_.prior;
-    records_ = result_.records;
-    next_ = result_.end_offset;
+    // Continuous backup resuming: the manifest entry goes on from where the last run sealed. Only
+    // its range and totals are known here; its history stays with the caller.
+    const PriorEntry& prior = *task_.prior;
+    result_.start_offset = prior.start_offset;
+    result_.records = taken_records_ = prior.records;
+    result_.bytes_raw = taken_bytes_raw_ = prior.bytes_raw;
+    result_.bytes_stored = taken_bytes_stored_ = prior.bytes_stored;
+    records_ = prior.records;
+    next_ = prior.end_offset;
     if (task_.log_start > next_) {
       AddGap(next_, task_.log_start, backup::kGapLogStart);
       next_ = task_.log_start;
@@ -188,6 +193,72 @@ Status PartitionPipeline::Finish() {
   return Status::Ok();
 }
 
-backup::PartitionManifest PartitionPipeline::Result() const { return result_; }
+PartitionDelta PartitionPipeline::TakeDelta() {
+  PartitionDelta d;
+  d.partition = result_.partition;
+  d.end_offset = result_.end_offset;
+  d.records = result_.records - taken_records_;
+  d.bytes_raw = result_.bytes_raw - taken_bytes_raw_;
+  d.bytes_stored = result_.bytes_stored - taken_bytes_stored_;
+  d.segments.swap(result_.segments);
+  // Gaps are recorded in offset order and never straddle the end (it is always an offset the
+  // pipeline had reached when it was set), so those below it are a prefix.
+  size_t n = 0;
+  while (n < result_.gaps.size() && result_.gaps[n].to <= result_.end_offset) ++n;
+  const auto cut = result_.gaps.begin() + static_cast<ptrdiff_t>(n);
+  d.gaps.assign(std::make_move_iterator(result_.gaps.begin()), std::make_move_iterator(cut));
+  result_.gaps.erase(result_.gaps.begin(), cut);
+  taken_records_ = result_.records;
+  taken_bytes_raw_ = result_.bytes_raw;
+  taken_bytes_stored_ = result_.bytes_stored;
+  return d;
+}
+
+Status ApplyDelta(const PartitionDelta& d, backup::PartitionManifest* entry) {
+  const std::string where = "partition " + std::to_string(d.partition) + ": ";
+  auto refuse = [&](const std::string& why) {
+    return Status::Corrupt(where + "a shard's update does not continue the manifest entry (" + why +
+                           "); the entry keeps what it named");
+  };
+  if (d.partition != entry->partition)
+    return refuse("it is of partition " + std::to_string(d.partition) + ", the entry of " +
+                  std::to_string(entry->partition));
+  // Where the delta begins: its lowest offset must be the entry's end, so that nothing between
+  // them goes unnamed and nothing is named twice.
+  int64_t begin = d.end_offset;
+  if (!d.segments.empty()) begin = d.segments.front().first_offset;
+  if (!d.gaps.empty()) begin = std::min(begin, d.gaps.front().from);
+  if (begin != entry->end_offset || d.end_offset < entry->end_offset) {
+    return refuse("it covers [" + std::to_string(begin) + ", " + std::to_string(d.end_offset) +
+                  "), the entry ends at " + std::to_string(entry->end_offset));
+  }
+  uint64_t records = 0, raw = 0, stored = 0;
+  int64_t next = entry->end_offset;  // the lowest offset the next segment may start at
+  for (const auto& s : d.segments) {
+    if (s.first_offset < next || (s.records > 0 && s.last_offset < s.first_offset) ||
+        (s.records > 0 ? s.last_offset : s.first_offset) >= d.end_offset)
+      return refuse("segment " + s.path + " is out of order or past its end");
+    next = (s.records > 0 ? s.last_offset : s.first_offset) + 1;
+    records += s.records;
+    raw += s.bytes_raw;
+    stored += s.bytes_stored;
+  }
+  next = entry->end_offset;
+  for (const auto& g : d.gaps) {
+    if (g.from < next || g.from >= g.to || g.to > d.end_offset)
+      return refuse("gap [" + std::to_string(g.from) + ", " + std::to_string(g.to) +
+                    ") is out of order or past its end");
+    next = g.to;
+  }
+  if (records != d.records || raw != d.bytes_raw || stored != d.bytes_stored)
+    return refuse("its totals are not its segments' sums");
+  entry->segments.insert(entry->segments.end(), d.segments.begin(), d.segments.end());
+  for (const auto& g : d.gaps) backup::AddGap(entry, g.from, g.to, g.reason);
+  entry->records += d.records;
+  entry->bytes_raw += d.bytes_raw;
+  entry->bytes_stored += d.bytes_stored;
+  entry->end_offset = d.end_offset;
+  return Status::Ok();
+}
 
 }  // namespace tidemark::shard

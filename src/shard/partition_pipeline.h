@@ -14,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "backup/manifest.h"
 #include "segment/block.h"
@@ -25,6 +26,25 @@ namespace tidemark::shard {
 // end_offset of a partition backed up continuously (`tidemark run`): it never completes.
 inline constexpr int64_t kNoEnd = std::numeric_limits<int64_t>::max();
 
+// What a pipeline needs of a resumed partition's manifest entry: where it ends and its totals.
+// Its history (segments, gaps) stays with the caller, which appends the pipeline's deltas to it.
+struct PriorEntry {
+  PriorEntry() = default;
+  // Implicit, so that a caller hands over the entry itself (`task.prior = entry`) and only this
+  // much of it is copied.
+  PriorEntry(const backup::PartitionManifest& e)  // NOLINT(google-explicit-constructor)
+      : start_offset(e.start_offset),
+        end_offset(e.end_offset),
+        records(e.records),
+        bytes_raw(e.bytes_raw),
+        bytes_stored(e.bytes_stored) {}
+  int64_t start_offset = 0;
+  int64_t end_offset = 0;
+  uint64_t records = 0;
+  uint64_t bytes_raw = 0;
+  uint64_t bytes_stored = 0;
+};
+
 struct PartitionTask {
   std::string topic;
   int32_t partition = 0;
@@ -32,8 +52,34 @@ struct PartitionTask {
   int64_t end_offset = 0;  // exclusive end of the snapshot, or kNoEnd
   // Continuous backup: what is sealed for this partition so far (the caller adds any gap up to
   // where consumption starts). The pipeline goes on from its end_offset.
-  std::optional<backup::PartitionManifest> prior;
+  std::optional<PriorEntry> prior;
 };
+
+// Continuous backup: what changed in a partition's manifest entry since the pipeline's last
+// TakeDelta() (the first: since the entry it was handed as its prior). The caller appends it to
+// the entry it holds (ApplyDelta) instead of replacing the entry, so a publish costs what changed,
+// not the partition's history, and what the caller did to the entry meanwhile (upload marks,
+// retention trims) is never overwritten.
+struct PartitionDelta {
+  int32_t partition = 0;
+  int64_t end_offset = 0;  // the entry's new end: every offset below is in a segment or a gap
+  uint64_t records = 0;    // added by `segments`
+  uint64_t bytes_raw = 0;
+  uint64_t bytes_stored = 0;
+  std::vector<segment::SealedSegment> segments;  // sealed since, in offset order
+  // Recorded since, in offset order, all below end_offset; the first may continue the entry's
+  // last gap (ApplyDelta merges them as backup::AddGap does).
+  std::vector<backup::Gap> gaps;
+
+  bool empty() const { return segments.empty() && gaps.empty(); }
+};
+
+// Appends `d` to `entry` (its segments and gaps, its totals, its new end), in O(size of d). `d`
+// must continue the entry: its first segment or gap starts at the entry's end (or it is empty and
+// the end is unchanged), its segments and gaps are in order below its end, and its totals are its
+// segments' sums. Otherwise (a delta lost, repeated or applied to another entry) nothing is
+// changed and the error says why: the entry then stays true to what it names.
+Status ApplyDelta(const PartitionDelta& d, backup::PartitionManifest* entry);
 
 struct PipelineOptions {
   std::string backup_dir;
@@ -84,7 +130,7 @@ class PartitionPipeline {
   // name, so partitions that start together (every one, at a service start) do not all seal in
   // the same turn ever after.
   Status RollIfOlderThan(int64_t now_ms, int64_t interval_ms);
-  // Bumped at every seal that changed the manifest entry (so a caller can publish Result()).
+  // Bumped at every seal that changed the manifest entry (so a caller can publish TakeDelta()).
   uint64_t seal_count() const { return seal_count_; }
   uint64_t records() const { return records_; }
   // Consumed by this pipeline (this run only), for the metrics.
@@ -94,8 +140,15 @@ class PartitionPipeline {
   }
   uint64_t records_in() const { return records_in_; }
   uint64_t bytes_in() const { return bytes_in_; }
-  // What the manifest records for this partition (after Finish).
-  backup::PartitionManifest Result() const;
+  // Snapshot: what the manifest records for this partition (after Finish). Its segments and gaps
+  // are those not taken by TakeDelta() (all of them when nothing was taken, as in a snapshot);
+  // its range and totals are the whole entry's, a resumed partition's prior included.
+  backup::PartitionManifest Result() const { return result_; }
+  // Continuous: what changed in the entry since the last call (see PartitionDelta). A gap
+  // recorded past the entry's end (an offset jump right after a seal for size, before the record
+  // that follows the jump is sealed) stays for the next delta, so every delta is a valid entry's
+  // continuation.
+  PartitionDelta TakeDelta();
 
  private:
   Status FlushBlock();
@@ -126,7 +179,14 @@ class PartitionPipeline {
   int64_t unjournaled_from_ = 0;
   uint64_t open_block_frame_ = 0;  // oldest frame with records of the open block (0: none)
   uint64_t unsynced_frame_ = 0;    // oldest frame with records of unsynced written blocks
+  // The manifest entry as far as no TakeDelta() took it: range and totals whole, segments and
+  // gaps only those not taken. A resumed partition's history is never held here (task.prior
+  // carries only its end and totals), so the pipeline's memory does not grow with the backup's
+  // age: in continuous mode it holds the segments of one publish interval.
   backup::PartitionManifest result_;
+  uint64_t taken_records_ = 0;  // result_'s totals at the last TakeDelta()
+  uint64_t taken_bytes_raw_ = 0;
+  uint64_t taken_bytes_stored_ = 0;
 };
 
 }  // namespace tidemark::shard

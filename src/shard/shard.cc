@@ -237,8 +237,9 @@ Histogram Shard::SealLatency() const {
 void Shard::Publish(size_t i, bool released) {
   auto& p = *pipelines_[i];
   published_[i] = p.seal_count();
+  PartitionDelta d = p.TakeDelta();
   std::lock_guard<std::mutex> g(mu_);
-  updates_.push_back({p.task().topic, p.Result(), released});
+  updates_.push_back({p.task().topic, std::move(d), released});
 }
 
 // Continuous mode: partitions handed over or taken away since the last turn.
@@ -257,7 +258,7 @@ Status Shard::ApplyCommands() {
           std::make_unique<PartitionPipeline>(std::move(c.task), po, pool_.get(), codec_.get()));
       rkts_.push_back(nullptr);
       published_.push_back(pipelines_.back()->seal_count());
-      // The entry as it starts (a resumed partition may have gained a gap): published at once.
+      // Where the entry starts (a resumed partition may have gained a gap): published at once.
       Publish(pipelines_.size() - 1, false);
       continue;
     }

@@ -59,11 +59,14 @@ int CgroupCpuLimit();
 // and restore threads when [restore] threads = 0.
 int UsableCpus();
 
-// Continuous mode: a partition's manifest entry after a seal (or its last one, when released).
+// Continuous mode: what changed in a partition's manifest entry since the shard's last update of
+// it (at a seal, when the partition is added, and a last one when it is released). The receiver
+// appends it to the entry it holds (ApplyDelta): updates of a partition must be applied in the
+// order TakeUpdates returns them, each once.
 struct PartitionUpdate {
   std::string topic;
-  backup::PartitionManifest entry;
-  bool released = false;  // the shard no longer owns the partition; entry is final
+  PartitionDelta delta;
+  bool released = false;  // the shard no longer owns the partition; this is its last update
 };
 
 struct TopicCounters {
@@ -106,6 +109,7 @@ class Shard {
 
   const ShardProgress& progress() const { return progress_; }
   const Status& status() const { return status_; }
+  // Snapshot: every partition's manifest entry (continuous mode publishes deltas instead).
   std::vector<backup::PartitionManifest> results() const;
   // Partitions that did not reach their end offset, as "topic/partition (at offset N of M)".
   std::vector<std::string> Incomplete() const;
@@ -143,6 +147,7 @@ class Shard {
   bool WaitForQueue(int timeout_ms, Status* st);
   Status ApplyCommands();
   Status Tick();
+  // Continuous: queues what changed in pipeline i's entry since its last publish (TakeUpdates).
   void Publish(size_t i, bool released);
   size_t BlockBytesFor(size_t partitions) const;
 
