@@ -548,10 +548,11 @@ TEST_F(ServiceTest, KillNineLoopWhileRetentionTrimsKeepsTheKeptRangeExact) {
   EXPECT_EQ(v.code, 0) << v.out;
 }
 
-// `tidemark prune --config F` on a stopped service's backup, killed after a short random delay,
-// again and again with a tighter max_bytes each time: after every kill the same invariants
-// hold; a completed prune then converges (under max_bytes, and a second one drops nothing);
-// files a killed prune left below a retention start are removed by the service's next start.
+// `tidemark prune --config F` on a stopped service's backup, killed after a short random delay
+// or at its first unlink, again and again with a tighter max_bytes each time: after every kill the
+// same invariants hold; a completed prune then converges (under max_bytes, and a second one drops
+// nothing); files a killed prune left below a retention start are removed by the service's next
+// start.
 TEST_F(ServiceTest, KilledPrunesKeepTheKeptRangeExactAndACompletedPruneConverges) {
   ASSERT_TRUE(cluster_.CreateTopic("events", 3).ok());
   const std::string store = (dir_ / "store").string();
@@ -596,16 +597,25 @@ TEST_F(ServiceTest, KilledPrunesKeepTheKeptRangeExactAndACompletedPruneConverges
           .count());
   std::mt19937 rng(std::random_device{}());
   const std::string log = (dir_ / "prune.log").string();
-  int interrupted = 0, completed = 0, left_below = 0;
+  int interrupted = 0, completed = 0, left_below = 0, at_unlink = 0;
+  SegmentDeletions deletions;
+  for (int p = 0; p < 3; ++p)
+    deletions.Watch(fs::path(store) / "pruned/topics/events" / std::to_string(p));
   std::set<fs::path> unnamed_below;
   const int kKills = 8;
   uint64_t max_bytes = total;
   for (int k = 0; k < kKills; ++k) {
     SCOPED_TRACE("kill " + std::to_string(k));
     max_bytes = total * static_cast<uint64_t>(kKills + 1 - k) / (kKills + 2);
+    deletions.Drain();
     pid_t pid = Spawn({"prune", "--config", prune_cfg(max_bytes)}, log);
     children_.push_back(pid);
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (dry_ms * 3 / 2 + 1)));
+    if (k % 2 == 1) {
+      // At the prune's first unlink: the catalog stopped naming the segments, they still exist.
+      if (deletions.Wait(10000)) ++at_unlink;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (dry_ms * 3 / 2 + 1)));
+    }
     const int rc = Stop(pid, SIGKILL);
     if (rc == 128 + SIGKILL) {
       ++interrupted;
@@ -615,14 +625,19 @@ TEST_F(ServiceTest, KilledPrunesKeepTheKeptRangeExactAndACompletedPruneConverges
     }
     CheckRetentionInvariants(store, "pruned", "events", 3, &source, &st);
     if (HasFatalFailure()) return;
-    if (!st.unnamed_below.empty()) ++left_below;
+    // A later prune does not remove what an earlier one left: count the kills that left more.
+    const size_t before = unnamed_below.size();
     unnamed_below.insert(st.unnamed_below.begin(), st.unnamed_below.end());
+    if (unnamed_below.size() > before) ++left_below;
     // Only what is below a retention start may be left unnamed: never a kept segment.
     for (const auto& f : st.unnamed) EXPECT_TRUE(st.unnamed_below.count(f)) << f;
   }
   EXPECT_GT(interrupted, 0) << "every prune finished before its kill";
-  std::printf("%d prunes killed, %d finished first, %d kills left files below a retention start\n",
-              interrupted, completed, left_below);
+  EXPECT_GT(at_unlink, 0) << "no kill landed at a prune's unlink";
+  std::printf(
+      "%d prunes killed (%d at an unlink), %d finished first, %d kills left files below a "
+      "retention start\n",
+      interrupted, at_unlink, completed, left_below);
 
   // A completed prune converges: the backup fits max_bytes, and another prune drops nothing.
   auto done = Tidemark("prune --config " + prune_cfg(max_bytes) + " --json", false);
