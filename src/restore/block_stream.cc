@@ -178,8 +178,7 @@ bool BlockStream::OpenSegment() {
     // Without a trustworthy index, scan from the first block: blocks before the damage are
     // still good (each carries its own checksums).
     scanning_ = true;
-    scan_pos_ = format::kFileHeaderSize;
-    scan_block_ = 0;
+    scan_ = segment::BlockScan{};
     return true;
   }
   const auto& blocks = reader_->footer().blocks;
@@ -227,27 +226,26 @@ Result<bool> BlockStream::Next(format::BlockHeader* header, std::span<const uint
       }
     }
     if (scanning_) {
-      if (scan_pos_ >= reader_->blocks_end()) {
-        if (!reader_->footer_status().ok()) {
-          // The scan reached the end of the file without finding the footer.
-          Damage(-1, scan_pos_, -1, cur_->last_offset,
-                 reader_->footer_status().message() + " (blocks before it were restored)");
-        }
-        CloseSegment();
-        continue;
-      }
-      Status st = reader_->ReadBlockAt(scan_pos_, header, payload);
-      if (!st.ok()) {
-        Damage(scan_block_, scan_pos_, -1, cur_->last_offset,
-               "block " + std::to_string(scan_block_) + ": " + st.message() +
+      const segment::BlockScan at = scan_;
+      auto more = reader_->ScanNext(&scan_, header, payload);
+      if (!more.ok()) {
+        Damage(at.block, at.pos, -1, cur_->last_offset,
+               "block " + std::to_string(at.block) + ": " + more.status().message() +
                    " (found scanning: the segment's footer is damaged or differs from the "
                    "manifest; the rest of the segment cannot be located)");
         CloseSegment();
         continue;
       }
+      if (!*more) {
+        if (!reader_->footer_status().ok()) {
+          // The scan reached the end of the file without finding the footer.
+          Damage(-1, scan_.pos, -1, cur_->last_offset,
+                 reader_->footer_status().message() + " (blocks before it were restored)");
+        }
+        CloseSegment();
+        continue;
+      }
       decoded_ = false;  // in the scanning reader's buffers
-      scan_pos_ += header->block_size;
-      ++scan_block_;
       bytes_read_ += header->block_size;
       if (!filter_.Overlaps(header->first_offset, header->last_offset, header->min_timestamp,
                             header->max_timestamp))
@@ -268,14 +266,7 @@ Result<bool> BlockStream::Next(format::BlockHeader* header, std::span<const uint
       st = Status::Errno(s.read.error, "read " + cur_->path);
     } else {
       bytes_read_ += s.read.len;
-      st = ctx_->decoder.Decode(s.buf.data.get(), s.read.len, header, payload);
-      if (st.ok() &&
-          (header->block_size != e.block_size || header->first_offset != e.first_offset ||
-           header->last_offset != e.last_offset || header->record_count != e.record_count ||
-           header->payload_xxh3 != e.payload_xxh3 || header->min_timestamp != e.min_timestamp ||
-           header->max_timestamp != e.max_timestamp)) {
-        st = Status::Corrupt("block disagrees with the footer's index entry");
-      }
+      st = segment::CheckBlock(&ctx_->decoder, s.buf.data.get(), s.read.len, &e, header, payload);
     }
     if (!st.ok()) {
       Damage(static_cast<int64_t>(idx), e.file_offset, e.first_offset, e.last_offset,

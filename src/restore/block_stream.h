@@ -3,9 +3,10 @@
 // ReadRing is one io_uring per restore thread. BlockStream walks one partition's segments in
 // offset order: for a sealed segment it plans its reads from the footer's index (blocks outside
 // the offset range or time window are never read) and keeps up to `depth` block reads in
-// flight ahead of the consumer (read-ahead). Every block is checked (header checksum, payload
-// XXH3, agreement with the index) and decompressed before any of it is handed out. A segment
-// whose footer is damaged is scanned from its first block instead, up to the damage.
+// flight ahead of the consumer (read-ahead). Every block is checked by the one block reader's
+// checks (segment::CheckBlock: header checksum, payload XXH3, padding, agreement with the index)
+// and decompressed before any of it is handed out. A segment whose footer is damaged is scanned
+// from its first block instead (SegmentReader::ScanNext), up to the damage.
 //
 // Damage stops the partition's stream before the first damaged block, naming it; with
 // skip_damaged the stream goes on past it and records exactly which offsets it skipped.
@@ -158,8 +159,7 @@ class BlockStream {
   source::SegmentFile file_;                      // the segment being read
   std::optional<segment::SegmentReader> reader_;  // header, footer, the scanning fallback
   bool scanning_ = false;
-  uint64_t scan_pos_ = 0;
-  int64_t scan_block_ = 0;
+  segment::BlockScan scan_;      // where the scan is (scanning_)
   std::vector<size_t> entries_;  // footer entries to read, in order
   size_t next_submit_ = 0;       // next entry of entries_ to submit
   std::vector<Slot> slots_;

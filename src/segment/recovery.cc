@@ -46,21 +46,25 @@ Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::s
   // Scan: every block that reads back whole and checks out, in increasing offsets.
   format::Footer footer;
   footer.first_offset = reader.file_header().first_offset;
-  uint64_t pos = format::kFileHeaderSize;
+  // (An unsealed file has no footer, so its blocks end where the file does.)
+  BlockScan scan;
   for (;;) {
-    if (pos >= reader.file_size()) break;
     format::BlockHeader h;
     std::span<const uint8_t> payload;
-    st = reader.ReadBlockAt(pos, &h, &payload);
-    if (st.ok() && !footer.blocks.empty() && h.first_offset <= footer.last_offset)
-      st = Status::Corrupt("block offsets go back");
-    if (!st.ok()) {
-      out.stopped_because = "at byte " + std::to_string(pos) + ": " + st.message();
+    const uint64_t at = scan.pos;
+    auto more = reader.ScanNext(&scan, &h, &payload);
+    if (!more.ok() && !more.status().Is(Errc::kCorrupt)) {
+      // Not damage but a failed read: cutting the file here could lose what follows.
+      return more.status().WithContext("cannot recover " + path + " (left as it is)");
+    }
+    if (!more.ok()) {
+      out.stopped_because = "at byte " + std::to_string(at) + ": " + more.status().message();
       break;
     }
-    format::AddBlockToFooter(&footer, pos, h);
-    pos += h.block_size;
+    if (!*more) break;
+    format::AddBlockToFooter(&footer, at, h);
   }
+  const uint64_t pos = scan.pos;
   out.dropped_bytes = reader.file_size() - pos;
   if (footer.blocks.empty()) {
     TM_RETURN_IF_ERROR(RemoveDurably(path));
@@ -78,16 +82,15 @@ Result<Recovered> RecoverOpenSegment(const std::string& backup_dir, const std::s
   }
 
   // Blocks to append after the good ones (records the journal kept), each checked as a reader
-  // would check its header before the footer indexes it.
+  // will check it (CheckBlock) before the footer indexes it.
   std::vector<uint8_t> extra;
   if (tail) {
     TM_RETURN_IF_ERROR(tail(footer.last_offset, &extra));
+    BlockDecoder decoder;
     for (size_t at = 0; at < extra.size();) {
       format::BlockHeader h;
-      Status bs = extra.size() - at < format::kBlockHeaderSize
-                      ? Status::Corrupt("block truncated inside its header")
-                      : format::DecodeBlockHeader(extra.data() + at, &h);
-      if (bs.ok() && h.block_size > extra.size() - at) bs = Status::Corrupt("block truncated");
+      std::span<const uint8_t> payload;
+      Status bs = CheckBlock(&decoder, extra.data() + at, extra.size() - at, nullptr, &h, &payload);
       if (bs.ok() && h.first_offset <= footer.last_offset)
         bs = Status::Corrupt("block offsets go back");
       if (!bs.ok()) return bs.WithContext("blocks to append to " + path);

@@ -69,8 +69,23 @@ Status SegmentReader::Open(const std::string& path) {
   return Status::Ok();
 }
 
-Status SegmentReader::ReadBlockAt(uint64_t off, format::BlockHeader* header,
-                                  std::span<const uint8_t>* payload) {
+Status CheckBlock(BlockDecoder* decoder, const uint8_t* block, size_t avail,
+                  const format::FooterEntry* entry, format::BlockHeader* header,
+                  std::span<const uint8_t>* payload) {
+  TM_RETURN_IF_ERROR(decoder->Decode(block, avail, header, payload));
+  if (entry != nullptr &&
+      (header->block_size != entry->block_size || header->first_offset != entry->first_offset ||
+       header->last_offset != entry->last_offset || header->record_count != entry->record_count ||
+       header->payload_xxh3 != entry->payload_xxh3 ||
+       header->min_timestamp != entry->min_timestamp ||
+       header->max_timestamp != entry->max_timestamp)) {
+    return Status::Corrupt("block disagrees with the footer's index entry");
+  }
+  return Status::Ok();
+}
+
+Status SegmentReader::ReadBlock(uint64_t off, const format::FooterEntry* entry,
+                                format::BlockHeader* header, std::span<const uint8_t>* payload) {
   if (off > blocks_end_ || format::kBlockHeaderSize > blocks_end_ - off) {
     return Status::Corrupt("block at byte " + std::to_string(off) + " truncated inside its header");
   }
@@ -84,7 +99,35 @@ Status SegmentReader::ReadBlockAt(uint64_t off, format::BlockHeader* header,
   // The whole block, padding included: every byte of it is checked.
   if (buf_.size() < header->block_size) buf_.resize(header->block_size);
   TM_RETURN_IF_ERROR(ReadExact(off, header->block_size, buf_.data()));
-  return decoder_.Decode(buf_.data(), header->block_size, header, payload);
+  return CheckBlock(&decoder_, buf_.data(), header->block_size, entry, header, payload);
+}
+
+Status SegmentReader::ReadBlockAt(uint64_t off, format::BlockHeader* header,
+                                  std::span<const uint8_t>* payload) {
+  return ReadBlock(off, nullptr, header, payload);
+}
+
+Status SegmentReader::ReadIndexed(size_t i, format::BlockHeader* header,
+                                  std::span<const uint8_t>* payload) {
+  TM_RETURN_IF_ERROR(footer_status_);
+  if (i >= footer_.blocks.size()) {
+    return Status::Corrupt("block " + std::to_string(i) + " is not in the footer's index (" +
+                           std::to_string(footer_.blocks.size()) + " blocks)");
+  }
+  const format::FooterEntry& e = footer_.blocks[i];
+  return ReadBlock(e.file_offset, &e, header, payload);
+}
+
+Result<bool> SegmentReader::ScanNext(BlockScan* scan, format::BlockHeader* header,
+                                     std::span<const uint8_t>* payload) {
+  if (scan->pos >= blocks_end_) return false;
+  TM_RETURN_IF_ERROR(ReadBlock(scan->pos, nullptr, header, payload));
+  if (scan->block > 0 && header->first_offset <= scan->last_offset)
+    return Status::Corrupt("block offsets go back");
+  scan->pos += header->block_size;
+  ++scan->block;
+  scan->last_offset = header->last_offset;
+  return true;
 }
 
 }  // namespace tidemark::segment

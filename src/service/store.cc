@@ -41,10 +41,14 @@ Result<segment::SealedSegment> ReadSealed(const std::string& dir, const std::str
   }
   const format::Footer& f = r.footer();
   int64_t expected = f.first_offset;
-  for (const auto& b : f.blocks) {
+  for (size_t i = 0; i < f.blocks.size(); ++i) {
     format::BlockHeader h;
     std::span<const uint8_t> payload;
-    TM_RETURN_IF_ERROR(r.ReadBlockAt(b.file_offset, &h, &payload));
+    Status st = r.ReadIndexed(i, &h, &payload);
+    if (!st.ok()) {
+      return st.WithContext("block " + std::to_string(i) + " at byte " +
+                            std::to_string(f.blocks[i].file_offset));
+    }
     RecordDecoder dec(payload);
     RecordView rec;
     while (dec.Next(&rec)) {

@@ -93,23 +93,25 @@ void VerifySegment(const std::string& file, const std::string& topic,
                  std::to_string(s.bytes_stored));
     }
   }
+  // A sealed segment is read through its footer's index (each block must agree with its entry,
+  // and damage is skipped to the next entry); an unsealed one is scanned up to its damage.
   const auto& index = reader.footer().blocks;
-  uint64_t off = format::kFileHeaderSize;
+  segment::BlockScan scan;
   uint64_t records = 0;
   int64_t b = 0;
-  while (off < reader.blocks_end()) {
+  for (;;) {
     format::BlockHeader h;
     std::span<const uint8_t> payload;
-    st = reader.ReadBlockAt(off, &h, &payload);
-    const bool indexed = sealed && static_cast<size_t>(b) < index.size();
-    if (st.ok() && indexed) {
-      const auto& e = index[static_cast<size_t>(b)];
-      if (e.file_offset != off || e.block_size != h.block_size ||
-          e.first_offset != h.first_offset || e.last_offset != h.last_offset ||
-          e.record_count != h.record_count || e.payload_xxh3 != h.payload_xxh3 ||
-          e.min_timestamp != h.min_timestamp || e.max_timestamp != h.max_timestamp) {
-        st = Status::Corrupt("block disagrees with the footer's index entry");
-      }
+    uint64_t off = 0;
+    if (sealed) {
+      if (static_cast<size_t>(b) >= index.size()) break;
+      off = index[static_cast<size_t>(b)].file_offset;
+      st = reader.ReadIndexed(static_cast<size_t>(b), &h, &payload);
+    } else {
+      off = scan.pos;
+      auto more = reader.ScanNext(&scan, &h, &payload);
+      if (more.ok() && !*more) break;
+      st = more.status();
     }
     uint32_t n = 0;
     if (st.ok()) {
@@ -136,12 +138,11 @@ void VerifySegment(const std::string& file, const std::string& topic,
       }
     }
     if (!st.ok()) {
-      const int64_t at = indexed ? index[static_cast<size_t>(b)].first_offset : cont->expected();
+      const int64_t at = sealed ? index[static_cast<size_t>(b)].first_offset : cont->expected();
       damage(b, off, at, st.message());
       // Skip to the next block through the footer when we can; otherwise the rest is unreadable.
-      if (indexed && static_cast<size_t>(b) + 1 < index.size()) {
-        cont->Consumed(index[static_cast<size_t>(b)].last_offset);
-        off = index[static_cast<size_t>(++b)].file_offset;
+      if (sealed && static_cast<size_t>(b) + 1 < index.size()) {
+        cont->Consumed(index[static_cast<size_t>(b++)].last_offset);
         continue;
       }
       cont->Consumed(s.last_offset);
@@ -150,7 +151,6 @@ void VerifySegment(const std::string& file, const std::string& topic,
     ++r->blocks;
     records += n;
     r->records += n;
-    off += h.block_size;
     ++b;
   }
   // Reported whatever else was found, here or in earlier segments: records that were read but
