@@ -7,7 +7,8 @@
 # (tests/fuzz/corpus/<name>: what make_corpus writes, plus regress-* files, inputs that crashed
 # earlier code, kept so that every run replays them first)
 # TARGET: segment, segment_structured, block, block_structured, record, record_structured,
-# recovery, restore (both always structure-aware), journal, manifest, catalog, config, s3_xml, time
+# recovery, restore (both always structure-aware), journal, manifest, catalog, store_catalog,
+# config, s3_xml, time
 # (default: all, one after another).
 #
 # Builds build/fuzz (tools/build.sh fuzz), then runs each target on a scratch copy of its
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all=(segment segment_structured block block_structured record record_structured recovery restore
-     journal manifest catalog config s3_xml time)
+     journal manifest catalog store_catalog config s3_xml time)
 seconds=60
 runs=""
 case "${1:-}" in

@@ -19,6 +19,7 @@
 
 #include "backup/catalog.h"
 #include "backup/manifest.h"
+#include "backup/store_catalog.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "io/mem_backend.h"
@@ -313,6 +314,18 @@ int main(int argc, char** argv) {
         "\n@@\n" + read(dir / "catalog" / "topics" / "orders" / "00000000000000000001.log");
     Write(out / "catalog" / "checkpointed.catalog", text);
     fs::remove_all(dir);
+  }
+
+  // The same backup as a store's catalog: root.json and one base chunk, as
+  // store_catalog_target.cc splits its input (ending with a newline: checksums recomputed).
+  {
+    backup::Manifest c = m;
+    c.groups.clear();
+    c.groups_note = "a continuous backup does not capture consumer groups";
+    int64_t seq = 1;
+    const std::string base = backup::StoreBaseChunk(c, &seq);
+    const std::string root = backup::StoreRootJson(c, {{backup::StoreChunkName(1), base.size()}});
+    Write(out / "store_catalog" / "base.store", root + "\n@@\n" + base);
   }
 
   // Configurations: the example the service ships, and two that use every section.
