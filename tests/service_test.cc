@@ -513,7 +513,7 @@ TEST_F(ServiceTest, KillNineLoopWhileRetentionTrimsKeepsTheKeptRangeExact) {
     }
     if (round % 2 == 1) {
       // At retention's first unlink (recovery's included), or at a random moment after all.
-      if (deletions.Wait(4000)) ++kills_in_prune;
+      if (deletions.Wait(8000)) ++kills_in_prune;
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 1700));
     }
