@@ -523,6 +523,40 @@ TEST_F(CatalogTest, PruneDeletesOldSnapshotsKeepsTheNewestAndSkipsOnesBeingRead)
   EXPECT_TRUE(fs::exists(root_ / "snap3" / kManifestName));
 }
 
+// A prune killed between its catalog line and its deletes leaves files below the retention start;
+// the next prune removes them (and nothing the catalog names), whether or not it trims.
+TEST_F(CatalogTest, PruneRemovesFilesAnInterruptedPruneLeftBelowTheRetentionStart) {
+  for (int i = 0; i < 3; ++i) Seal("orders", 0, 10);
+  ASSERT_TRUE(CatalogWriter::Create(dir(), m_).ok());
+  const std::string pdir = dir() + "/" + format::PartitionDir("orders", 0);
+  fs::create_directories(pdir);
+  auto touch = [&](int64_t first) {
+    std::ofstream(pdir + "/" + format::SegmentName(first, true)) << "x";
+  };
+  for (int64_t first : {0, 10, 20}) touch(first);
+  PruneOptions o;
+  o.path = root_.string();
+  o.policy.max_bytes = 20000;  // two of the three 12 KiB segments go
+  o.now_ms = 1763647380000;
+  auto r = PruneLocal(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(r->at(0).action, "trimmed");
+  EXPECT_FALSE(fs::exists(pdir + "/" + format::SegmentName(0, true)));
+
+  // What a killed prune leaves: files below the start that the catalog no longer names.
+  touch(0);
+  touch(10);
+  r = PruneLocal(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->at(0).action, "kept");
+  ASSERT_FALSE(r->at(0).notes.empty());
+  EXPECT_NE(r->at(0).notes.back().find("removed 2 files"), std::string::npos);
+  EXPECT_FALSE(fs::exists(pdir + "/" + format::SegmentName(0, true)));
+  EXPECT_FALSE(fs::exists(pdir + "/" + format::SegmentName(10, true)));
+  EXPECT_TRUE(fs::exists(pdir + "/" + format::SegmentName(20, true))) << "the catalog names it";
+}
+
 // The store's catalog (backup/store_catalog.h): a base and later chunks replay to the backup; the
 // root alone gives the summaries; every crafted root or chunk is an error naming what is wrong.
 class StoreCatalogTest : public CatalogTest {

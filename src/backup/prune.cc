@@ -1,14 +1,17 @@
 #include "backup/prune.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/dir_lock.h"
 #include "common/time.h"
 #include "io/io_backend.h"
+#include "tidemark/format.h"
 
 namespace tidemark::backup {
 
@@ -39,6 +42,42 @@ Result<std::vector<segment::SealedSegment>> TrimContinuous(const std::string& di
 }
 
 namespace {
+
+// Sealed files below their partition's retention start that `m` does not name: what a prune or
+// a retention turn killed between its catalog line and its deletes left. Removed; returns how
+// many (and names the ones that would not go in *notes).
+size_t RemoveBelowRetention(const std::string& dir, const Manifest& m,
+                            std::vector<std::string>* notes) {
+  size_t removed = 0;
+  for (const auto& [topic, t] : m.topics) {
+    for (const auto& p : t.partitions) {
+      const int64_t kept = RetentionStart(p);
+      if (kept <= p.start_offset) continue;
+      const std::string rel_dir = format::PartitionDir(topic, p.partition);
+      std::set<std::string> named;
+      for (const auto& s : p.segments) named.insert(s.path);
+      std::error_code ec;
+      fs::directory_iterator it(dir + "/" + rel_dir, ec), end;
+      std::vector<std::string> gone;
+      for (; !ec && it != end; it.increment(ec)) {
+        const std::string n = it->path().filename().string();
+        int64_t first = -1;
+        const auto [pe, perr] = std::from_chars(n.data(), n.data() + n.size(), first);
+        if (perr != std::errc() || first < 0 || n != format::SegmentName(first, true)) continue;
+        if (first < kept && named.count(rel_dir + "/" + n) == 0) gone.push_back(n);
+      }
+      for (const auto& n : gone) {
+        std::error_code e;
+        if (fs::remove(dir + "/" + rel_dir + "/" + n, e))
+          ++removed;
+        else if (e)
+          notes->push_back("cannot remove " + rel_dir + "/" + n + ": " + e.message());
+      }
+      if (!gone.empty()) (void)io::SyncDirectory(dir + "/" + rel_dir);
+    }
+  }
+  return removed;
+}
 
 std::vector<std::string> BackupIds(const std::string& path, Status* error) {
   std::vector<std::string> ids;
@@ -148,6 +187,12 @@ Result<std::vector<PruneEntry>> PruneLocal(const PruneOptions& o) {
         TM_RETURN_IF_ERROR(io::SyncDirectory(o.path));
       }
     } else {
+      if (!o.dry_run) {
+        if (const size_t n = RemoveBelowRetention(dir, m, &e.notes); n > 0) {
+          e.notes.push_back("removed " + std::to_string(n) +
+                            " files below the retention start that an interrupted prune left");
+        }
+      }
       std::vector<Trim> trims = PlanTrims(m, o.policy, o.now_ms);
       if (trims.empty()) {
         e.action = "kept";
