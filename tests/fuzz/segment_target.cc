@@ -1,6 +1,7 @@
 // Fuzz target: the segment reader on a whole file (segment::SegmentReader), as verify, restore
 // and the store recovery use it: Open() (header page, trailer, footer), then every block by the
-// footer's index, then every block by a scan from the first block, each payload's records walked.
+// footer's index (ReadIndexed), then every block by a scan from the first block (ScanNext), each
+// payload's records walked.
 // The input is the file; it is handed over through a memfd opened by path.
 //
 // fuzz_segment mutates bytes blindly; fuzz_segment_structured adds segment_mutator.cc, which
@@ -21,18 +22,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (reader.blocks_end() > reader.file_size()) fuzz::Fail("blocks end past the end of the file");
   format::BlockHeader h;
   std::span<const uint8_t> payload;
-  auto read = [&](uint64_t off) {
-    if (!reader.ReadBlockAt(off, &h, &payload).ok()) return false;
+  auto check = [&](uint64_t off) {
     if (payload.size() != h.raw_size) fuzz::Fail("payload size differs from the header's");
     if (off + h.block_size > reader.blocks_end()) fuzz::Fail("a block read past the blocks' end");
     fuzz::WalkPayload(payload, h);
-    return true;
   };
   if (reader.footer_status().ok()) {
-    for (const format::FooterEntry& e : reader.footer().blocks) read(e.file_offset);
+    const auto& index = reader.footer().blocks;
+    for (size_t i = 0; i < index.size(); ++i) {
+      if (!reader.ReadIndexed(i, &h, &payload).ok()) continue;
+      if (h.first_offset != index[i].first_offset || h.block_size != index[i].block_size)
+        fuzz::Fail("a block read through the index disagrees with its entry");
+      check(index[i].file_offset);
+    }
   }
-  for (uint64_t off = format::kFileHeaderSize; off < reader.blocks_end(); off += h.block_size) {
-    if (!read(off)) break;
+  segment::BlockScan scan;
+  for (;;) {
+    const uint64_t off = scan.pos;
+    auto more = reader.ScanNext(&scan, &h, &payload);
+    if (!more.ok() || !*more) break;
+    check(off);
+    if (scan.pos != off + h.block_size) fuzz::Fail("a scan did not move past its block");
   }
   return 0;
 }
