@@ -555,7 +555,8 @@ Status RunTrickle(const BenchOptions& o) {
     f.push_back({"object PUTs per hour", (segment_puts + index_puts) / std::max(hours, 1e-9), "",
                  "",
                  Fixed(segment_puts, 0) + " segments and " + Fixed(index_puts, 0) +
-                     " manifests uploaded in " + Fixed(hours * 3600, 0) +
+                     " index objects (catalog chunks and roots; format 1: manifests) uploaded in " +
+                     Fixed(hours * 3600, 0) +
                      " s (a segment under multipart_threshold_bytes is one PUT; the first roll "
                      "interval uploads no segment)"});
   } else {
