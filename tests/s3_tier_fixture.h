@@ -17,8 +17,8 @@
 
 #include "backup/retention.h"
 #include "backup/snapshot.h"
-#include "common/time.h"
 #include "cli_util.h"
+#include "common/time.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
 #include "restore/restore.h"
