@@ -17,7 +17,6 @@
 
 #include "backup/catalog_lines.h"
 #include "backup/json_fields.h"
-#include "common/time.h"
 #include "io/io_backend.h"
 #include "tidemark/format.h"
 
@@ -129,25 +128,14 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
                              " is not supported by this tidemark (supports " +
                              std::to_string(kCatalogVersion) + ")");
     }
-    m.id = root.at("id").get<std::string>();
-    m.kind = root.at("kind").get<std::string>();
-    m.started_ms = Int<int64_t>(root, "started_ms");
-    m.groups_note = root.value("groups_note", "");
-    ApplyBackup(root, &m);
+    ApplyRootHeader(root, &m);
     const int64_t folded = Int<int64_t>(root, "folded_seq");
     for (const auto& [name, jt] : root.at("topics").items()) {
       if (!format::IsLegalTopicName(name))
         throw std::invalid_argument("topic name '" + name.substr(0, 300) + "' is not legal");
       if (!in_scope(name)) continue;
-      TopicManifest& t = m.topics[name];
-      t.partition_count = Int<int32_t>(jt, "partition_count");
-      if (jt.contains("configs") && !jt.at("configs").is_null())
-        t.configs = jt.at("configs").get<std::map<std::string, std::string>>();
-      t.configs_note = jt.value("configs_note", "");
-      if (!full) {
-        for (const auto& jp : jt.at("partitions")) ApplyPartition(jp, name, &m, false);
-        continue;
-      }
+      ApplyTopicHeader(name, jt, &m, /*summaries=*/!full);
+      if (!full) continue;
       const std::string rel = jt.at("log").get<std::string>();
       const uint64_t bytes = Int<uint64_t>(jt, "log_bytes");
       if (!IsLogRel(rel, name))
@@ -213,18 +201,7 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
       }
     }
     origin = root_path;
-    if (full) {
-      TM_RETURN_IF_ERROR(ValidateManifest(m, cat));
-    } else {
-      for (const auto& [name, t] : m.topics) {
-        for (const auto& p : t.partitions) {
-          if (p.partition >= t.partition_count || p.end_offset < p.start_offset ||
-              p.start_offset < 0)
-            return Status::Corrupt(cat + ": partition " + name + "/" + std::to_string(p.partition) +
-                                   ": outside its partition count, or not a range of offsets");
-        }
-      }
-    }
+    TM_RETURN_IF_ERROR(full ? ValidateManifest(m, cat) : CheckSummaries(m, cat));
     return m;
   } catch (const std::exception& e) {
     return Status::Corrupt(origin + ": " + e.what());
@@ -281,41 +258,17 @@ void CatalogWriter::Remember(const Manifest& m) {
 }
 
 Status CatalogWriter::WriteRoot(const Manifest& m) {
-  json root;
-  root["format_version"] = kCatalogVersion;
-  root["id"] = m.id;
-  root["kind"] = m.kind;
-  root["started_ms"] = m.started_ms;
-  root["started_at"] = FormatRfc3339(m.started_ms);
-  const json fields = BackupFields(m);
-  for (const auto& [k, v] : fields.items()) root[k] = v;
-  root["finished_at"] = FormatRfc3339(m.finished_ms);
-  if (!m.groups_note.empty()) root["groups_note"] = m.groups_note;
+  json root = RootHeader(m);
   root["folded_seq"] = folded_seq_;
   root["generation"] = generation_;
   json topics = json::object();
   for (const auto& [name, t] : m.topics) {
-    json jt;
-    jt["partition_count"] = t.partition_count;
-    if (t.configs)
-      jt["configs"] = *t.configs;
-    else
-      jt["configs"] = nullptr;
-    if (!t.configs_note.empty()) jt["configs_note"] = t.configs_note;
+    json jt = TopicHeader(t);
     const auto log = logs_.find(name);
     jt["log"] = log != logs_.end() ? log->second.rel : "";
     jt["log_bytes"] = log != logs_.end() ? log->second.bytes : 0;
-    json parts = json::array();
-    for (const auto& p : t.partitions) {
-      parts.push_back({{"partition", p.partition},
-                       {"start_offset", p.start_offset},
-                       {"end_offset", p.end_offset},
-                       {"records", p.records},
-                       {"bytes_raw", p.bytes_raw},
-                       {"bytes_stored", p.bytes_stored},
-                       {"segments", p.segments.size()}});
-    }
-    jt["partitions"] = std::move(parts);
+    for (size_t i = 0; i < t.partitions.size(); ++i)
+      jt["partitions"][i]["segments"] = t.partitions[i].segments.size();
     topics[name] = std::move(jt);
   }
   root["topics"] = std::move(topics);

@@ -7,8 +7,10 @@
 #include <limits>
 #include <stdexcept>
 
+#include "backup/catalog.h"
 #include "backup/json_fields.h"
 #include "backup/retention.h"
+#include "common/time.h"
 #include "tidemark/format.h"
 
 namespace tidemark::backup {
@@ -190,6 +192,65 @@ json PartitionLine(const std::string& topic, const PartitionManifest& p, size_t 
           {"segments", std::move(segs)},
           {"gaps_from", gf},
           {"gaps", std::move(gaps)}};
+}
+
+json RootHeader(const Manifest& m) {
+  json root = BackupFields(m);
+  root["format_version"] = kCatalogVersion;
+  root["id"] = m.id;
+  root["kind"] = m.kind;
+  root["started_ms"] = m.started_ms;
+  root["started_at"] = FormatRfc3339(m.started_ms);
+  root["finished_at"] = FormatRfc3339(m.finished_ms);
+  if (!m.groups_note.empty()) root["groups_note"] = m.groups_note;
+  return root;
+}
+
+void ApplyRootHeader(const json& root, Manifest* m) {
+  m->id = root.at("id").get<std::string>();
+  m->kind = root.at("kind").get<std::string>();
+  m->started_ms = Int<int64_t>(root, "started_ms");
+  m->groups_note = root.value("groups_note", "");
+  ApplyBackup(root, m);
+}
+
+json TopicHeader(const TopicManifest& t) {
+  json jt;
+  jt["partition_count"] = t.partition_count;
+  jt["configs"] = t.configs ? json(*t.configs) : json(nullptr);
+  if (!t.configs_note.empty()) jt["configs_note"] = t.configs_note;
+  json parts = json::array();
+  for (const auto& p : t.partitions) {
+    parts.push_back({{"partition", p.partition},
+                     {"start_offset", p.start_offset},
+                     {"end_offset", p.end_offset},
+                     {"records", p.records},
+                     {"bytes_raw", p.bytes_raw},
+                     {"bytes_stored", p.bytes_stored}});
+  }
+  jt["partitions"] = std::move(parts);
+  return jt;
+}
+
+void ApplyTopicHeader(const std::string& name, const json& jt, Manifest* m, bool summaries) {
+  TopicManifest& t = m->topics[name];
+  t.partition_count = Int<int32_t>(jt, "partition_count");
+  if (jt.contains("configs") && !jt.at("configs").is_null())
+    t.configs = jt.at("configs").get<std::map<std::string, std::string>>();
+  t.configs_note = jt.value("configs_note", "");
+  if (summaries)
+    for (const auto& jp : jt.at("partitions")) ApplyPartition(jp, name, m, false);
+}
+
+Status CheckSummaries(const Manifest& m, const std::string& origin) {
+  for (const auto& [name, t] : m.topics) {
+    for (const auto& p : t.partitions) {
+      if (p.partition >= t.partition_count || p.end_offset < p.start_offset || p.start_offset < 0)
+        return Status::Corrupt(origin + ": partition " + name + "/" + std::to_string(p.partition) +
+                               ": outside its partition count, or not a range of offsets");
+    }
+  }
+  return Status::Ok();
 }
 
 json RetentionLine(const std::string& topic, const PartitionManifest& p, int64_t start) {

@@ -47,4 +47,19 @@ void ApplyRetention(const nlohmann::json& j, const std::string& topic, Manifest*
 // A "mark" line: a segment's upload marks.
 void ApplyMark(const nlohmann::json& j, const std::string& topic, Manifest* m);
 
+// What a root (local or the store's) holds of the backup: format_version, identity, times and
+// BackupFields. The caller checks the version and adds its own fields.
+nlohmann::json RootHeader(const Manifest& m);
+void ApplyRootHeader(const nlohmann::json& root, Manifest* m);
+// A root's entry for a topic: partition_count, configs, configs_note and the partitions'
+// summaries (range and totals). The caller adds its own fields.
+nlohmann::json TopicHeader(const TopicManifest& t);
+// Reads a topic's entry of a root into m->topics[name] (a legal name: the caller checked), with
+// its partitions' summaries when `summaries`.
+void ApplyTopicHeader(const std::string& name, const nlohmann::json& jt, Manifest* m,
+                      bool summaries);
+// What a reader of summaries alone can check: each partition within its topic's partition count
+// and a range of offsets. `origin` names the catalog.
+Status CheckSummaries(const Manifest& m, const std::string& origin);
+
 }  // namespace tidemark::backup

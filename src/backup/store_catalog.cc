@@ -8,7 +8,6 @@
 #include "backup/catalog.h"
 #include "backup/catalog_lines.h"
 #include "backup/json_fields.h"
-#include "common/time.h"
 #include "tidemark/format.h"
 
 namespace tidemark::backup {
@@ -39,35 +38,10 @@ bool IsStoreChunkName(const std::string& name) {
 }
 
 std::string StoreRootJson(const Manifest& summary, const std::vector<StoreChunk>& chunks) {
-  json root;
-  root["format_version"] = kCatalogVersion;
+  json root = RootHeader(summary);
   root["index"] = "store";
-  root["id"] = summary.id;
-  root["kind"] = summary.kind;
-  root["started_ms"] = summary.started_ms;
-  root["started_at"] = FormatRfc3339(summary.started_ms);
-  const json fields = BackupFields(summary);
-  for (const auto& [k, v] : fields.items()) root[k] = v;
-  root["finished_at"] = FormatRfc3339(summary.finished_ms);
-  if (!summary.groups_note.empty()) root["groups_note"] = summary.groups_note;
   json topics = json::object();
-  for (const auto& [name, t] : summary.topics) {
-    json jt;
-    jt["partition_count"] = t.partition_count;
-    jt["configs"] = t.configs ? json(*t.configs) : json(nullptr);
-    if (!t.configs_note.empty()) jt["configs_note"] = t.configs_note;
-    json parts = json::array();
-    for (const auto& p : t.partitions) {
-      parts.push_back({{"partition", p.partition},
-                       {"start_offset", p.start_offset},
-                       {"end_offset", p.end_offset},
-                       {"records", p.records},
-                       {"bytes_raw", p.bytes_raw},
-                       {"bytes_stored", p.bytes_stored}});
-    }
-    jt["partitions"] = std::move(parts);
-    topics[name] = std::move(jt);
-  }
+  for (const auto& [name, t] : summary.topics) topics[name] = TopicHeader(t);
   root["topics"] = std::move(topics);
   json jc = json::array();
   for (const auto& c : chunks) jc.push_back({{"name", c.name}, {"bytes", c.bytes}});
@@ -101,22 +75,11 @@ Result<Manifest> ReadStoreCatalog(const std::string& root_text, const std::strin
                              std::to_string(kCatalogVersion) + " (this tidemark reads those)");
     }
     Manifest m;
-    m.id = root.at("id").get<std::string>();
-    m.kind = root.at("kind").get<std::string>();
-    m.started_ms = Int<int64_t>(root, "started_ms");
-    m.groups_note = root.value("groups_note", "");
-    ApplyBackup(root, &m);
+    ApplyRootHeader(root, &m);
     for (const auto& [name, jt] : root.at("topics").items()) {
       if (!format::IsLegalTopicName(name))
         throw std::invalid_argument("topic name '" + name.substr(0, 300) + "' is not legal");
-      if (!scope.Wants(name)) continue;
-      TopicManifest& t = m.topics[name];
-      t.partition_count = Int<int32_t>(jt, "partition_count");
-      if (jt.contains("configs") && !jt.at("configs").is_null())
-        t.configs = jt.at("configs").get<std::map<std::string, std::string>>();
-      t.configs_note = jt.value("configs_note", "");
-      if (!full)
-        for (const auto& jp : jt.at("partitions")) ApplyPartition(jp, name, &m, false);
+      if (scope.Wants(name)) ApplyTopicHeader(name, jt, &m, /*summaries=*/!full);
     }
     if (full) {
       const json& chunks = root.at("chunks");
@@ -165,15 +128,7 @@ Result<Manifest> ReadStoreCatalog(const std::string& root_text, const std::strin
       where = origin;
       TM_RETURN_IF_ERROR(ValidateManifest(m, origin));
     } else {
-      for (const auto& [name, t] : m.topics) {
-        for (const auto& p : t.partitions) {
-          if (p.partition >= t.partition_count || p.end_offset < p.start_offset ||
-              p.start_offset < 0)
-            return Status::Corrupt(origin + ": partition " + name + "/" +
-                                   std::to_string(p.partition) +
-                                   ": outside its partition count, or not a range of offsets");
-        }
-      }
+      TM_RETURN_IF_ERROR(CheckSummaries(m, origin));
     }
     return m;
   } catch (const std::exception& e) {

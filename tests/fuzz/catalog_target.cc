@@ -12,7 +12,6 @@
 // Beyond "never crashes": a catalog that reads back is rewritten whole (CatalogWriter::Create)
 // and must read back identically; a writer opened on it must accept a checkpoint.
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -48,28 +47,6 @@ const std::string& Dir() {
   return dir;
 }
 
-// Each "<16 hex> <json>" line with the XXH3 of its JSON text in front.
-std::string FixChecksums(std::string_view log) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < log.size()) {
-    size_t nl = log.find('\n', pos);
-    if (nl == std::string_view::npos) nl = log.size();
-    std::string line(log.substr(pos, nl - pos));
-    if (line.size() > 17 && line[16] == ' ') {
-      char hex[17];
-      std::snprintf(
-          hex, sizeof(hex), "%016llx",
-          static_cast<unsigned long long>(XXH3_64bits(line.data() + 17, line.size() - 17)));
-      line.replace(0, 16, hex);
-    }
-    out += line;
-    if (nl < log.size()) out += '\n';
-    pos = nl + 1;
-  }
-  return out;
-}
-
 void Put(const fs::path& p, std::string_view data) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
@@ -97,9 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (ec) fuzz::Fail("mkdir: " + ec.message());
   Put(dir / "catalog" / "root.json", root);
   const bool fix = !in.empty() && in.back() == '\n';
-  Put(dir / "catalog" / "changes.log", fix ? FixChecksums(changes) : std::string(changes));
+  Put(dir / "catalog" / "changes.log",
+      fix ? fuzz::FixLineChecksums(changes) : std::string(changes));
   Put(dir / "catalog" / "topics" / "orders" / "00000000000000000001.log",
-      fix ? FixChecksums(log) : std::string(log));
+      fix ? fuzz::FixLineChecksums(log) : std::string(log));
 
   auto sums = backup::ReadCatalog(dir.string(), {nullptr, /*summaries_only=*/true});
   if (!sums.ok() && sums.status().message().empty()) fuzz::Fail("error without a message");

@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "tidemark/format.h"
 #include "tidemark/record.h"
@@ -149,6 +151,29 @@ inline uint32_t WalkPayload(std::span<const uint8_t> payload, const format::Bloc
   }
   if (dec.status().ok() && bytes > payload.size()) Fail("records decode past their payload");
   return n;
+}
+
+// Each "<16 hex> <json>" line of a catalog log or chunk with the XXH3 of its JSON text in front,
+// so that mutations of the JSON reach the rules behind the checksums.
+inline std::string FixLineChecksums(std::string_view log) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < log.size()) {
+    size_t nl = log.find('\n', pos);
+    if (nl == std::string_view::npos) nl = log.size();
+    std::string line(log.substr(pos, nl - pos));
+    if (line.size() > 17 && line[16] == ' ') {
+      char hex[17];
+      std::snprintf(
+          hex, sizeof(hex), "%016llx",
+          static_cast<unsigned long long>(XXH3_64bits(line.data() + 17, line.size() - 17)));
+      line.replace(0, 16, hex);
+    }
+    out += line;
+    if (nl < log.size()) out += '\n';
+    pos = nl + 1;
+  }
+  return out;
 }
 
 }  // namespace tidemark::fuzz

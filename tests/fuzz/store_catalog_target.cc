@@ -4,7 +4,7 @@
 //
 // The input is root.json, then the chunks, separated by "\n@@\n"; the reader's fetches get the
 // chunks in the order it asks (past them: NotFound). When the input ends with a newline, every
-// chunk line is re-encoded with its checksum, so that mutations of the JSON reach the replay
+// chunk line gets its checksum recomputed, so that mutations of the JSON reach the replay
 // rules behind the checksums; otherwise the checksum checks are what is fuzzed.
 //
 // Beyond "never crashes": a catalog that reads back is written again as one base chunk and a
@@ -12,43 +12,14 @@
 // read too.
 #include <cstddef>
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "backup/catalog_lines.h"
 #include "backup/store_catalog.h"
 #include "fuzz_util.h"
 
 using namespace tidemark;
-
-namespace {
-
-// Each "<16 hex> <json>" line again, its checksum computed from its JSON text.
-std::string Reencode(std::string_view chunk) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < chunk.size()) {
-    size_t nl = chunk.find('\n', pos);
-    if (nl == std::string_view::npos) nl = chunk.size();
-    std::string_view line = chunk.substr(pos, nl - pos);
-    auto j = nlohmann::json::parse(line.size() > 17 ? line.substr(17) : std::string_view(), nullptr,
-                                   /*allow_exceptions=*/false);
-    if (!j.is_discarded()) {
-      std::string text = backup::EncodeLine(j);
-      // EncodeLine dumps the JSON again: the same text unless the input's differed.
-      out += text;
-    } else {
-      out += line;
-      out += '\n';
-    }
-    pos = nl + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
@@ -63,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pos = sep + 4;
   }
   if (fix)
-    for (size_t i = 1; i < parts.size(); ++i) parts[i] = Reencode(parts[i]);
+    for (size_t i = 1; i < parts.size(); ++i) parts[i] = fuzz::FixLineChecksums(parts[i]);
   size_t next = 1;
   auto fetch = [&](const std::string& name) -> Result<std::string> {
     if (next >= parts.size()) return Status::NotFound(name + " is missing");
