@@ -331,6 +331,17 @@ TEST_F(CatalogTest, ADamagedOrCraftedCatalogIsAnErrorNamingTheFile) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("is not topics/orders/<20 digits>.log"), std::string::npos)
       << r.status().message();
+  // A root without the generation a writer continues from is refused by the reader too, not
+  // read and then refused by CatalogWriter::Open (a fuzz finding).
+  std::string no_generation = root;
+  const size_t g = no_generation.find("\"generation\"");
+  ASSERT_NE(g, std::string::npos);
+  no_generation.replace(g, std::string("\"generation\"").size(), "\"giarenteon\"");
+  std::ofstream(cat(kCatalogRoot), std::ios::trunc) << no_generation;
+  r = ReadCatalog(dir());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("generation"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find(kCatalogRoot), std::string::npos) << r.status().message();
 }
 
 // Version 1: a manifest.json still reads; WriteManifest on a backup with a catalog (tidemark

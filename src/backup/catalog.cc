@@ -130,6 +130,7 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
     }
     ApplyRootHeader(root, &m);
     const int64_t folded = Int<int64_t>(root, "folded_seq");
+    Int<uint64_t>(root, "generation");  // what CatalogWriter::Open continues from
     for (const auto& [name, jt] : root.at("topics").items()) {
       if (!format::IsLegalTopicName(name))
         throw std::invalid_argument("topic name '" + name.substr(0, 300) + "' is not legal");
