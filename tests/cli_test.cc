@@ -567,6 +567,29 @@ TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
   ASSERT_EQ(sj["ratios"].size(), 3u);
   EXPECT_EQ(sj["ratios"][0]["value"].get<double>(), 1.0);  // consumed / produced
 
+  // The trickle on a backup that already holds a generated history: the service continues it
+  // (the history stays in its catalog) and every trickled record is consumed.
+  CmdResult hist = Tidemark(
+      "bench run --json --trickle-rate 5 --partitions 4 --topics 2 --seconds 3 "
+      "--history-segments 3000 --dir " +
+          dir,
+      false);
+  ASSERT_EQ(hist.code, 0) << hist.out;
+  auto hj = nlohmann::json::parse(hist.out);
+  std::map<std::string, double> figures;
+  for (const auto& f : hj["figures"])
+    if (!f["value"].is_null()) figures[f["what"].get<std::string>()] = f["value"].get<double>();
+  EXPECT_EQ(figures["records consumed / produced"], 1.0) << hist.out;
+  EXPECT_GT(figures["service start, to owning every partition"], 0) << hist.out;
+  EXPECT_GT(figures.count("history generated and written whole (before the service starts)"), 0u);
+  CmdResult ls = Tidemark("ls --json --path " + dir + "/store-run", false);
+  ASSERT_EQ(ls.code, 0) << ls.out;
+  auto lj = nlohmann::json::parse(ls.out);
+  ASSERT_EQ(lj["backups"].size(), 1u) << ls.out;
+  EXPECT_EQ(lj["backups"][0]["topics"], 2 + 10) << ls.out;  // trickled + the history's
+  EXPECT_EQ(lj["backups"][0]["partitions"], 4 + 200) << ls.out;
+  EXPECT_EQ(Tidemark("bench run --history-segments 10 --seconds 1 --dir " + dir).code, 2);
+
   CmdResult sweep =
       Tidemark("bench pipeline --sweep shards=1,2 --gigabytes 0.02 --json --dir " + dir, false);
   ASSERT_EQ(sweep.code, 0) << sweep.out;

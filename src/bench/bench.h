@@ -64,6 +64,10 @@ struct BenchOptions {
   int64_t segment_max_interval_ms = 0;  // run: the service's roll interval (0: its default)
   std::string upload_endpoint;          // run: upload to this S3 endpoint (keys from AWS_*)
   std::string upload_bucket = "tidemark-bench";
+  // run --trickle-rate: the service starts on a backup that already holds this many sealed
+  // segments (bench grow's generator, in topics it does not consume), to measure its cost at an
+  // age it would take months to reach.
+  uint64_t history_segments = 0;
   const std::atomic<bool>* stop = nullptr;  // run --trickle-rate: set (Ctrl-C) to end early
   // backup against a cluster of your own instead of the embedded one: its topic, as it is
   std::string brokers;

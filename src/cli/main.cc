@@ -247,6 +247,11 @@ int Main(int argc, char** argv) {
                         "grow, run --trickle-rate: topics the partitions are spread over (10)");
   bench_cmd->add_option("--segments", bo.segments,
                         "grow without --sizes: generate a backup of this many sealed segments");
+  bench_cmd
+      ->add_option("--history-segments", bo.history_segments,
+                   "run --trickle-rate: start the service on a backup already holding this many "
+                   "synthetic sealed segments (grow's generator; topics it does not consume)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{100000000}));
   bench_cmd->add_option("--sizes", bench_sizes,
                         "grow: measure at these segment counts, increasing (e.g. "
                         "1000,10000,100000,1000000)");
