@@ -1,6 +1,7 @@
 // Unit tests: record encoding, blocks (all codecs), headers, footer and their damage detection.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 #include "segment/block.h"
@@ -263,6 +264,28 @@ TEST(Names, SegmentNamesSortByOffset) {
   EXPECT_EQ(format::SegmentName(42, false), "00000000000000000042.tmseg.open");
   EXPECT_LT(format::SegmentName(999, true), format::SegmentName(1000, true));
   EXPECT_EQ(format::PartitionDir("orders", 3), "topics/orders/3");
+}
+
+TEST(Names, ParseSegmentNameTakesExactlyWhatSegmentNameWrites) {
+  for (const int64_t first : {int64_t{0}, int64_t{42}, std::numeric_limits<int64_t>::max()}) {
+    for (const bool sealed : {true, false}) {
+      int64_t got = -1;
+      bool got_sealed = !sealed;
+      ASSERT_TRUE(format::ParseSegmentName(format::SegmentName(first, sealed), &got, &got_sealed));
+      EXPECT_EQ(got, first);
+      EXPECT_EQ(got_sealed, sealed);
+    }
+  }
+  int64_t first = 7;
+  bool sealed = true;
+  for (const char* bad :
+       {"", ".tmseg", "42.tmseg", "000000000000000000042.tmseg", "-0000000000000000042.tmseg",
+        "+0000000000000000042.tmseg", " 0000000000000000042.tmseg", "0000000000000000004x.tmseg",
+        "99999999999999999999.tmseg", "00000000000000000042.tmseg.damaged",
+        "00000000000000000042.tmsegx", "00000000000000000042"}) {
+    EXPECT_FALSE(format::ParseSegmentName(bad, &first, &sealed)) << bad;
+  }
+  EXPECT_EQ(first, 7);  // untouched by a refusal
 }
 
 }  // namespace

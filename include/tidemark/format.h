@@ -172,5 +172,8 @@ inline constexpr std::string_view kSegmentSuffix = ".tmseg";
 inline constexpr std::string_view kOpenSuffix = ".tmseg.open";
 std::string PartitionDir(std::string_view topic, int32_t partition);  // relative to the backup
 std::string SegmentName(int64_t first_offset, bool sealed);
+// The inverse: true, with the first offset and whether it is sealed, when `name` is exactly
+// SegmentName(*first_offset, *sealed); false for anything else (another width, a sign, a suffix).
+bool ParseSegmentName(std::string_view name, int64_t* first_offset, bool* sealed);
 
 }  // namespace tidemark::format

@@ -1,7 +1,6 @@
 #include "backup/prune.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
@@ -62,8 +61,8 @@ size_t RemoveBelowRetention(const std::string& dir, const Manifest& m,
       for (; !ec && it != end; it.increment(ec)) {
         const std::string n = it->path().filename().string();
         int64_t first = -1;
-        const auto [pe, perr] = std::from_chars(n.data(), n.data() + n.size(), first);
-        if (perr != std::errc() || first < 0 || n != format::SegmentName(first, true)) continue;
+        bool sealed = false;
+        if (!format::ParseSegmentName(n, &first, &sealed) || !sealed) continue;
         if (first < kept && named.count(rel_dir + "/" + n) == 0) gone.push_back(n);
       }
       for (const auto& n : gone) {

@@ -1,6 +1,7 @@
 #include "tidemark/format.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <xxhash.h>
 
@@ -337,6 +338,20 @@ std::string SegmentName(int64_t first_offset, bool sealed) {
   std::snprintf(buf, sizeof(buf), "%020" PRId64 "%s", first_offset,
                 sealed ? ".tmseg" : ".tmseg.open");
   return buf;
+}
+
+bool ParseSegmentName(std::string_view name, int64_t* first_offset, bool* sealed) {
+  constexpr size_t kDigits = 20;
+  if (name.size() <= kDigits) return false;
+  const std::string_view suffix = name.substr(kDigits);
+  if (suffix != kSegmentSuffix && suffix != kOpenSuffix) return false;
+  int64_t first = -1;
+  const auto [end, err] = std::from_chars(name.data(), name.data() + kDigits, first);
+  if (err != std::errc() || end != name.data() + kDigits || first < 0) return false;
+  // from_chars takes a leading '-' (refused above) but no '+' or spaces: 20 digits remain.
+  *first_offset = first;
+  *sealed = suffix == kSegmentSuffix;
+  return true;
 }
 
 }  // namespace tidemark::format

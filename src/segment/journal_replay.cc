@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <filesystem>
 #include <map>
 #include <tuple>
@@ -159,11 +158,10 @@ Status ReplayPartition(const std::string& dir, const ReplayOptions& o, const Kno
        it.increment(ec)) {
     const std::string n = it->path().filename().string();
     int64_t first = -1;
-    const auto [p, err] = std::from_chars(n.data(), n.data() + n.size(), first);
-    (void)p;
-    if (err != std::errc() || first < 0) continue;
-    if (n == format::SegmentName(first, true)) newest_sealed = std::max(newest_sealed, first);
-    if (n == format::SegmentName(first, false)) newest_open = std::max(newest_open, first);
+    bool sealed = false;
+    if (!format::ParseSegmentName(n, &first, &sealed)) continue;
+    int64_t& newest = sealed ? newest_sealed : newest_open;
+    newest = std::max(newest, first);
   }
   if (newest_sealed >= 0) {
     const std::string rel = rel_dir + "/" + format::SegmentName(newest_sealed, true);

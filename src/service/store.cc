@@ -182,8 +182,8 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
     for (const auto& [n, n_is_dir] : names) {
       if (n_is_dir || !EndsWith(n, format::kSegmentSuffix)) continue;
       int64_t first = -1;
-      const auto [nend, nerr] = std::from_chars(n.data(), n.data() + n.size(), first);
-      if (nerr != std::errc() || first < 0 || n != format::SegmentName(first, true)) {
+      bool is_sealed = false;
+      if (!format::ParseSegmentName(n, &first, &is_sealed) || !is_sealed) {
         report->problems.push_back(rel_dir + "/" + n + " is not a segment name; left alone");
         continue;
       }

@@ -31,9 +31,9 @@ bool ParseSegmentRel(const std::string& rel, std::string* topic, int32_t* partit
   *topic = rel.substr(kTopics.size(), part - kTopics.size());
   const char* pb = rel.data() + part + 1;
   const char* pe = rel.data() + name;
-  const char* ob = rel.data() + name + 1;
-  const char* oe = rel.data() + rel.size() - format::kSegmentSuffix.size();
-  return std::from_chars(pb, pe, *partition).ptr == pe && std::from_chars(ob, oe, *first).ptr == oe;
+  bool sealed = false;
+  return std::from_chars(pb, pe, *partition).ptr == pe &&
+         format::ParseSegmentName(std::string_view(rel).substr(name + 1), first, &sealed) && sealed;
 }
 
 }  // namespace
