@@ -1,6 +1,10 @@
 // `tidemark run` with an [upload] section against Ceph's RADOS Gateway: uploads as it seals,
 // keep_local, back-pressure while the store is down, and a prompt stop while it hangs.
+#include <nlohmann/json.hpp>
+
+#include "bench/grow.h"
 #include "s3_tier_fixture.h"
+#include "service/tier.h"
 
 namespace tidemark {
 namespace {
@@ -388,6 +392,99 @@ TEST_F(TierTest, PruneAppliesRetentionToSnapshotsAndContinuousBackupsInTheStore)
     ASSERT_TRUE(rep.ok()) << rep.status().message();
     EXPECT_TRUE(rep->ok()) << verify::ReportToText(*rep);
   }
+}
+
+// The tier on its own (no service): the store's catalog is written anew as a base once the
+// chunks since the last base outgrow it (here after a few segments instead of 4 MiB). The root
+// then starts with the new base, the earlier base and chunks are deleted from the store, and the
+// store reads back exactly what the local manifest names, through every rebase.
+TEST_F(TierTest, TheStoresCatalogIsRebasedOnceItsChunksOutgrowTheBase) {
+  ASSERT_OK(client_->CreateBucket("tier-b"));
+  bench::GrowShape shape;
+  shape.topics = 1;
+  shape.partitions = 2;
+  shape.files = true;  // real segment files: the tier uploads them
+  bench::BackupGenerator gen((dir_ / "local").string(), "rb", shape);
+  ASSERT_OK(gen.Init());
+  ASSERT_OK(gen.Add(4, nullptr));
+  config::Config c;
+  c.backup.id = "rb";
+  c.upload.bucket = "tier-b";
+  c.upload.prefix = "site-a";
+  c.upload.keep_local_ms = -1;
+  c.upload.catalog_interval_ms = 100;
+  auto tier = service::Tier::Make(c, gen.dir(), /*min_rebase_bytes=*/1);
+  ASSERT_TRUE(tier.ok()) << tier.status().message();
+  auto src = source::Open("s3://tier-b/site-a", config::UploadConfig{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  // Turns until the store's catalog names every segment the local manifest has.
+  auto settle = [&] {
+    for (int i = 0; i < 1500; ++i) {
+      (*tier)->Turn(gen.mutable_manifest(), MonotonicNs() / 1000000);
+      (*tier)->TakeMarks();
+      auto m = (*src)->ReadManifest("rb");
+      if (m.ok() && m->TotalSegments() == gen.manifest().TotalSegments()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  auto root_chunks = [&] {
+    std::vector<std::string> names;
+    auto text = client_->GetObject("tier-b", "site-a/rb/catalog/root.json");
+    EXPECT_TRUE(text.ok()) << text.status().message();
+    if (!text.ok()) return names;
+    const nlohmann::json root = nlohmann::json::parse(*text);
+    for (const auto& ch : root.at("chunks")) names.push_back(ch.at("name").get<std::string>());
+    return names;
+  };
+  ASSERT_TRUE(settle());
+  const std::vector<std::string> first = root_chunks();
+  ASSERT_FALSE(first.empty());  // the run's first upload is a base: the root's first chunk
+  std::set<std::string> bases = {first[0]};
+  for (int round = 0; round < 8; ++round) {
+    ASSERT_OK(gen.Add(3, nullptr));
+    ASSERT_TRUE(settle()) << "round " << round;
+    const auto chunks = root_chunks();
+    ASSERT_FALSE(chunks.empty());
+    bases.insert(chunks[0]);
+    // Every chunk the root names is in the store.
+    const auto objects = Objects("tier-b", "site-a/rb/catalog/chunks/");
+    for (const auto& ch : chunks) EXPECT_EQ(objects.count("site-a/rb/catalog/" + ch), 1u) << ch;
+  }
+  EXPECT_GE(bases.size(), 2u) << "no rebase in 8 rounds of chunks";
+  // Within a few turns the earlier bases and merged chunks are gone: what stays is what the root
+  // names.
+  const auto named = root_chunks();
+  std::set<std::string> want;
+  for (const auto& ch : named) want.insert("site-a/rb/catalog/" + ch);
+  std::set<std::string> have;
+  for (int i = 0; i < 500; ++i) {
+    (*tier)->Turn(gen.mutable_manifest(), MonotonicNs() / 1000000);
+    have.clear();
+    for (const auto& [k, size] : Objects("tier-b", "site-a/rb/catalog/chunks/")) have.insert(k);
+    if (have == want) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(have, want);
+  EXPECT_EQ(have.count("site-a/rb/catalog/" + first[0]), 0u) << "the first base stays";
+  // The store reads back what the local manifest names, segment by segment.
+  auto m = (*src)->ReadManifest("rb");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (const auto& [topic, t] : gen.manifest().topics) {
+    for (const auto& p : t.partitions) {
+      const auto& r = m->topics.at(topic).partitions.at(static_cast<size_t>(p.partition));
+      ASSERT_EQ(r.segments.size(), p.segments.size()) << topic << "/" << p.partition;
+      for (size_t i = 0; i < p.segments.size(); ++i) {
+        EXPECT_EQ(r.segments[i].first_offset, p.segments[i].first_offset);
+        EXPECT_EQ(r.segments[i].checksum, p.segments[i].checksum);
+      }
+      EXPECT_EQ(r.end_offset, p.end_offset);
+    }
+  }
+  auto rep = verify::VerifyBackup(**src, "rb");
+  ASSERT_TRUE(rep.ok()) << rep.status().message();
+  EXPECT_TRUE(rep->ok()) << verify::ReportToText(*rep);
+  (*tier)->Stop();
 }
 
 }  // namespace

@@ -14,11 +14,6 @@ namespace {
 
 constexpr int64_t kRetryMinMs = 1000;
 constexpr int64_t kRetryMaxMs = 30000;
-// The base is rebuilt once the chunks since it hold more than it does (and at least this): the
-// store's catalog then stays within about twice what it names, and each line is uploaded O(1)
-// times in bases, O(log n) times in merges.
-constexpr uint64_t kMinRebaseBytes = 4ull << 20;
-
 using segment::SealedSegment;
 
 // The first segment whose first offset is at or past `offset`.
@@ -70,7 +65,8 @@ backup::PartitionManifest StoreView(const backup::PartitionManifest& p, int64_t 
 
 }  // namespace
 
-Result<std::unique_ptr<Tier>> Tier::Make(const config::Config& c, std::string backup_dir) {
+Result<std::unique_ptr<Tier>> Tier::Make(const config::Config& c, std::string backup_dir,
+                                         uint64_t min_rebase_bytes) {
   TM_ASSIGN_OR_RETURN(s3::Settings st, s3::ResolveSettings(c.upload));
   const std::string where = st.location.Url();
   // A quick look at the bucket (one try, 5 s at most): a hung store must not hold up the start.
@@ -97,6 +93,7 @@ Result<std::unique_ptr<Tier>> Tier::Make(const config::Config& c, std::string ba
   // sweep after this run's first root can tell an earlier run's leftovers from its own.
   t->chunk_serial_ = static_cast<uint64_t>(std::max<int64_t>(WallClockMs(), 0)) * 1000;
   t->first_serial_ = t->chunk_serial_;
+  t->min_rebase_bytes_ = min_rebase_bytes;
   return t;
 }
 
@@ -288,7 +285,7 @@ void Tier::Walk(backup::Manifest* m, int64_t now_ms, bool submit, bool* changed)
 }
 
 void Tier::BuildUpload(const backup::Manifest& m) {
-  const bool base = generation_ == 0 || delta_bytes_ > std::max(base_bytes_, kMinRebaseBytes);
+  const bool base = generation_ == 0 || delta_bytes_ > std::max(base_bytes_, min_rebase_bytes_);
   bool any = base;
   for (const auto& [tp, r] : remote_) any = any || r.dirty || !r.trims.empty();
   if (!any) return;

@@ -39,8 +39,15 @@ namespace tidemark::service {
 
 class Tier {
  public:
+  // The base is rebuilt once the chunks since it hold more than it does (and at least this):
+  // the store's catalog then stays within about twice what it names, and each line is uploaded
+  // O(1) times in bases, O(log n) times in merges.
+  static constexpr uint64_t kMinRebaseBytes = 4ull << 20;
+
   // Fails only on a configuration error (exit 2); an unreachable store is retried, not fatal.
-  static Result<std::unique_ptr<Tier>> Make(const config::Config& c, std::string backup_dir);
+  // `min_rebase_bytes`: kMinRebaseBytes but in tests, which rebase after a few segments.
+  static Result<std::unique_ptr<Tier>> Make(const config::Config& c, std::string backup_dir,
+                                            uint64_t min_rebase_bytes = kMinRebaseBytes);
   ~Tier();
 
   // One turn of the main loop: takes what the workers finished, marks confirmed segments in
@@ -142,6 +149,7 @@ class Tier {
   int64_t next_seq_ = 1;            // next catalog line
   uint64_t delta_bytes_ = 0;        // chunks since the base
   uint64_t base_bytes_ = 0;
+  uint64_t min_rebase_bytes_ = kMinRebaseBytes;
   int64_t last_upload_ms_ = 0;
   bool swept_ = false;  // this run removed the chunks no root names
   std::deque<Deletion> deletions_;
