@@ -117,6 +117,7 @@ Shard::~Shard() {
   TM_CHECK_MSG(!thread_.joinable(), "shard destroyed while running");
   // Teardown invariant (Dragonfly's fixture rule): nothing may still be in flight.
   if (io_) TM_CHECK_MSG(io_->in_flight() == 0, "shard destroyed with I/O in flight");
+  by_rkt_.clear();
   pipelines_.clear();
   if (queue_ != nullptr) {
     if (wake_fd_ >= 0) rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
@@ -162,7 +163,6 @@ Status Shard::Init() {
   rd_kafka_queue_io_event_enable(queue_, wake_fd_, &kWake, sizeof(kWake));
   for (const auto& t : tasks_) {
     pipelines_.push_back(std::make_unique<PartitionPipeline>(t, po, pool_.get(), codec_.get()));
-    rkts_.push_back(nullptr);
     if (pipelines_.back()->done()) continue;  // empty partition: nothing to fetch
     ++remaining_;
     progress_.remaining.store(remaining_, std::memory_order_relaxed);
@@ -256,7 +256,6 @@ Status Shard::ApplyCommands() {
       po.block_bytes = BlockBytesFor(pipelines_.size() + 1);
       pipelines_.push_back(
           std::make_unique<PartitionPipeline>(std::move(c.task), po, pool_.get(), codec_.get()));
-      rkts_.push_back(nullptr);
       published_.push_back(pipelines_.back()->seal_count());
       // Where the entry starts (a resumed partition may have gained a gap): published at once.
       Publish(pipelines_.size() - 1, false);
@@ -276,8 +275,8 @@ Status Shard::ApplyCommands() {
       Publish(i, true);
       retired_[p.task().topic].records += p.records_in();
       retired_[p.task().topic].bytes += p.bytes_in();
+      by_rkt_.clear();  // refilled at each partition's next message
       pipelines_.erase(pipelines_.begin() + static_cast<ptrdiff_t>(i));
-      rkts_.erase(rkts_.begin() + static_cast<ptrdiff_t>(i));
       published_.erase(published_.begin() + static_cast<ptrdiff_t>(i));
       break;
     }
@@ -336,16 +335,13 @@ Status Shard::Tick() {
 }
 
 PartitionPipeline* Shard::Find(rd_kafka_message_t* m) {
-  for (size_t i = 0; i < pipelines_.size(); ++i) {
-    if (rkts_[i] == m->rkt && pipelines_[i]->task().partition == m->partition)
-      return pipelines_[i].get();
-  }
+  if (auto it = by_rkt_.find({m->rkt, m->partition}); it != by_rkt_.end()) return it->second;
+  // A partition's first message (or one of a partition this shard no longer owns).
   const char* name = rd_kafka_topic_name(m->rkt);
-  for (size_t i = 0; i < pipelines_.size(); ++i) {
-    auto& p = *pipelines_[i];
-    if (p.task().partition == m->partition && p.task().topic == name) {
-      rkts_[i] = m->rkt;
-      return &p;
+  for (auto& p : pipelines_) {
+    if (p->task().partition == m->partition && p->task().topic == name) {
+      by_rkt_.emplace(RktKey{m->rkt, m->partition}, p.get());
+      return p.get();
     }
   }
   return nullptr;
@@ -443,8 +439,10 @@ Status Shard::Handle(rd_kafka_message_t* m) {
                     p->task().topic.c_str(), m->partition, p->next_offset(), m->offset - 1);
       }
     }
-    TM_RETURN_IF_ERROR(p->Append(r, jump).WithContext(p->task().topic + "/" +
-                                                      std::to_string(p->task().partition)));
+    // The context is built only for an error: a topic name past the small-string buffer would
+    // otherwise allocate for every record.
+    if (Status s = p->Append(r, jump); !s.ok())
+      return s.WithContext(p->task().topic + "/" + std::to_string(p->task().partition));
     p->CountIn(bytes);
     progress_.records.fetch_add(1, std::memory_order_relaxed);
     progress_.bytes_in.fetch_add(bytes, std::memory_order_relaxed);

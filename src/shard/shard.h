@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/histogram.h"
@@ -162,8 +163,21 @@ class Shard {
   std::unique_ptr<segment::BlockCodec> codec_;
   std::unique_ptr<GroupCommit> commit_;  // continuous mode: durability points and the journal
   std::vector<std::unique_ptr<PartitionPipeline>> pipelines_;
-  std::vector<rd_kafka_topic_t*> rkts_;  // cached per pipeline after the first message
-  std::vector<bool> failed_;             // per pipeline: Finish() failed (set on the shard thread)
+  // Message -> pipeline by librdkafka's topic handle and partition: filled at a partition's first
+  // message, emptied when a partition goes, so that each record's lookup is O(1).
+  struct RktKey {
+    const rd_kafka_topic_t* rkt;
+    int32_t partition;
+    bool operator==(const RktKey&) const = default;
+  };
+  struct RktHash {
+    size_t operator()(const RktKey& k) const noexcept {
+      return std::hash<const void*>()(k.rkt) ^
+             (static_cast<size_t>(k.partition) * 0x9E3779B97F4A7C15ull);
+    }
+  };
+  std::unordered_map<RktKey, PartitionPipeline*, RktHash> by_rkt_;
+  std::vector<bool> failed_;  // per pipeline: Finish() failed (set on the shard thread)
   std::vector<HeaderView> header_scratch_;
   size_t block_bytes_ = 0;
   size_t remaining_ = 0;
