@@ -589,6 +589,12 @@ TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
   EXPECT_EQ(lj["backups"][0]["topics"], 2 + 10) << ls.out;  // trickled + the history's
   EXPECT_EQ(lj["backups"][0]["partitions"], 4 + 200) << ls.out;
   EXPECT_EQ(Tidemark("bench run --history-segments 10 --seconds 1 --dir " + dir).code, 2);
+  CmdResult up = Tidemark(
+      "bench run --trickle-rate 1 --history-segments 10 --seconds 1 --upload-endpoint "
+      "http://127.0.0.1:1 --dir " +
+      dir);
+  EXPECT_EQ(up.code, 2) << up.out;
+  EXPECT_NE(up.out.find("no segment files to upload"), std::string::npos) << up.out;
 
   CmdResult sweep =
       Tidemark("bench pipeline --sweep shards=1,2 --gigabytes 0.02 --json --dir " + dir, false);

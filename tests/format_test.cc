@@ -280,9 +280,10 @@ TEST(Names, ParseSegmentNameTakesExactlyWhatSegmentNameWrites) {
   bool sealed = true;
   for (const char* bad :
        {"", ".tmseg", "42.tmseg", "000000000000000000042.tmseg", "-0000000000000000042.tmseg",
-        "+0000000000000000042.tmseg", " 0000000000000000042.tmseg", "0000000000000000004x.tmseg",
-        "99999999999999999999.tmseg", "00000000000000000042.tmseg.damaged",
-        "00000000000000000042.tmsegx", "00000000000000000042"}) {
+        "-0000000000000000000.tmseg", "+0000000000000000042.tmseg", " 0000000000000000042.tmseg",
+        "0000000000000000004x.tmseg", "99999999999999999999.tmseg",
+        "00000000000000000042.tmseg.damaged", "00000000000000000042.tmsegx",
+        "00000000000000000042"}) {
     EXPECT_FALSE(format::ParseSegmentName(bad, &first, &sealed)) << bad;
   }
   EXPECT_EQ(first, 7);  // untouched by a refusal

@@ -453,13 +453,12 @@ TEST_F(TierTest, TheStoresCatalogIsRebasedOnceItsChunksOutgrowTheBase) {
   }
   EXPECT_GE(bases.size(), 2u) << "no rebase in 8 rounds of chunks";
   // Within a few turns the earlier bases and merged chunks are gone: what stays is what the root
-  // names.
-  const auto named = root_chunks();
-  std::set<std::string> want;
-  for (const auto& ch : named) want.insert("site-a/rb/catalog/" + ch);
-  std::set<std::string> have;
+  // names (read again each time: a turn may still upload a new base or chunk).
+  std::set<std::string> want, have;
   for (int i = 0; i < 500; ++i) {
     (*tier)->Turn(gen.mutable_manifest(), MonotonicNs() / 1000000);
+    want.clear();
+    for (const auto& ch : root_chunks()) want.insert("site-a/rb/catalog/" + ch);
     have.clear();
     for (const auto& [k, size] : Objects("tier-b", "site-a/rb/catalog/chunks/")) have.insert(k);
     if (have == want) break;

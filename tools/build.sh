@@ -17,8 +17,8 @@ case "$kind" in
         [ "$shim" -nt tools/tsan-c11threads.c ] ||
           cc -std=c11 -O2 -g -fPIC -Wall -Wextra -Werror -c tools/tsan-c11threads.c -o "$shim"
         opts=(--buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false "-Dcpp_link_args=$shim")
-        # What tools/test.sh runs under TSan (alloc_tests counts allocations, one thread, and
-        # GCC 12 at -O2 flags its replaced operator new/delete: -Wmismatched-new-delete).
+        # What tools/test.sh runs under TSan (not alloc_tests: it counts allocations with a
+        # replaced operator new, which GCC 12 at -O2 flags: -Wmismatched-new-delete).
         targets=(src/tidemark tests/unit_tests tests/integration_tests tests/restore_tests
                  tests/cli_tests tests/service_tests tests/s3_tests) ;;
   fuzz) opts=(--buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false

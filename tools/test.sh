@@ -15,8 +15,9 @@ for kind in asan release; do
 done
 # ThreadSanitizer over what runs threads: shards (unit, integration, restore, cli), the service
 # and its HTTP server (service), the uploader and the service's tier (s3). About 5 min of tests.
-# Not alloc (one thread, counting allocations). Not the killed-restore test: it needs its kills
-# to land mid-restore, and a TSan binary's start takes most of the window it aims at.
+# Not alloc (it counts allocations through a replaced operator new). Not the killed-restore
+# test: it needs its kills to land mid-restore, and a TSan binary's start takes most of the
+# window it aims at.
 echo "=== tests: tsan build ===" >&2
 bash tools/build.sh tsan
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tools/tsan.supp" \

@@ -508,6 +508,8 @@ Status RunBench(const BenchOptions& o) {
       o.mode != "grow")
     return Status::Config("bench mode '" + o.mode +
                           "' is not one of pipeline, backup, restore, run, grow");
+  if (o.history_segments > 0 && !(o.mode == "run" && o.trickle_rate > 0))
+    return Status::Config("--history-segments applies to bench run --trickle-rate only");
   if (o.mode != "pipeline" && ::access(o.self.c_str(), X_OK) != 0)
     return Status::Config("cannot run " + o.self + " for the embedded Kafka");
   std::error_code ec;

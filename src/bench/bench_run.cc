@@ -64,8 +64,6 @@ Status BenchService(const BenchOptions& o, std::vector<Measurement>* runs,
                     std::vector<Ratio>* ratios) {
   if (!o.brokers.empty())
     return Status::Config("bench run uses the embedded Kafka; leave out --brokers");
-  if (o.history_segments > 0)
-    return Status::Config("--history-segments applies to bench run --trickle-rate only");
   MockProcess mock;
   TM_RETURN_IF_ERROR(
       mock.Start(o.self, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-run.log"));

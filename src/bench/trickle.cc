@@ -251,6 +251,10 @@ Status RunTrickle(const BenchOptions& o) {
     return Status::Config("--sweep does not apply to bench run --trickle-rate: run once per value");
   if (!(o.seconds > 0))
     return Status::Config("--seconds must be positive (how long the trickle runs)");
+  if (o.history_segments > 0 && !o.upload_endpoint.empty()) {
+    return Status::Config(
+        "--history-segments has no segment files to upload: leave out --upload-endpoint");
+  }
   const int partitions = o.partitions > 0 ? o.partitions : 200;
   const int topic_count = std::clamp(o.topics, 1, partitions);
   std::vector<std::pair<std::string, int>> layout;  // topic, partitions

@@ -345,10 +345,13 @@ bool ParseSegmentName(std::string_view name, int64_t* first_offset, bool* sealed
   if (name.size() <= kDigits) return false;
   const std::string_view suffix = name.substr(kDigits);
   if (suffix != kSegmentSuffix && suffix != kOpenSuffix) return false;
+  // Digits only: from_chars would take a leading '-' ("-0000000000000000000" is 0).
+  if (!std::all_of(name.begin(), name.begin() + kDigits,
+                   [](char ch) { return ch >= '0' && ch <= '9'; }))
+    return false;
   int64_t first = -1;
   const auto [end, err] = std::from_chars(name.data(), name.data() + kDigits, first);
-  if (err != std::errc() || end != name.data() + kDigits || first < 0) return false;
-  // from_chars takes a leading '-' (refused above) but no '+' or spaces: 20 digits remain.
+  if (err != std::errc() || end != name.data() + kDigits) return false;  // past INT64_MAX
   *first_offset = first;
   *sealed = suffix == kSegmentSuffix;
   return true;

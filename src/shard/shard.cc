@@ -275,7 +275,7 @@ Status Shard::ApplyCommands() {
       Publish(i, true);
       retired_[p.task().topic].records += p.records_in();
       retired_[p.task().topic].bytes += p.bytes_in();
-      by_rkt_.clear();  // refilled at each partition's next message
+      std::erase_if(by_rkt_, [&p](const auto& e) { return e.second == &p; });
       pipelines_.erase(pipelines_.begin() + static_cast<ptrdiff_t>(i));
       published_.erase(published_.begin() + static_cast<ptrdiff_t>(i));
       break;
