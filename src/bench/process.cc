@@ -1,15 +1,22 @@
 #include "bench/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -25,8 +32,56 @@ double CpuOf(const rusage& ru) {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// Waits for `pid` (started at monotonic `t0`) and measures it.
-Result<ChildRun> Wait(pid_t pid, int64_t t0) {
+// Peak RSS of a process tree, sampled: each process's VmHWM (the peak of its own address space
+// since its exec), summed over the processes seen (an upper bound for a pipeline whose parts
+// peak at different times). wait4's ru_maxrss cannot serve: Linux carries into it the address
+// space a child had before its exec, which after fork() counts every page of this process (a
+// child of a 160 MB benchmark reported 160 MB, whatever it used).
+class TreePeak {
+ public:
+  void Sample(pid_t root) { Visit(root, 0); }
+  double mb() const {
+    uint64_t kb = 0;
+    for (const auto& [pid, k] : kb_) kb += k;
+    return static_cast<double>(kb) / 1024;
+  }
+
+ private:
+  void Visit(pid_t pid, int depth) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    std::ifstream status(proc + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) {
+        const uint64_t kb = std::strtoull(line.c_str() + 6, nullptr, 10);
+        uint64_t& best = kb_[pid];
+        best = std::max(best, kb);
+        break;
+      }
+    }
+    if (depth >= 8) return;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(proc + "/task", ec)) {
+      std::ifstream children(task.path() / "children");
+      pid_t child = 0;
+      while (children >> child) Visit(child, depth + 1);
+    }
+  }
+  std::map<pid_t, uint64_t> kb_;
+};
+
+// Waits for `pid` (started at monotonic `t0`, past its exec) and measures it: wall time, CPU
+// through wait4, peak RSS sampled every 10 ms (TreePeak; `peak` may hold earlier samples), or
+// with a null `peak` wait4's.
+Result<ChildRun> Wait(pid_t pid, int64_t t0, TreePeak* peak) {
+  const int pidfd = peak != nullptr ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+  while (peak != nullptr) {
+    peak->Sample(pid);
+    if (pidfd < 0) break;  // no pidfd (a kernel before 5.3): the samples so far, then wait4
+    pollfd p{pidfd, POLLIN, 0};
+    if (::poll(&p, 1, 10) > 0) break;
+  }
+  if (pidfd >= 0) ::close(pidfd);
   int status = 0;
   rusage ru{};
   while (::wait4(pid, &status, 0, &ru) < 0) {
@@ -36,7 +91,7 @@ Result<ChildRun> Wait(pid_t pid, int64_t t0) {
   r.seconds = static_cast<double>(MonotonicNs() - t0) / 1e9;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.cpu_seconds = CpuOf(ru);
-  r.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024;
+  r.peak_rss_mb = peak != nullptr ? peak->mb() : static_cast<double>(ru.ru_maxrss) / 1024;
   return r;
 }
 
@@ -46,9 +101,19 @@ Result<ChildRun> Wait(pid_t pid, int64_t t0) {
 Result<pid_t> ForkExec(const std::vector<std::string>& argv, const std::string& log,
                        int pdeathsig) {
   { std::ofstream truncate(log, std::ios::trunc); }
+  // Returns once the child has exec'd (the close-on-exec pipe closes), so that a sample of its
+  // peak RSS never sees the copy of this process it was before.
+  int exec_pipe[2];
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return Status::Errno(errno, "pipe");
   pid_t pid = ::fork();
-  if (pid < 0) return Status::Errno(errno, "fork");
+  if (pid < 0) {
+    const int e = errno;
+    ::close(exec_pipe[0]);
+    ::close(exec_pipe[1]);
+    return Status::Errno(e, "fork");
+  }
   if (pid == 0) {
+    ::close(exec_pipe[0]);
     if (pdeathsig != 0) ::prctl(PR_SET_PDEATHSIG, pdeathsig);
     int fd = ::open(log.c_str(), O_WRONLY | O_APPEND, 0644);
     if (fd >= 0) {
@@ -59,8 +124,17 @@ Result<pid_t> ForkExec(const std::vector<std::string>& argv, const std::string& 
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execvp(args[0], args.data());
+    const int e = errno;
+    (void)!::write(exec_pipe[1], &e, sizeof(e));
     ::_exit(127);
   }
+  ::close(exec_pipe[1]);
+  int e = 0;
+  ssize_t n;
+  while ((n = ::read(exec_pipe[0], &e, sizeof(e))) < 0 && errno == EINTR) {
+  }
+  ::close(exec_pipe[0]);
+  (void)n;  // 0: exec'd; sizeof(e): it failed, and the child exits 127 (its caller reports it)
   return pid;
 }
 
@@ -71,7 +145,8 @@ Result<pid_t> ForkExec(const std::vector<std::string>& argv, const std::string& 
 Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
   const int64_t t0 = MonotonicNs();
   TM_ASSIGN_OR_RETURN(pid_t pid, ForkExec(argv, out_path, 0));
-  return Wait(pid, t0);
+  TreePeak peak;
+  return Wait(pid, t0, &peak);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -121,7 +196,9 @@ Result<std::pair<std::string, ChildRun>> ForkAndRun(const std::function<std::str
   ssize_t n;
   while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
   ::close(fds[0]);
-  TM_ASSIGN_OR_RETURN(ChildRun r, Wait(pid, t0));
+  // A fork without exec, which has exited by now (its end of the pipe closed): wait4's peak,
+  // which counts the pages it shares with this process too.
+  TM_ASSIGN_OR_RETURN(ChildRun r, Wait(pid, t0, nullptr));
   return std::make_pair(std::move(text), r);
 }
 
@@ -137,9 +214,11 @@ Status Background::Start(const std::vector<std::string>& argv, const std::string
 
 Result<ChildRun> Background::Stop(int sig) {
   if (pid_ <= 0) return Status::Invalid("not running");
+  TreePeak peak;
+  peak.Sample(pid_);  // the peak while it ran (its shutdown is sampled by Wait)
   ::kill(pid_, sig);
   const pid_t pid = std::exchange(pid_, -1);
-  return Wait(pid, t0_);
+  return Wait(pid, t0_, &peak);
 }
 
 Status MockProcess::Start(const std::string& self, const std::string& topics,
@@ -157,6 +236,23 @@ Status MockProcess::Start(const std::string& self, const std::string& topics,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Status::Aborted("the embedded Kafka did not start (see " + log + ")");
+}
+
+double MockProcess::CpuSeconds() const {
+  if (pid_ <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The fields after the command name (in parentheses, which may hold spaces): state is the 3rd
+  // field, utime and stime the 14th and 15th.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i >= 14) ticks += std::strtod(f.c_str(), nullptr);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 void MockProcess::Stop() {

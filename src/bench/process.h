@@ -1,5 +1,6 @@
-// Child processes for `tidemark bench`: measured runs (wall time, and CPU time and peak RSS
-// through wait4) and the embedded Kafka in a process of its own.
+// Child processes for `tidemark bench`: measured runs (wall time, CPU time through wait4, peak RSS
+// sampled from /proc every 10 ms: each process's VmHWM, summed over the child and its
+// descendants) and the embedded Kafka in a process of its own.
 #pragma once
 
 #include <sys/types.h>
@@ -20,17 +21,18 @@ struct ChildRun {
   double peak_rss_mb = 0;
 };
 
-// Runs argv to completion (stdout and stderr into `out_path`), measuring its wall time, and
-// through wait4 its CPU time and peak RSS (its own and its waited-for children's).
+// Runs argv to completion (stdout and stderr into `out_path`), measuring its wall time, CPU time
+// and peak RSS (its own and its descendants').
 Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& out_path);
 // The same for a command that must succeed: a failure carries the end of its output.
 Result<ChildRun> MustRun(const std::vector<std::string>& argv, const std::string& log);
 Result<ChildRun> Shell(const std::string& cmd, const std::string& log);
 std::string ReadFile(const std::string& path);
 
-// Runs `fn` in a forked child, so its peak RSS and CPU are its own: returns what fn returned
-// (sent back through a pipe) and the child's measurements. The caller must not be running
-// other threads (fork copies only the caller).
+// Runs `fn` in a forked child, so its CPU is its own: returns what fn returned (sent back through
+// a pipe) and the child's measurements. Its peak RSS includes the pages it shares with this
+// process (a fork without exec): call it while this process is small. The caller must not be
+// running other threads (fork copies only the caller).
 Result<std::pair<std::string, ChildRun>> ForkAndRun(const std::function<std::string()>& fn);
 
 // A measured child that runs until told to stop (the service): started now, stopped with a
@@ -63,6 +65,9 @@ class MockProcess {
   Status Start(const std::string& self, const std::string& topics, const std::string& log);
   void Stop();
   const std::string& brokers() const { return brokers_; }
+  // CPU seconds it has used so far (from /proc/<pid>/stat): what the embedded Kafka takes of
+  // the machine while a run competes with it. -1 when it is not running.
+  double CpuSeconds() const;
 
  private:
   pid_t pid_ = -1;
