@@ -1,7 +1,9 @@
 #include "restore/lanes.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace tidemark::restore {
 
@@ -13,13 +15,14 @@ class Cursor {
   Cursor(ReadContext* ring, source::BackupSource* src, const std::string& id,
          const std::string& topic, const backup::PartitionManifest* part, RecordFilter filter,
          bool skip_damaged, unsigned depth, PartitionResult* result,
-         std::atomic<uint64_t>* bytes_read, BlockPool* pool)
+         std::atomic<uint64_t>* bytes_read, BlockPool* pool, std::function<bool()> stopping)
       : stream_(ring, src, id, topic, part, filter, skip_damaged, depth),
         filter_(filter),
         skip_damaged_(skip_damaged),
         result_(result),
         bytes_read_(bytes_read),
-        pool_(pool) {}
+        pool_(pool),
+        stopping_(std::move(stopping)) {}
   ~Cursor() { ReleaseBlock(); }
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
@@ -61,7 +64,11 @@ class Cursor {
         return false;
       }
       ReleaseBlock();
-      block_ = pool_->Get();
+      block_ = pool_->Get(stopping_);
+      if (block_ == nullptr) {  // the restore stops while every block is in the producer's hands
+        done_ = true;
+        return false;
+      }
       stream_.TakePayload(&block_->data, &payload);
       dec_.emplace(payload);
     }
@@ -82,6 +89,7 @@ class Cursor {
     block_ = nullptr;
   }
   BlockPool* pool_;
+  std::function<bool()> stopping_;
   BlockRef* block_ = nullptr;
   std::optional<RecordDecoder> dec_;
   RecordView cur_;
@@ -137,10 +145,11 @@ Status RunLane(const LaneContext& c, ReadContext* ring, const Lane& lane) {
   for (size_t i = 0; i < lane.parts.size(); ++i) {
     const auto* p = lane.parts[i];
     const RecordFilter f = FilterFor(*c.o, lane.topic, p->partition);
-    cursors.push_back(std::make_unique<Cursor>(
-        ring, c.src, c.o->id, lane.topic, p, f, c.o->skip_damaged,
-        lane.merge ? std::min(2u, c.o->read_ahead) : c.o->read_ahead,
-        &c.report->partitions[lane.results[i]], &c.sh->bytes_read, c.pool));
+    cursors.push_back(
+        std::make_unique<Cursor>(ring, c.src, c.o->id, lane.topic, p, f, c.o->skip_damaged,
+                                 lane.merge ? std::min(2u, c.o->read_ahead) : c.o->read_ahead,
+                                 &c.report->partitions[lane.results[i]], &c.sh->bytes_read, c.pool,
+                                 [&c] { return Stopping(c); }));
   }
   if (!lane.merge) {
     PartitionResult* pr = &c.report->partitions[lane.results[0]];

@@ -7,7 +7,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include "backup/manifest.h"
 #include "common/dir_lock.h"
@@ -410,6 +412,14 @@ class Restorer {
     const auto cores = static_cast<unsigned>(shard::UsableCpus());
     const size_t nthreads = std::min<size_t>(
         lanes_.size(), o_.threads > 0 ? static_cast<size_t>(o_.threads) : size_t{cores});
+    // The block pool's floor: what the reader threads may hold at once (a merged lane holds a
+    // block per partition), plus one each to get the next.
+    std::vector<size_t> widths;
+    for (const auto& lane : lanes_) widths.push_back(lane.parts.size());
+    std::sort(widths.begin(), widths.end(), std::greater<>());
+    size_t floor = nthreads;
+    for (size_t i = 0; i < std::min(nthreads, widths.size()); ++i) floor += widths[i];
+    pool_.Limit(BlockPool::kBudgetBytes, floor);
     std::atomic<size_t> running{nthreads};
     std::vector<std::thread> threads;
     for (size_t ti = 0; ti < nthreads; ++ti) {
@@ -443,6 +453,8 @@ class Restorer {
     }
     rd_kafka_poll(rk_, 0);
     progress.Tick(sh_, true);
+    TM_LOG_DEBUG("restore: %zu blocks in the pool, at most %" PRIu64 " bytes", pool_.blocks(),
+                 pool_.peak_bytes());
     report_.produced = sh_.delivered;
     report_.produced_bytes = sh_.produced_bytes.load();
     for (const auto& p : report_.partitions) {

@@ -36,12 +36,22 @@ double RateLimiter::Bucket::Take(double n, int64_t now) {
 
 // --- blocks ----------------------------------------------------------------------------------
 
-BlockRef* BlockPool::Get() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (free_.empty()) {
-    all_.push_back(std::make_unique<BlockRef>());
-    all_.back()->pool = this;
-    free_.push_back(all_.back().get());
+BlockRef* BlockPool::Get(const std::function<bool()>& stopping) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (free_.empty()) {
+    if (all_.size() < min_blocks_ || bytes_ + estimate_ <= budget_bytes_) {
+      all_.push_back(std::make_unique<BlockRef>());
+      all_.back()->pool = this;
+      all_.back()->counted = estimate_;
+      bytes_ += estimate_;
+      peak_bytes_ = std::max(peak_bytes_, bytes_);
+      free_.push_back(all_.back().get());
+      break;
+    }
+    // Every block is held by records in the producer's queue (or by the readers): their
+    // delivery reports free them.
+    freed_.wait_for(lock, std::chrono::milliseconds(20));
+    if (free_.empty() && stopping()) return nullptr;
   }
   BlockRef* b = free_.back();
   free_.pop_back();
@@ -54,8 +64,26 @@ void BlockPool::Release(BlockRef* b) {
 }
 
 void BlockPool::Put(BlockRef* b) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t cap = b->data.capacity();
+    bytes_ = bytes_ - b->counted + cap;
+    b->counted = cap;
+    estimate_ = std::max(estimate_, cap);
+    peak_bytes_ = std::max(peak_bytes_, bytes_);
+    free_.push_back(b);
+  }
+  freed_.notify_one();
+}
+
+size_t BlockPool::blocks() const {
   std::lock_guard<std::mutex> lock(mu_);
-  free_.push_back(b);
+  return all_.size();
+}
+
+uint64_t BlockPool::peak_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peak_bytes_;
 }
 
 // --- the producer ----------------------------------------------------------------------------

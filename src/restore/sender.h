@@ -10,7 +10,9 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,18 +68,40 @@ struct BlockRef {
   std::vector<uint8_t> data;
   std::atomic<uint32_t> refs{0};
   BlockPool* pool = nullptr;
+  uint64_t counted = 0;  // what the pool counts for its buffer (pool's lock)
 };
 
+// Bounded: a new block is made only while the blocks' buffers hold under `budget_bytes` in all
+// (or fewer than `min_blocks` exist, what the reader threads may hold at once); beyond that a
+// reader waits for a delivery report to free one, so memory follows the budget, not how far
+// the producer lags the readers.
 class BlockPool {
  public:
-  BlockRef* Get();  // with one reference, the caller's
+  static constexpr uint64_t kBudgetBytes = 32ull << 20;
+
+  // Before the first Get.
+  void Limit(uint64_t budget_bytes, size_t min_blocks) {
+    budget_bytes_ = budget_bytes;
+    min_blocks_ = min_blocks;
+  }
+  // A block with one reference, the caller's; null once `stopping` says so while it waits.
+  BlockRef* Get(const std::function<bool()>& stopping);
   static void Release(BlockRef* b);
+  // The blocks made, and their buffers' bytes (at most the budget but for min_blocks).
+  size_t blocks() const;
+  uint64_t peak_bytes() const;
 
  private:
   void Put(BlockRef* b);
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::condition_variable freed_;
   std::vector<std::unique_ptr<BlockRef>> all_;
   std::vector<BlockRef*> free_;
+  uint64_t budget_bytes_ = kBudgetBytes;
+  size_t min_blocks_ = 1;
+  uint64_t bytes_ = 0;  // the buffers' capacities as of their last return (new ones: estimate_)
+  uint64_t estimate_ = 1ull << 20;  // a new block's: the largest buffer returned so far
+  uint64_t peak_bytes_ = 0;
 };
 
 // Shared by the reader threads, the delivery callback and the main loop.
