@@ -240,19 +240,32 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   // shard, having emptied the queue, waits. So a shard seen with an empty queue and partitions
   // still to read has the leader of one of them (in turn) asked for its watermarks: the request
   // wakes the broker thread, which then finds the queue under its bound and fetches. The answer
-  // is not needed, so the call returns after kWakeWaitMs (librdkafka drops a late answer): a
-  // request queued behind a long-poll fetch on the same connection would otherwise hold this
-  // thread for fetch.wait.max.ms. At most every kWakeIntervalNs per shard, from this thread.
+  // is not needed. Only a shard that has also handled no record for kStallNs is woken: the call
+  // returns only with the answer, and a request queued behind a fetch in flight on the same
+  // connection (fetching is not stalled then) holds this thread until that fetch returns, up to
+  // fetch.wait.max.ms (500 ms) at the end of the data, when it is a long poll. Waking on an empty
+  // queue alone added that half second to a third of small backups (0.06 s against 0.58 s for 4
+  // partitions of 4 MB; none in 12 runs with kStallNs). At most every kWakeIntervalNs per
+  // shard, from this thread.
   constexpr int64_t kWakeIntervalNs = 20'000'000;
   constexpr int kWakeWaitMs = 2;
+  constexpr int64_t kStallNs = 10'000'000;
   std::vector<int64_t> next_wake_ns(shards.size(), 0);
   std::vector<size_t> wake_turn(shards.size(), 0);
+  std::vector<uint64_t> shard_records(shards.size(), 0);
+  std::vector<int64_t> shard_moved_ns(shards.size(), MonotonicNs());
   uint64_t wakes = 0;
   for (;;) {
     const int64_t now_ns = MonotonicNs();
     for (size_t i = 0; i < shards.size(); ++i) {
+      const uint64_t n = shards[i]->progress().records.load(std::memory_order_relaxed);
+      if (n != shard_records[i]) {
+        shard_records[i] = n;
+        shard_moved_ns[i] = now_ns;
+      }
       if (shards[i]->progress().remaining.load(std::memory_order_relaxed) == 0 ||
-          shards[i]->QueueLength() > 0 || now_ns < next_wake_ns[i] || per_shard[i].empty())
+          shards[i]->QueueLength() > 0 || now_ns - shard_moved_ns[i] < kStallNs ||
+          now_ns < next_wake_ns[i] || per_shard[i].empty())
         continue;
       next_wake_ns[i] = now_ns + kWakeIntervalNs;
       const auto& t = per_shard[i][wake_turn[i]++ % per_shard[i].size()];
