@@ -538,6 +538,7 @@ TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
             pj["runs"][0]["block_latency_us_p50"].get<int64_t>());
   ASSERT_EQ(pj["ratios"].size(), 1u);
   EXPECT_GT(pj["ratios"][0]["value"].get<double>(), 0);
+  EXPECT_EQ(pj["ratios"][0]["rounds"], 3);  // the pipeline and the compressor alternate
 
   CmdResult b = Tidemark("bench backup --compare --partitions 2 --records 500 --dir " + dir);
   ASSERT_EQ(b.code, 0) << b.out;
@@ -545,13 +546,22 @@ TEST_F(CliTest, BenchPipelineAndBackupPrintTheirFiguresAndRatios) {
   EXPECT_NE(b.out.find("kcat -C | zstd -1 > file"), std::string::npos) << b.out;
   EXPECT_NE(b.out.find("backup vs kcat -C | zstd -1 (speed-up)"), std::string::npos) << b.out;
 
-  CmdResult r =
-      Tidemark("bench restore --compare --json --partitions 2 --records 500 --dir " + dir, false);
+  CmdResult r = Tidemark(
+      "bench restore --compare --json --runs 2 --partitions 2 --records 500 --dir " + dir, false);
   ASSERT_EQ(r.code, 0) << r.out;
   auto rj = nlohmann::json::parse(r.out);
-  ASSERT_EQ(rj["runs"].size(), 2u);
+  ASSERT_EQ(rj["runs"].size(), 2u);  // each side's median round
   EXPECT_EQ(rj["runs"][0]["records"], 1000);
   EXPECT_EQ(rj["runs"][1]["name"], "kcat -P");
+  for (const auto& run : rj["runs"]) {
+    // The embedded Kafka's CPU during the run, read from /proc: measured, so not -1.
+    EXPECT_GE(run["broker_cpu_seconds"].get<double>(), 0) << run;
+    EXPECT_GT(run["peak_rss_mb"].get<double>(), 0) << run;
+  }
+  ASSERT_EQ(rj["ratios"].size(), 1u);
+  EXPECT_EQ(rj["ratios"][0]["rounds"], 2);
+  EXPECT_LE(rj["ratios"][0]["min"].get<double>(), rj["ratios"][0]["value"].get<double>());
+  EXPECT_GE(rj["ratios"][0]["max"].get<double>(), rj["ratios"][0]["value"].get<double>());
 
   // The service backing up while a producer writes: every record consumed, and the
   // durability-point latency read from its /metrics.

@@ -1,6 +1,8 @@
 // The measurements behind `tidemark bench run --trickle-rate` that need no running service
-// (src/bench/trickle.h): /metrics text, /proc/<pid>/stat, a backup directory's walk, CPU windows.
+// (src/bench/trickle.h, /proc/<pid>/stat from src/bench/process.h): /metrics text, a backup
+// directory's walk, CPU windows.
 #include "bench/trickle.h"
+#include "bench/process.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace tidemark::bench {
 namespace {
@@ -91,6 +94,20 @@ TEST(TrickleWalk, CountsSegmentsIndexAndAllocatedBytes) {
   EXPECT_GE(d.allocated, d.sealed_allocated);
   EXPECT_EQ(WalkStore((dir / "missing").string()).files, 0u);
   fs::remove_all(dir);
+}
+
+TEST(BenchProcess, AChildsPeakRssIsItsOwnNotTheBenchmarksPages) {
+  // This process holds 256 MB when it starts the child: wait4's ru_maxrss would report at
+  // least that for any child (Linux keeps the peak of the address space a child had before its
+  // exec, a copy of this one after fork).
+  std::vector<char> held(256u << 20);
+  for (size_t i = 0; i < held.size(); i += 4096) held[i] = 1;
+  auto run = Spawn({"sleep", "0.3"}, ::testing::TempDir() + "/tidemark-spawn.log");
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->exit_code, 0);
+  EXPECT_GT(run->peak_rss_mb, 0) << "sleep's own pages were sampled";
+  EXPECT_LT(run->peak_rss_mb, 64) << "the benchmark's pages were counted as the child's";
+  EXPECT_EQ(held[4096], 1);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -305,8 +306,8 @@ std::string Config(const BenchOptions& o) {
 }
 
 void PrintTable(const std::vector<Measurement>& runs) {
-  std::printf("  %-34s %9s %11s %9s %11s %14s\n", "", "MB/s", "records/s", "CPU s/GB",
-              "peak RSS MB", "p50/p99 us");
+  std::printf("  %-34s %9s %11s %9s %11s %14s %10s\n", "", "MB/s", "records/s", "CPU s/GB",
+              "peak RSS MB", "p50/p99 us", "Kafka CPU");
   for (const auto& m : runs) {
     const std::string rps = m.records
                                 ? std::to_string(static_cast<uint64_t>(
@@ -319,8 +320,15 @@ void PrintTable(const std::vector<Measurement>& runs) {
     const std::string rss = m.peak_rss_mb > 0 ? std::to_string(m.peak_rss_mb).substr(0, 6) : "-";
     const std::string lat =
         m.p50_us >= 0 ? std::to_string(m.p50_us) + "/" + std::to_string(m.p99_us) : "-";
-    std::printf("  %-34s %9.1f %11s %9s %11s %14s\n", m.name.c_str(), m.mb_per_s(), rps.c_str(),
-                cpu.c_str(), rss.c_str(), lat.c_str());
+    // The embedded Kafka's CPU during the run, as a share of the machine's cores.
+    char broker[32] = "-";
+    if (m.broker_cpu_seconds >= 0) {
+      const double cores = std::max(1u, std::thread::hardware_concurrency());
+      std::snprintf(broker, sizeof(broker), "%.0f%%",
+                    100 * m.broker_cpu_seconds / std::max(m.seconds, 1e-9) / cores);
+    }
+    std::printf("  %-34s %9.1f %11s %9s %11s %14s %10s\n", m.name.c_str(), m.mb_per_s(),
+                rps.c_str(), cpu.c_str(), rss.c_str(), lat.c_str(), broker);
   }
 }
 
@@ -365,21 +373,40 @@ void Print(const BenchOptions& o, const std::vector<Measurement>& runs,
 
 Status BenchPipeline(const BenchOptions& o, std::vector<Measurement>* runs,
                      std::vector<Ratio>* ratios) {
-  TM_ASSIGN_OR_RETURN(Measurement pipe, InChild([&] { return MeasureShards(o, false); }));
   std::error_code ec;
-  fs::remove_all(o.dir + "/pipeline", ec);  // outside the clock: unlink may be slow (discard)
-  runs->push_back(pipe);
-  if (!o.compare) return Status::Ok();
-  TM_ASSIGN_OR_RETURN(Measurement comp, InChild([&] { return MeasureShards(o, true); }));
+  auto pipeline = [&]() -> Result<Measurement> {
+    TM_ASSIGN_OR_RETURN(Measurement pipe, InChild([&] { return MeasureShards(o, false); }));
+    fs::remove_all(o.dir + "/pipeline", ec);  // outside the clock: unlink may be slow (discard)
+    return pipe;
+  };
+  if (!o.compare) {
+    TM_ASSIGN_OR_RETURN(Measurement pipe, pipeline());
+    runs->push_back(pipe);
+    return Status::Ok();
+  }
+  // The disk once (fio of up to 4 GB), then the pipeline and the compressor alone alternating
+  // for --runs rounds; each round's ratio is against the lesser of the disk and that round's
+  // compressor.
   TM_ASSIGN_OR_RETURN(Measurement fio, MeasureFio(o, std::min(o.gigabytes, 4.0)));
-  runs->push_back(comp);
+  std::vector<Measurement> pipes, comps;
+  std::vector<double> pipe_mbs, lesser_mbs;
+  double ratio = 1.0;
+  for (int round = 0; round < std::max(1, o.runs); ++round) {
+    TM_ASSIGN_OR_RETURN(Measurement pipe, pipeline());
+    TM_ASSIGN_OR_RETURN(Measurement comp, InChild([&] { return MeasureShards(o, true); }));
+    // The disk writes stored bytes, which are fewer than the input: its limit in input bytes.
+    ratio = pipe.stored ? static_cast<double>(pipe.bytes) / static_cast<double>(pipe.stored) : 1.0;
+    pipe_mbs.push_back(pipe.mb_per_s());
+    lesser_mbs.push_back(std::min(fio.mb_per_s() * ratio, comp.mb_per_s()));
+    pipes.push_back(pipe);
+    comps.push_back(comp);
+  }
+  runs->push_back(MedianRun(pipes));
+  runs->push_back(MedianRun(comps));
   runs->push_back(fio);
-  // The disk writes stored bytes, which are fewer than the input: its limit in input bytes.
-  const double ratio = pipe.stored ? static_cast<double>(pipe.bytes) / pipe.stored : 1.0;
-  const double lesser = std::min(fio.mb_per_s() * ratio, comp.mb_per_s());
-  ratios->push_back({"pipeline / lesser of (disk at the stored ratio " +
-                         std::to_string(ratio).substr(0, 4) + "x, compressor)",
-                     pipe.mb_per_s() / lesser, ">= 0.80"});
+  ratios->push_back(RoundRatios("pipeline / lesser of (disk at the stored ratio " +
+                                    std::to_string(ratio).substr(0, 4) + "x, compressor)",
+                                pipe_mbs, lesser_mbs, ">= 0.80"));
   return Status::Ok();
 }
 
@@ -425,8 +452,14 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
     ParseBackupSummary(ReadFile(log), &m);
     return m;
   };
+  // A run, with the embedded Kafka's CPU during it.
+  auto with_broker = [&](Result<Measurement> m, double cpu_before) -> Result<Measurement> {
+    if (m.ok() && !own) m->broker_cpu_seconds = mock.CpuSeconds() - cpu_before;
+    return m;
+  };
   if (o.mode != "backup" || !o.compare) {
-    TM_ASSIGN_OR_RETURN(Measurement m, backup());
+    const double cpu0 = mock.CpuSeconds();
+    TM_ASSIGN_OR_RETURN(Measurement m, with_broker(backup(), cpu0));
     runs->push_back(m);
   } else {
     // The sides alternate (tidemark, kcat | zstd, kcat > /dev/null, tidemark, ...), so a slow
@@ -439,14 +472,22 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
         (records > 0 && !own ? "-c " + std::to_string(records) : std::string("-e"));
     std::vector<Measurement> tm, kz, kn;
     for (int round = 0; round < std::max(1, o.runs); ++round) {
-      TM_ASSIGN_OR_RETURN(Measurement m, backup());
+      double cpu0 = mock.CpuSeconds();
+      TM_ASSIGN_OR_RETURN(Measurement m, with_broker(backup(), cpu0));
       tm.push_back(m);
+      cpu0 = mock.CpuSeconds();
       TM_ASSIGN_OR_RETURN(ChildRun z,
                           Shell(kcat + " -f '%k%s%h\\n' | zstd -1 -q > " + o.dir + "/kcat.zst",
                                 o.dir + "/kcat-zstd.log"));
-      kz.push_back(FromChild("kcat -C | zstd -1 > file", z, bytes, records));
+      TM_ASSIGN_OR_RETURN(
+          Measurement zm,
+          with_broker(FromChild("kcat -C | zstd -1 > file", z, bytes, records), cpu0));
+      kz.push_back(zm);
+      cpu0 = mock.CpuSeconds();
       TM_ASSIGN_OR_RETURN(ChildRun n, Shell(kcat + " > /dev/null", o.dir + "/kcat-null.log"));
-      kn.push_back(FromChild("kcat -C > /dev/null", n, bytes, records));
+      TM_ASSIGN_OR_RETURN(Measurement nm,
+                          with_broker(FromChild("kcat -C > /dev/null", n, bytes, records), cpu0));
+      kn.push_back(nm);
     }
     auto seconds = [](const std::vector<Measurement>& v) {
       std::vector<double> s;
@@ -454,12 +495,7 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
       return s;
     };
     // Each side's median run (by time) in the table.
-    for (auto* side : {&tm, &kz, &kn}) {
-      auto sorted = *side;
-      std::sort(sorted.begin(), sorted.end(),
-                [](const Measurement& a, const Measurement& b) { return a.seconds < b.seconds; });
-      runs->push_back(sorted[sorted.size() / 2]);
-    }
+    for (auto* side : {&tm, &kz, &kn}) runs->push_back(MedianRun(*side));
     ratios->push_back(
         RoundRatios("backup vs kcat -C | zstd -1 (speed-up)", seconds(kz), seconds(tm), ">= 2"));
     ratios->push_back(RoundRatios("backup vs kcat -C > /dev/null (speed-up)", seconds(kn),
@@ -475,23 +511,44 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
                          .status());
   mock.Stop();
   runs->clear();
-  MockProcess target;
-  TM_RETURN_IF_ERROR(
-      target.Start(o.self, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target.log"));
-  TM_ASSIGN_OR_RETURN(ChildRun r, MustRun({o.self, "restore", "--path", store, "--id", "bench",
-                                           "--brokers", target.brokers(), "--progress", "off"},
-                                          o.dir + "/restore.log"));
-  target.Stop();
-  runs->push_back(FromChild("tidemark restore", r, bytes, records));
+  // Each run on a fresh target cluster; with --compare, tidemark restore and kcat -P alternate
+  // for --runs rounds.
+  auto on_fresh_target =
+      [&](const std::string& name,
+          const std::function<Result<ChildRun>(const std::string&)>& run) -> Result<Measurement> {
+    MockProcess target;
+    TM_RETURN_IF_ERROR(
+        target.Start(o.self, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target.log"));
+    const double cpu0 = target.CpuSeconds();
+    TM_ASSIGN_OR_RETURN(ChildRun r, run(target.brokers()));
+    Measurement m = FromChild(name, r, bytes, records);
+    m.broker_cpu_seconds = target.CpuSeconds() - cpu0;
+    return m;
+  };
+  auto restore = [&](const std::string& target) {
+    return MustRun({o.self, "restore", "--path", store, "--id", "bench", "--brokers", target,
+                    "--progress", "off"},
+                   o.dir + "/restore.log");
+  };
+  auto kcat_produce = [&](const std::string& target) {
+    return Shell("kcat -P -b " + target + " -t bench -K '\\t' -H source=checkout -l " + lines,
+                 o.dir + "/kcat-produce.log");
+  };
+  std::vector<Measurement> tr, kp;
+  for (int round = 0; round < (o.compare ? std::max(1, o.runs) : 1); ++round) {
+    TM_ASSIGN_OR_RETURN(Measurement r, on_fresh_target("tidemark restore", restore));
+    tr.push_back(r);
+    if (!o.compare) break;
+    TM_ASSIGN_OR_RETURN(Measurement k, on_fresh_target("kcat -P", kcat_produce));
+    kp.push_back(k);
+  }
+  runs->push_back(MedianRun(tr));
   if (!o.compare) return Status::Ok();
-  MockProcess target2;
-  TM_RETURN_IF_ERROR(
-      target2.Start(o.self, "bench:" + std::to_string(Partitions(o)), o.dir + "/mock-target2.log"));
-  TM_ASSIGN_OR_RETURN(ChildRun k, Shell("kcat -P -b " + target2.brokers() +
-                                            " -t bench -K '\\t' -H source=checkout -l " + lines,
-                                        o.dir + "/kcat-produce.log"));
-  runs->push_back(FromChild("kcat -P", k, bytes, records));
-  ratios->push_back({"restore vs kcat -P (speed-up)", k.seconds / r.seconds, ">= 2"});
+  runs->push_back(MedianRun(kp));
+  std::vector<double> tr_s, kp_s;
+  for (const auto& m : tr) tr_s.push_back(m.seconds);
+  for (const auto& m : kp) kp_s.push_back(m.seconds);
+  ratios->push_back(RoundRatios("restore vs kcat -P (speed-up)", kp_s, tr_s, ">= 2"));
   return Status::Ok();
 }
 

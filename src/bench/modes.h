@@ -25,6 +25,7 @@ struct Measurement {
   uint64_t records = 0;  // 0: not known (an external tool)
   uint64_t stored = 0;   // bytes written, where known
   int64_t p50_us = -1, p99_us = -1;
+  double broker_cpu_seconds = -1;  // the embedded Kafka's CPU during the run (-1: not measured)
   std::string io;
   double mb_per_s() const { return static_cast<double>(bytes) / 1e6 / std::max(seconds, 1e-9); }
   nlohmann::json ToJson() const {
@@ -39,6 +40,7 @@ struct Measurement {
             {"bytes_stored", stored},
             {"block_latency_us_p50", p50_us},
             {"block_latency_us_p99", p99_us},
+            {"broker_cpu_seconds", broker_cpu_seconds},
             {"io", io}};
   }
 };
@@ -52,6 +54,13 @@ struct Ratio {
   double lo = 0, hi = 0;
   int rounds = 1;
 };
+
+// The run of median time among `v` (not empty): what a table shows of alternating rounds.
+inline Measurement MedianRun(std::vector<Measurement> v) {
+  std::sort(v.begin(), v.end(),
+            [](const Measurement& a, const Measurement& b) { return a.seconds < b.seconds; });
+  return v[v.size() / 2];
+}
 
 // The median of `v` (the mean of the middle two for an even count); 0 for none.
 inline double Median(std::vector<double> v) {

@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -156,6 +155,33 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+unsigned long long StatCpuTicks(std::string_view stat) {
+  const size_t close = stat.rfind(')');
+  if (close == std::string_view::npos) return 0;
+  std::string_view rest = stat.substr(close + 1);
+  unsigned long long ticks = 0;
+  for (int field = 3; field <= 15 && !rest.empty(); ++field) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    const size_t end = std::min(rest.find(' '), rest.size());
+    if (field == 14 || field == 15) {
+      unsigned long long v = 0;
+      for (char c : rest.substr(0, end)) {
+        if (c < '0' || c > '9') break;
+        v = v * 10 + static_cast<unsigned long long>(c - '0');
+      }
+      ticks += v;
+    }
+    rest.remove_prefix(end);
+  }
+  return ticks;
+}
+
+double ProcessCpuSeconds(pid_t pid) {
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.rfind(')') == std::string::npos) return -1;
+  return static_cast<double>(StatCpuTicks(stat)) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 // Runs a command line that must succeed; its output is in `log` for the error message.
 Result<ChildRun> MustRun(const std::vector<std::string>& argv, const std::string& log) {
   TM_ASSIGN_OR_RETURN(ChildRun r, Spawn(argv, log));
@@ -236,23 +262,6 @@ Status MockProcess::Start(const std::string& self, const std::string& topics,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Status::Aborted("the embedded Kafka did not start (see " + log + ")");
-}
-
-double MockProcess::CpuSeconds() const {
-  if (pid_ <= 0) return -1;
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The fields after the command name (in parentheses, which may hold spaces): state is the 3rd
-  // field, utime and stime the 14th and 15th.
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i >= 14) ticks += std::strtod(f.c_str(), nullptr);
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 void MockProcess::Stop() {

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,13 @@ Result<ChildRun> Spawn(const std::vector<std::string>& argv, const std::string& 
 Result<ChildRun> MustRun(const std::vector<std::string>& argv, const std::string& log);
 Result<ChildRun> Shell(const std::string& cmd, const std::string& log);
 std::string ReadFile(const std::string& path);
+
+// User plus system clock ticks in the text of a /proc/<pid>/stat file (fields 14 and 15,
+// counted after the command name's closing parenthesis, which may itself hold spaces and
+// parentheses); 0 when the text has no command name.
+unsigned long long StatCpuTicks(std::string_view stat);
+// CPU seconds (user and system, every thread) process `pid` has used so far; -1 if unreadable.
+double ProcessCpuSeconds(pid_t pid);
 
 // Runs `fn` in a forked child, so its CPU is its own: returns what fn returned (sent back through
 // a pipe) and the child's measurements. Its peak RSS includes the pages it shares with this
@@ -65,9 +73,9 @@ class MockProcess {
   Status Start(const std::string& self, const std::string& topics, const std::string& log);
   void Stop();
   const std::string& brokers() const { return brokers_; }
-  // CPU seconds it has used so far (from /proc/<pid>/stat): what the embedded Kafka takes of
-  // the machine while a run competes with it. -1 when it is not running.
-  double CpuSeconds() const;
+  // CPU seconds it has used so far (ProcessCpuSeconds): what the embedded Kafka takes of the
+  // machine while a run competes with it. -1 when it is not running.
+  double CpuSeconds() const { return pid_ > 0 ? ProcessCpuSeconds(pid_) : -1; }
 
  private:
   pid_t pid_ = -1;

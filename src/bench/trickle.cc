@@ -51,33 +51,6 @@ double MetricSum(const std::string& body, const std::string& name) {
   return found ? sum : -1;
 }
 
-unsigned long long StatCpuTicks(std::string_view stat) {
-  const size_t close = stat.rfind(')');
-  if (close == std::string_view::npos) return 0;
-  std::string_view rest = stat.substr(close + 1);
-  unsigned long long ticks = 0;
-  for (int field = 3; field <= 15 && !rest.empty(); ++field) {
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    const size_t end = std::min(rest.find(' '), rest.size());
-    if (field == 14 || field == 15) {
-      unsigned long long v = 0;
-      for (char c : rest.substr(0, end)) {
-        if (c < '0' || c > '9') break;
-        v = v * 10 + static_cast<unsigned long long>(c - '0');
-      }
-      ticks += v;
-    }
-    rest.remove_prefix(end);
-  }
-  return ticks;
-}
-
-double ProcessCpuSeconds(pid_t pid) {
-  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (stat.rfind(')') == std::string::npos) return -1;
-  return static_cast<double>(StatCpuTicks(stat)) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 DiskUse WalkStore(const std::string& dir) {
   DiskUse d;
   std::error_code ec;

@@ -19,13 +19,6 @@ namespace tidemark::bench {
 // `name` (tidemark_durability_point_seconds for tidemark_durability_point) is not counted.
 double MetricSum(const std::string& body, const std::string& name);
 
-// User plus system clock ticks in the text of a /proc/<pid>/stat file (fields 14 and 15,
-// counted after the command name's closing parenthesis, which may itself hold spaces and
-// parentheses); 0 when the text has no command name.
-unsigned long long StatCpuTicks(std::string_view stat);
-// CPU seconds (user and system, every thread) process `pid` has used so far; -1 if unreadable.
-double ProcessCpuSeconds(pid_t pid);
-
 // What a backup directory holds on disk.
 struct DiskUse {
   uint64_t files = 0;        // regular files

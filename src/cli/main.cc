@@ -200,7 +200,8 @@ int Main(int argc, char** argv) {
   bench_cmd->add_option("--dir", bo.dir, "scratch directory on the disk under test");
   bench_cmd
       ->add_option("--runs", bo.runs,
-                   "backup --compare: alternating rounds (median ratio with min and max); "
+                   "backup, restore and pipeline --compare: alternating rounds (median ratio with "
+                   "min and max); "
                    "grow: runs of ls and describe per size (the median is shown)")
       ->check(CLI::Range(1, 100));
   bench_cmd->add_option("--shards", bo.shards, "shard threads (0: one per core)");
