@@ -181,7 +181,14 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   // The data goes through a consumer of its own, made now that the shards are known: librdkafka
   // fixes the prefetch bound when the handle is made, and the budget is divided over the shards'
   // queues (the first handle stays for metadata and topic configs).
-  auto data_rk_or = kafka::MakeBackupConsumer(c, &errors, {}, nullptr, per_shard.size());
+  // A snapshot reads up to offsets it knows, so a fetch never needs to wait for new records,
+  // and a long poll hurts: once some partitions of a broker are fetched to their end while the
+  // others are held back (their shard's queue is over its bound), the next fetch holds only the
+  // finished ones and the broker keeps it for fetch.wait.max.ms (500 ms by default) before the
+  // others are fetched again. 32 partitions of 4 MB measured 0.35-0.42 s or 0.78-0.85 s (half
+  // the runs) with the default, 0.35-0.41 s in 10 of 10 runs with 10 ms.
+  auto data_rk_or = kafka::MakeBackupConsumer(c, &errors, {{"fetch.wait.max.ms", "10"}}, nullptr,
+                                              per_shard.size());
   if (!data_rk_or.ok()) {
     collect_configs();
     return data_rk_or.status();
@@ -248,6 +255,8 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   // partitions of 4 MB; none in 12 runs with kStallNs). At most every kWakeIntervalNs per
   // shard, from this thread.
   constexpr int64_t kWakeIntervalNs = 20'000'000;
+  // The request's own timeout: librdkafka scans for timed-out requests about once a second, and
+  // an answer comes first (the wait is bounded by the fetch ahead of it, not by this).
   constexpr int kWakeWaitMs = 2;
   constexpr int64_t kStallNs = 10'000'000;
   std::vector<int64_t> next_wake_ns(shards.size(), 0);
