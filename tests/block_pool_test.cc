@@ -14,11 +14,15 @@ namespace {
 
 const auto kNever = [] { return false; };
 
-// Gets a block whose buffer then holds `bytes` (a decompressed block swapped in).
+// Gets a block whose buffer then holds `bytes` (a decompressed block swapped in), as a reader
+// does.
 BlockRef* Filled(BlockPool* pool, size_t bytes) {
   BlockRef* b = pool->Get(kNever);
   EXPECT_NE(b, nullptr);
-  if (b != nullptr) b->data.resize(bytes);
+  if (b != nullptr) {
+    b->data.resize(bytes);
+    pool->Filled(b);
+  }
   return b;
 }
 
@@ -52,6 +56,26 @@ TEST(BlockPoolTest, NewBlocksStopAtTheBudgetOnceBuffersAreKnown) {
   EXPECT_EQ(pool.blocks(), 4u) << "the returned block is reused, not a new one made";
   BlockPool::Release(fifth);
   for (BlockRef* h : held) BlockPool::Release(h);
+}
+
+TEST(BlockPoolTest, ABlockCountsAtItsRealSizeOnceFilledNotWhenItComesBack) {
+  BlockPool pool;
+  pool.Limit(/*budget_bytes=*/8 << 20, /*min_blocks=*/1);
+  // Made at the 1 MiB estimate, filled with 8 MiB and still held by the producer: the budget is
+  // spent, so the next reader waits.
+  BlockRef* big = Filled(&pool, 8 << 20);
+  EXPECT_GE(pool.peak_bytes(), 8u << 20);
+  std::atomic<bool> got{false};
+  std::thread reader([&] {
+    BlockPool::Release(pool.Get(kNever));
+    got = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(got.load()) << "a block was made past the budget its filled buffers spent";
+  BlockPool::Release(big);
+  reader.join();
+  EXPECT_TRUE(got.load());
+  EXPECT_EQ(pool.blocks(), 1u);
 }
 
 TEST(BlockPoolTest, TheFloorHoldsWhateverTheBudget) {

@@ -110,5 +110,13 @@ TEST(BenchProcess, AChildsPeakRssIsItsOwnNotTheBenchmarksPages) {
   EXPECT_EQ(held[4096], 1);
 }
 
+TEST(BenchProcess, APipelinesPeakRssSumsItsProcesses) {
+  // dd holds its 64 MiB block in a child of the shell: only a walk of the descendants sees it.
+  auto run = Shell("dd if=/dev/zero bs=64M count=2 status=none | cat > /dev/null",
+                   ::testing::TempDir() + "/tidemark-shell.log");
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_GE(run->peak_rss_mb, 60) << "dd's buffer, in a descendant, was not counted";
+}
+
 }  // namespace
 }  // namespace tidemark::bench

@@ -33,7 +33,8 @@ double CpuOf(const rusage& ru) {
 
 // Peak RSS of a process tree, sampled: each process's VmHWM (the peak of its own address space
 // since its exec), summed over the processes seen (an upper bound for a pipeline whose parts
-// peak at different times). wait4's ru_maxrss cannot serve: Linux carries into it the address
+// peak at different times). Growth in a process's last 10 ms, and a descendant that lives less
+// than that, are not seen. wait4's ru_maxrss cannot serve: Linux carries into it the address
 // space a child had before its exec, which after fork() counts every page of this process (a
 // child of a 160 MB benchmark reported 160 MB, whatever it used).
 class TreePeak {
@@ -76,9 +77,17 @@ Result<ChildRun> Wait(pid_t pid, int64_t t0, TreePeak* peak) {
   const int pidfd = peak != nullptr ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
   while (peak != nullptr) {
     peak->Sample(pid);
-    if (pidfd < 0) break;  // no pidfd (a kernel before 5.3): the samples so far, then wait4
-    pollfd p{pidfd, POLLIN, 0};
-    if (::poll(&p, 1, 10) > 0) break;
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      if (::poll(&p, 1, 10) > 0) break;
+    } else {
+      // No pidfd (a kernel before 5.3, or a sandbox): has it exited, without reaping it?
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == pid)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
   if (pidfd >= 0) ::close(pidfd);
   int status = 0;

@@ -70,6 +70,7 @@ class Cursor {
         return false;
       }
       stream_.TakePayload(&block_->data, &payload);
+      pool_->Filled(block_);
       dec_.emplace(payload);
     }
   }

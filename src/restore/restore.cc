@@ -419,7 +419,7 @@ class Restorer {
     std::sort(widths.begin(), widths.end(), std::greater<>());
     size_t floor = nthreads;
     for (size_t i = 0; i < std::min(nthreads, widths.size()); ++i) floor += widths[i];
-    pool_.Limit(BlockPool::kBudgetBytes, floor);
+    pool_.Limit(o_.block_pool_bytes, floor);
     std::atomic<size_t> running{nthreads};
     std::vector<std::thread> threads;
     for (size_t ti = 0; ti < nthreads; ++ti) {

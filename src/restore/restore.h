@@ -65,6 +65,8 @@ struct RestoreOptions {
   int timeout_ms = 30000;
   unsigned read_ahead = 4;  // block reads in flight per partition
   Progress progress = Progress::kAuto;
+  // Decompressed blocks held at once (restore/sender.h BlockPool); no flag sets it (tests do).
+  uint64_t block_pool_bytes = 32ull << 20;
 };
 
 // Which records of topic/partition the options want: their offset range and time window.

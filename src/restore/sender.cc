@@ -63,14 +63,23 @@ void BlockPool::Release(BlockRef* b) {
   if (b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) b->pool->Put(b);
 }
 
+void BlockPool::Count(BlockRef* b) {
+  const uint64_t cap = b->data.capacity();
+  bytes_ = bytes_ - b->counted + cap;
+  b->counted = cap;
+  estimate_ = std::max(estimate_, cap);
+  peak_bytes_ = std::max(peak_bytes_, bytes_);
+}
+
+void BlockPool::Filled(BlockRef* b) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Count(b);
+}
+
 void BlockPool::Put(BlockRef* b) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const uint64_t cap = b->data.capacity();
-    bytes_ = bytes_ - b->counted + cap;
-    b->counted = cap;
-    estimate_ = std::max(estimate_, cap);
-    peak_bytes_ = std::max(peak_bytes_, bytes_);
+    Count(b);
     free_.push_back(b);
   }
   freed_.notify_one();
@@ -90,7 +99,8 @@ uint64_t BlockPool::peak_bytes() const {
 
 void Shared::Fail(const std::string& what) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (first_error_.empty()) first_error_ = what;
+  // Never empty once failed: an empty error would read as success (ProduceAll).
+  if (first_error_.empty()) first_error_ = what.empty() ? "a reader failed" : what;
   abort.store(true);
 }
 

@@ -77,8 +77,6 @@ struct BlockRef {
 // the producer lags the readers.
 class BlockPool {
  public:
-  static constexpr uint64_t kBudgetBytes = 32ull << 20;
-
   // Before the first Get.
   void Limit(uint64_t budget_bytes, size_t min_blocks) {
     budget_bytes_ = budget_bytes;
@@ -87,17 +85,22 @@ class BlockPool {
   // A block with one reference, the caller's; null once `stopping` says so while it waits.
   BlockRef* Get(const std::function<bool()>& stopping);
   static void Release(BlockRef* b);
-  // The blocks made, and their buffers' bytes (at most the budget but for min_blocks).
+  // `b` (the caller's, from Get) now holds a decompressed block: its buffer is counted at its
+  // capacity from now on, not at the estimate it was made with.
+  void Filled(BlockRef* b);
+  // The blocks made, and the most their buffers held at once (at most the budget, give or take
+  // one block per reader thread, but for min_blocks).
   size_t blocks() const;
   uint64_t peak_bytes() const;
 
  private:
   void Put(BlockRef* b);
+  void Count(BlockRef* b);  // under mu_
   mutable std::mutex mu_;
   std::condition_variable freed_;
   std::vector<std::unique_ptr<BlockRef>> all_;
   std::vector<BlockRef*> free_;
-  uint64_t budget_bytes_ = kBudgetBytes;
+  uint64_t budget_bytes_ = RestoreOptions{}.block_pool_bytes;
   size_t min_blocks_ = 1;
   uint64_t bytes_ = 0;  // the buffers' capacities as of their last return (new ones: estimate_)
   uint64_t estimate_ = 1ull << 20;  // a new block's: the largest buffer returned so far
