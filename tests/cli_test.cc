@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <array>
 #include <cstdio>
@@ -15,12 +16,14 @@
 #include <random>
 #include <thread>
 
+#include "backup/catalog.h"
 #include "backup/manifest.h"
 #include "cli_util.h"
 #include "kafka/mock.h"
 #include "kafka_test_util.h"
 #include "segment/segment_reader.h"
 #include "test_util.h"
+#include "tidemark/format.h"
 
 namespace tidemark {
 namespace {
@@ -108,6 +111,23 @@ TEST_F(CliTest, BackupThenVerifyThenAFlippedByteFailsVerify) {
   auto j = nlohmann::json::parse(badj.out);
   EXPECT_FALSE(j["ok"].get<bool>());
   EXPECT_GE(j["damage"].size(), 1u);
+}
+
+TEST_F(CliTest, VersionSaysTheFormatsAndTheLibrariesItRunsWith) {
+  CmdResult v = Tidemark("--version", false);
+  ASSERT_EQ(v.code, 0) << v.out;
+  EXPECT_EQ(v.out.rfind("tidemark ", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find("segment " + std::to_string(format::kVersion) + ","), std::string::npos)
+      << v.out;
+  EXPECT_NE(v.out.find("catalog " + std::to_string(backup::kCatalogVersion) + ","),
+            std::string::npos)
+      << v.out;
+  // The librdkafka this test runs with is the one tidemark runs with (the same Debian package).
+  EXPECT_NE(v.out.find(std::string("librdkafka ") + rd_kafka_version_str() + ","),
+            std::string::npos)
+      << v.out;
+  for (const char* lib : {"zstd ", "lz4 ", "xxHash ", "mimalloc ", "liburing "})
+    EXPECT_NE(v.out.find(lib), std::string::npos) << lib << " in " << v.out;
 }
 
 TEST_F(CliTest, UnreachableBrokerFailsWithinTheTimeout) {

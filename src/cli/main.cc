@@ -9,7 +9,11 @@
 #include <cstdio>
 #include <iostream>
 
+#include <librdkafka/rdkafka.h>
+#include <lz4.h>
 #include <mimalloc.h>
+#include <xxhash.h>
+#include <zstd.h>
 
 #include "backup/catalog.h"
 #include "backup/prune.h"
@@ -22,8 +26,10 @@
 #include "config/config.h"
 #include "restore/restore.h"
 #include "s3/settings.h"
+#include "segment/journal_format.h"
 #include "service/run.h"
 #include "source/backup_source.h"
+#include "tidemark/format.h"
 #include "upload/prune_store.h"
 #include "upload/uploader.h"
 #include "verify/verify.h"
@@ -133,12 +139,32 @@ Result<restore::RestoreOptions> BuildRestoreOptions(const RestoreFlags& f) {
   return o;
 }
 
+// `tidemark --version`: the release, the on-disk formats it writes (and reads back to version
+// 1), and the libraries it runs with (their runtime versions, which a distribution upgrade may
+// change under the same binary; liburing exports none, so its build version).
+std::string VersionText() {
+  const unsigned xxh = XXH_versionNumber();
+  const int mi = mi_version();
+  char text[640];
+  std::snprintf(text, sizeof(text),
+                "tidemark %s\n"
+                "formats: segment %u, snapshot manifest %d, catalog %d, journal %u\n"
+                "libraries: librdkafka %s, zstd %s, lz4 %s, xxHash %u.%u.%u, mimalloc %d.%d.%d, "
+                "liburing %s (built with)",
+                TIDEMARK_VERSION, static_cast<unsigned>(format::kVersion), backup::kManifestVersion,
+                backup::kCatalogVersion, static_cast<unsigned>(segment::kJournalVersion),
+                rd_kafka_version_str(), ZSTD_versionString(), LZ4_versionString(), xxh / 10000,
+                xxh / 100 % 100, xxh % 100, mi / 100, mi / 10 % 10, mi % 10,
+                TIDEMARK_LIBURING_VERSION);
+  return text;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
   CLI::App app{"tidemark: Kafka backup and restore for bare metal"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "tidemark 0.1.0");
+  app.set_version_flag("--version", VersionText);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "debug logging on stderr");
 
