@@ -82,6 +82,27 @@ TEST_F(CliTest, BackupThenVerifyThenAFlippedByteFailsVerify) {
   ASSERT_EQ(d.code, 0);
   EXPECT_EQ(nlohmann::json::parse(d.out)["topics"]["t1"]["partition_count"], 2);
 
+  // The summary as JSON on stdout (logs on stderr): the same counts as the manifest's.
+  const std::string json_path = (dir_ / "store-json").string();
+  CmdResult bj = Tidemark("backup --brokers " + cluster_.bootstraps() + " --topics 't*' --path " +
+                              json_path + " --id y --json",
+                          false);
+  ASSERT_EQ(bj.code, 0) << bj.out;
+  const auto sj = nlohmann::json::parse(bj.out);
+  EXPECT_EQ(sj["id"], "y");
+  EXPECT_EQ(sj["records"], 4000);
+  EXPECT_EQ(sj["topics"], 2);
+  EXPECT_EQ(sj["partitions"], 3);
+  EXPECT_GT(sj["bytes_in"].get<uint64_t>(), 0u);
+  EXPECT_GT(sj["bytes_stored"].get<uint64_t>(), 0u);
+  EXPECT_GE(sj["block_latency_us_p99"].get<int64_t>(), sj["block_latency_us_p50"].get<int64_t>());
+  const auto dy =
+      nlohmann::json::parse(Tidemark("describe --path " + json_path + " --id y --json", false).out);
+  size_t segments = 0;
+  for (const auto& [name, t] : dy.at("topics").items())
+    for (const auto& p : t.at("partitions")) segments += p.at("segments").size();
+  EXPECT_EQ(sj["segments"], segments);
+
   // The same id again is refused: a finished backup is never overwritten.
   CmdResult again = Tidemark("backup --brokers " + cluster_.bootstraps() +
                              " --topics 't*' --path " + path + " --id x");

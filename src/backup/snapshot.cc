@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "backup/catalog.h"
@@ -394,6 +395,33 @@ std::string FormatSummary(const SnapshotSummary& s) {
       static_cast<double>(s.records) / secs, s.cpu_seconds, s.write_latency_us.Quantile(0.5),
       s.write_latency_us.Quantile(0.99));
   return buf;
+}
+
+std::string SummaryToJson(const SnapshotSummary& s) {
+  const double secs = std::max(s.data_seconds, 1e-9);
+  nlohmann::json j = {{"id", s.manifest.id},
+                      {"path", s.backup_dir},
+                      {"topics", s.manifest.topics.size()},
+                      {"partitions", s.manifest.TotalPartitions()},
+                      {"segments", s.manifest.TotalSegments()},
+                      {"shards", s.shards},
+                      {"io", s.io_path},
+                      {"compression", s.manifest.compression},
+                      {"records", s.records},
+                      {"bytes_in", s.bytes_in},
+                      {"bytes_raw", s.bytes_raw},
+                      {"bytes_stored", s.bytes_stored},
+                      {"ratio", s.bytes_stored ? static_cast<double>(s.bytes_in) /
+                                                     static_cast<double>(s.bytes_stored)
+                                               : 0.0},
+                      {"seconds", s.seconds},
+                      {"data_seconds", s.data_seconds},
+                      {"mb_per_s", static_cast<double>(s.bytes_in) / 1e6 / secs},
+                      {"records_per_s", static_cast<double>(s.records) / secs},
+                      {"cpu_seconds", s.cpu_seconds},
+                      {"block_latency_us_p50", s.write_latency_us.Quantile(0.5)},
+                      {"block_latency_us_p99", s.write_latency_us.Quantile(0.99)}};
+  return j.dump(2);
 }
 
 }  // namespace tidemark::backup

@@ -33,5 +33,7 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
 
 // Human-readable summary lines (records, bytes in/out, ratio, duration, MB/s, records/s).
 std::string FormatSummary(const SnapshotSummary& s);
+// The same as one JSON document (`tidemark backup --json`; docs/OPERATIONS.md names the fields).
+std::string SummaryToJson(const SnapshotSummary& s);
 
 }  // namespace tidemark::backup

@@ -20,7 +20,6 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -267,16 +266,6 @@ Status Fill(const BenchOptions& o, const std::string& brokers, uint64_t* bytes, 
 }
 
 // The numbers `tidemark backup` prints in its summary.
-void ParseBackupSummary(const std::string& out, Measurement* m) {
-  std::smatch s;
-  if (std::regex_search(out, s, std::regex("bytes out +([0-9]+)"))) m->stored = std::stoull(s[1]);
-  if (std::regex_search(out, s, std::regex("p50 ([0-9]+) us, p99 ([0-9]+) us"))) {
-    m->p50_us = std::stoll(s[1]);
-    m->p99_us = std::stoll(s[2]);
-  }
-  if (std::regex_search(out, s, std::regex("I/O (io_uring[^\\n]*)"))) m->io = s[1];
-}
-
 // --- output ------------------------------------------------------------------------------------
 
 std::string Config(const BenchOptions& o) {
@@ -410,11 +399,21 @@ Status BenchPipeline(const BenchOptions& o, std::vector<Measurement>* runs,
   return Status::Ok();
 }
 
-// The records and bytes of a topic as `tidemark backup` counted them.
-void ParseBackupCounts(const std::string& out, uint64_t* bytes, uint64_t* records) {
-  std::smatch s;
-  if (std::regex_search(out, s, std::regex("records +([0-9]+)"))) *records = std::stoull(s[1]);
-  if (std::regex_search(out, s, std::regex("bytes in +([0-9]+)"))) *bytes = std::stoull(s[1]);
+// What `tidemark backup --json` printed (its JSON summary, after any log lines the same file
+// holds): the bytes it stored, block write latency and I/O path into `m`, and the records and
+// bytes it read.
+Status ReadBackupJson(const std::string& out, Measurement* m, uint64_t* bytes, uint64_t* records) {
+  const size_t at = out.rfind("\n{\n");
+  const json j = json::parse(at == std::string::npos ? out : out.substr(at + 1), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("bytes_stored"))
+    return Status::Aborted("tidemark backup --json printed no summary:\n" + out);
+  m->stored = j["bytes_stored"].get<uint64_t>();
+  m->p50_us = j["block_latency_us_p50"].get<int64_t>();
+  m->p99_us = j["block_latency_us_p99"].get<int64_t>();
+  m->io = j["io"].get<std::string>();
+  *bytes = j["bytes_in"].get<uint64_t>();
+  *records = j["records"].get<uint64_t>();
+  return Status::Ok();
 }
 
 Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
@@ -445,11 +444,15 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
         ChildRun b,
         MustRun({o.self, "backup", "--brokers", brokers, "--topics", topic, "--path", store, "--id",
                  "bench", "--compression", format::CodecName(o.codec), "--level",
-                 std::to_string(o.level), "--shards", std::to_string(Shards(o))},
+                 std::to_string(o.level), "--shards", std::to_string(Shards(o)), "--json"},
                 log));
-    if (own) ParseBackupCounts(ReadFile(log), &bytes, &records);
     Measurement m = FromChild("tidemark backup", b, bytes, records);
-    ParseBackupSummary(ReadFile(log), &m);
+    uint64_t read_bytes = 0, read_records = 0;
+    TM_RETURN_IF_ERROR(ReadBackupJson(ReadFile(log), &m, &read_bytes, &read_records));
+    if (own) {  // a topic of the user's: what the backup read is the input
+      bytes = m.bytes = read_bytes;
+      records = m.records = read_records;
+    }
     return m;
   };
   // A run, with the embedded Kafka's CPU during it.

@@ -50,6 +50,7 @@ int Fail(const Status& s) {
 struct BackupFlags {
   std::string config, brokers, topics, exclude, groups, path, id, compression;
   int level = INT32_MIN, shards = -1;
+  bool json = false;
 };
 
 Result<config::Config> BuildBackupConfig(const BackupFlags& f) {
@@ -183,6 +184,7 @@ int Main(int argc, char** argv) {
   backup->add_option("--compression", bf.compression, "zstd | lz4 | none");
   backup->add_option("--level", bf.level, "compression level");
   backup->add_option("--shards", bf.shards, "shard threads (0: one per core)");
+  backup->add_flag("--json", bf.json, "the summary as one JSON document on stdout");
 
   RestoreFlags rf;
   auto* restore_cmd = app.add_subcommand(
@@ -392,7 +394,8 @@ int Main(int argc, char** argv) {
     if (!c.ok()) return Fail(c.status());
     auto sum = backup::RunSnapshot(*c, &g_stop);
     if (!sum.ok()) return Fail(sum.status());
-    std::printf("%s", backup::FormatSummary(*sum).c_str());
+    std::printf("%s", bf.json ? (backup::SummaryToJson(*sum) + "\n").c_str()
+                              : backup::FormatSummary(*sum).c_str());
     return 0;
   }
   if (*bench_cmd) {
