@@ -26,6 +26,8 @@ PACKAGES=(
   gnuplot-nox
   # sanitizers for gcc
   libasan8 libubsan1
+  # promtool checks the shipped alert rules (tools/monitoring)
+  prometheus
   # fuzzing (tools/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang libfuzzer-14-dev libclang-rt-14-dev
 )
