@@ -400,7 +400,7 @@ std::string FormatSummary(const SnapshotSummary& s) {
 std::string SummaryToJson(const SnapshotSummary& s) {
   const double secs = std::max(s.data_seconds, 1e-9);
   nlohmann::json j = {{"id", s.manifest.id},
-                      {"path", s.backup_dir},
+                      {"backup_dir", s.backup_dir},
                       {"topics", s.manifest.topics.size()},
                       {"partitions", s.manifest.TotalPartitions()},
                       {"segments", s.manifest.TotalSegments()},

@@ -25,12 +25,14 @@ uint64_t Histogram::UpperBound(int b) {
 void Histogram::Record(uint64_t v) {
   ++counts_[static_cast<size_t>(BucketOf(v))];
   ++count_;
+  sum_ += v;
   max_ = std::max(max_, v);
 }
 
 void Histogram::Merge(const Histogram& o) {
   for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += o.counts_[i];
   count_ += o.count_;
+  sum_ += o.sum_;
   max_ = std::max(max_, o.max_);
 }
 

@@ -15,6 +15,7 @@ class Histogram {
   // Value at quantile q in [0, 1], as the upper bound of its bucket.
   uint64_t Quantile(double q) const;
   uint64_t count() const { return count_; }
+  uint64_t sum() const { return sum_; }  // of the values recorded
   uint64_t max() const { return max_; }
 
  private:
@@ -25,6 +26,7 @@ class Histogram {
   static uint64_t UpperBound(int b);
   std::array<uint64_t, kBuckets> counts_{};
   uint64_t count_ = 0;
+  uint64_t sum_ = 0;
   uint64_t max_ = 0;
 };
 

@@ -57,6 +57,7 @@ std::string RenderPrometheus(const LiveStats& s) {
       std::snprintf(l, sizeof(l), "quantile=\"%g\"", q);
       val(name, l, h.count() ? double(h.Quantile(q)) / 1e6 : 0.0);
     }
+    val((std::string(name) + "_sum").c_str(), "", double(h.sum()) / 1e6);
     val((std::string(name) + "_count").c_str(), "", double(h.count()));
   };
   summary("tidemark_segment_seal_seconds",
@@ -91,6 +92,10 @@ std::string RenderPrometheus(const LiveStats& s) {
            "Segments whose upload was confirmed since start.", double(s.up.uploaded_segments));
     scalar("tidemark_uploaded_bytes_total", "counter", "Bytes of confirmed segment uploads.",
            double(s.up.uploaded_bytes));
+    scalar("tidemark_upload_queue_limit", "gauge",
+           "Sealed segments waiting for the store at which consumption pauses "
+           "([upload] queue_max_segments).",
+           double(s.up.backlog_limit));
     scalar("tidemark_upload_failures_total", "counter",
            "Uploads that failed after their retries (tried again later).", double(s.up.failures));
     scalar("tidemark_remote_catalog_puts_total", "counter",

@@ -16,7 +16,8 @@ using TopicPartition = std::pair<std::string, int32_t>;
 
 // The object-storage tier (service/tier.h), when [upload] is configured.
 struct UploadStats {
-  uint64_t backlog = 0;  // sealed segments not confirmed in the store yet
+  uint64_t backlog = 0;        // sealed segments not confirmed in the store yet
+  uint64_t backlog_limit = 0;  // queue_max_segments: consumption pauses at this backlog
   uint64_t uploaded_segments = 0, uploaded_bytes = 0, failures = 0, removed = 0;
   uint64_t catalog_puts = 0;  // the store's catalog: chunks and roots uploaded
   std::string last_error;

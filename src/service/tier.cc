@@ -468,6 +468,7 @@ std::vector<std::string> Tier::TakeRemovals() {
 UploadStats Tier::stats() const {
   UploadStats s = stats_;
   s.backlog = backlog_;
+  s.backlog_limit = static_cast<uint64_t>(u_.queue_max_segments);
   return s;
 }
 
