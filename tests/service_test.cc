@@ -232,10 +232,25 @@ TEST_F(ServiceTest, KillNineLoopWhileProducingKeepsEveryRecordExactlyOnce) {
   BackgroundProducer trickle(cluster_.bootstraps(), "trickle", 2, 8);
   std::mt19937 rng(42);
   int kills_with_open_segments = 0;
+  auto has_open_segment = [&] {
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(store, ec)) {
+      if (e.path().string().ends_with(".tmseg.open")) return true;
+    }
+    return false;
+  };
   for (int round = 0; round < 6; ++round) {
     pid_t pid = Start(cfg, "run.log");
-    // A random moment: during start-up, recovery, or the steady state.
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 1800));
+    // A random moment: during start-up, recovery, or the steady state. Every other round kills
+    // within 100 ms of an unsealed segment being seen (waiting up to 15 s for one), so that on a
+    // loaded machine, where the service may take longer than the random moments to start, kills
+    // still land with segments open.
+    if (round % 2 == 1) {
+      (void)WaitFor(has_open_segment, 15000);
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 1800));
+    }
     ASSERT_EQ(Stop(pid, SIGKILL), 128 + SIGKILL);
     for (const auto& e : fs::recursive_directory_iterator(store)) {
       if (e.path().string().ends_with(".tmseg.open")) {
