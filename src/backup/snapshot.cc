@@ -368,11 +368,25 @@ Result<SnapshotSummary> RunSnapshot(const config::Config& c, std::atomic<bool>* 
   return sum;
 }
 
-std::string FormatSummary(const SnapshotSummary& s) {
-  const double mb_in = static_cast<double>(s.bytes_in) / 1e6;
-  // Rates are over the data phase (shards started to all sealed); the total adds metadata,
-  // watermarks, topic configs and the manifest.
+namespace {
+
+// What the text and the JSON summary derive alike. Rates are over the data phase (shards started
+// to all sealed); the total adds metadata, watermarks, topic configs and the manifest.
+struct SummaryRates {
+  double ratio, mb_per_s, records_per_s;
+};
+
+SummaryRates RatesOf(const SnapshotSummary& s) {
   const double secs = std::max(s.data_seconds, 1e-9);
+  return {
+      s.bytes_stored ? static_cast<double>(s.bytes_in) / static_cast<double>(s.bytes_stored) : 0.0,
+      static_cast<double>(s.bytes_in) / 1e6 / secs, static_cast<double>(s.records) / secs};
+}
+
+}  // namespace
+
+std::string FormatSummary(const SnapshotSummary& s) {
+  const SummaryRates r = RatesOf(s);
   char buf[1024];
   std::snprintf(
       buf, sizeof(buf),
@@ -389,16 +403,14 @@ std::string FormatSummary(const SnapshotSummary& s) {
       "  block write latency p50 %" PRIu64 " us, p99 %" PRIu64 " us\n",
       s.manifest.id.c_str(), s.backup_dir.c_str(), s.manifest.topics.size(),
       s.manifest.TotalPartitions(), s.manifest.TotalSegments(), s.shards, s.io_path.c_str(),
-      s.records, s.bytes_in, s.bytes_stored, s.bytes_raw,
-      s.bytes_stored ? static_cast<double>(s.bytes_in) / static_cast<double>(s.bytes_stored) : 0.0,
-      s.manifest.compression.c_str(), s.seconds, s.data_seconds, mb_in / secs,
-      static_cast<double>(s.records) / secs, s.cpu_seconds, s.write_latency_us.Quantile(0.5),
-      s.write_latency_us.Quantile(0.99));
+      s.records, s.bytes_in, s.bytes_stored, s.bytes_raw, r.ratio, s.manifest.compression.c_str(),
+      s.seconds, s.data_seconds, r.mb_per_s, r.records_per_s, s.cpu_seconds,
+      s.write_latency_us.Quantile(0.5), s.write_latency_us.Quantile(0.99));
   return buf;
 }
 
 std::string SummaryToJson(const SnapshotSummary& s) {
-  const double secs = std::max(s.data_seconds, 1e-9);
+  const SummaryRates r = RatesOf(s);
   nlohmann::json j = {{"id", s.manifest.id},
                       {"backup_dir", s.backup_dir},
                       {"topics", s.manifest.topics.size()},
@@ -411,13 +423,11 @@ std::string SummaryToJson(const SnapshotSummary& s) {
                       {"bytes_in", s.bytes_in},
                       {"bytes_raw", s.bytes_raw},
                       {"bytes_stored", s.bytes_stored},
-                      {"ratio", s.bytes_stored ? static_cast<double>(s.bytes_in) /
-                                                     static_cast<double>(s.bytes_stored)
-                                               : 0.0},
+                      {"ratio", r.ratio},
                       {"seconds", s.seconds},
                       {"data_seconds", s.data_seconds},
-                      {"mb_per_s", static_cast<double>(s.bytes_in) / 1e6 / secs},
-                      {"records_per_s", static_cast<double>(s.records) / secs},
+                      {"mb_per_s", r.mb_per_s},
+                      {"records_per_s", r.records_per_s},
                       {"cpu_seconds", s.cpu_seconds},
                       {"block_latency_us_p50", s.write_latency_us.Quantile(0.5)},
                       {"block_latency_us_p99", s.write_latency_us.Quantile(0.99)}};

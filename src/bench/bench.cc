@@ -265,7 +265,6 @@ Status Fill(const BenchOptions& o, const std::string& brokers, uint64_t* bytes, 
   return Status::Ok();
 }
 
-// The numbers `tidemark backup` prints in its summary.
 // --- output ------------------------------------------------------------------------------------
 
 std::string Config(const BenchOptions& o) {
@@ -456,13 +455,14 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
     return m;
   };
   // A run, with the embedded Kafka's CPU during it.
-  auto with_broker = [&](Result<Measurement> m, double cpu_before) -> Result<Measurement> {
-    if (m.ok() && !own) m->broker_cpu_seconds = mock.CpuSeconds() - cpu_before;
+  auto with_broker = [&](const std::function<Result<Measurement>()>& run) -> Result<Measurement> {
+    const double cpu0 = mock.CpuSeconds();
+    TM_ASSIGN_OR_RETURN(Measurement m, run());
+    if (!own) m.broker_cpu_seconds = mock.CpuSeconds() - cpu0;
     return m;
   };
   if (o.mode != "backup" || !o.compare) {
-    const double cpu0 = mock.CpuSeconds();
-    TM_ASSIGN_OR_RETURN(Measurement m, with_broker(backup(), cpu0));
+    TM_ASSIGN_OR_RETURN(Measurement m, with_broker(backup));
     runs->push_back(m);
   } else {
     // The sides alternate (tidemark, kcat | zstd, kcat > /dev/null, tidemark, ...), so a slow
@@ -475,34 +475,29 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
         (records > 0 && !own ? "-c " + std::to_string(records) : std::string("-e"));
     std::vector<Measurement> tm, kz, kn;
     for (int round = 0; round < std::max(1, o.runs); ++round) {
-      double cpu0 = mock.CpuSeconds();
-      TM_ASSIGN_OR_RETURN(Measurement m, with_broker(backup(), cpu0));
+      TM_ASSIGN_OR_RETURN(Measurement m, with_broker(backup));
       tm.push_back(m);
-      cpu0 = mock.CpuSeconds();
-      TM_ASSIGN_OR_RETURN(ChildRun z,
-                          Shell(kcat + " -f '%k%s%h\\n' | zstd -1 -q > " + o.dir + "/kcat.zst",
-                                o.dir + "/kcat-zstd.log"));
       TM_ASSIGN_OR_RETURN(
-          Measurement zm,
-          with_broker(FromChild("kcat -C | zstd -1 > file", z, bytes, records), cpu0));
+          Measurement zm, with_broker([&]() -> Result<Measurement> {
+            TM_ASSIGN_OR_RETURN(
+                ChildRun z, Shell(kcat + " -f '%k%s%h\\n' | zstd -1 -q > " + o.dir + "/kcat.zst",
+                                  o.dir + "/kcat-zstd.log"));
+            return FromChild("kcat -C | zstd -1 > file", z, bytes, records);
+          }));
       kz.push_back(zm);
-      cpu0 = mock.CpuSeconds();
-      TM_ASSIGN_OR_RETURN(ChildRun n, Shell(kcat + " > /dev/null", o.dir + "/kcat-null.log"));
-      TM_ASSIGN_OR_RETURN(Measurement nm,
-                          with_broker(FromChild("kcat -C > /dev/null", n, bytes, records), cpu0));
+      TM_ASSIGN_OR_RETURN(Measurement nm, with_broker([&]() -> Result<Measurement> {
+                            TM_ASSIGN_OR_RETURN(
+                                ChildRun n, Shell(kcat + " > /dev/null", o.dir + "/kcat-null.log"));
+                            return FromChild("kcat -C > /dev/null", n, bytes, records);
+                          }));
       kn.push_back(nm);
     }
-    auto seconds = [](const std::vector<Measurement>& v) {
-      std::vector<double> s;
-      for (const auto& m : v) s.push_back(m.seconds);
-      return s;
-    };
     // Each side's median run (by time) in the table.
     for (auto* side : {&tm, &kz, &kn}) runs->push_back(MedianRun(*side));
     ratios->push_back(
-        RoundRatios("backup vs kcat -C | zstd -1 (speed-up)", seconds(kz), seconds(tm), ">= 2"));
-    ratios->push_back(RoundRatios("backup vs kcat -C > /dev/null (speed-up)", seconds(kn),
-                                  seconds(tm), ">= 1 with --codec none"));
+        RoundRatios("backup vs kcat -C | zstd -1 (speed-up)", Seconds(kz), Seconds(tm), ">= 2"));
+    ratios->push_back(RoundRatios("backup vs kcat -C > /dev/null (speed-up)", Seconds(kn),
+                                  Seconds(tm), ">= 1 with --codec none"));
   }
   if (o.mode != "restore") return Status::Ok();
 
@@ -548,10 +543,7 @@ Status BenchBackup(const BenchOptions& o, std::vector<Measurement>* runs,
   runs->push_back(MedianRun(tr));
   if (!o.compare) return Status::Ok();
   runs->push_back(MedianRun(kp));
-  std::vector<double> tr_s, kp_s;
-  for (const auto& m : tr) tr_s.push_back(m.seconds);
-  for (const auto& m : kp) kp_s.push_back(m.seconds);
-  ratios->push_back(RoundRatios("restore vs kcat -P (speed-up)", kp_s, tr_s, ">= 2"));
+  ratios->push_back(RoundRatios("restore vs kcat -P (speed-up)", Seconds(kp), Seconds(tr), ">= 2"));
   return Status::Ok();
 }
 

@@ -62,6 +62,13 @@ inline Measurement MedianRun(std::vector<Measurement> v) {
   return v[v.size() / 2];
 }
 
+// Each run's wall time, in order.
+inline std::vector<double> Seconds(const std::vector<Measurement>& v) {
+  std::vector<double> s;
+  for (const auto& m : v) s.push_back(m.seconds);
+  return s;
+}
+
 // The median of `v` (the mean of the middle two for an even count); 0 for none.
 inline double Median(std::vector<double> v) {
   if (v.empty()) return 0;
