@@ -448,6 +448,220 @@ TEST_F(CatalogTest, RetentionTrimsWholeSegmentsFromTheFrontAndRecordsTheRange) {
   ExpectReadsBack();
 }
 
+// The service's windowed copy (ReadScope::settle): only the segments whose state can still change
+// stay in memory, the rest are counted and summed, and the catalog it writes on is the one a
+// whole copy would have written.
+TEST_F(CatalogTest, AWindowedCopyHoldsOnlyWhatCanChangeAndWritesTheSameCatalog) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 40; ++i) {
+    Seal("orders", i % 4, 10 + static_cast<uint64_t>(i % 3), i % 7 == 0 ? 3 : 0);
+    if (i % 10 == 0) {
+      ASSERT_TRUE(Checkpoint(**w).ok());
+    }
+    if (i == 20) {
+      ASSERT_TRUE((*w)->Fold(m_).ok());
+    }
+  }
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  // Retention trims orders/1 (a line with the count after it); the last segment of orders/2 is
+  // marked uploaded, the first one of orders/3 too.
+  RetentionPolicy age;
+  age.max_age_ms = 1;
+  const auto& p1 = m_.topics["orders"].partitions[1];
+  Trim t{"orders", 1, p1.segments[4].first_offset, {}};
+  t.dropped.assign(p1.segments.begin(), p1.segments.begin() + 4);
+  ASSERT_TRUE(TrimContinuous(dir(), &m_, w->get(), {t}).ok());
+  auto& p2 = m_.topics["orders"].partitions[2];
+  auto& p3 = m_.topics["orders"].partitions[3];
+  p2.segments.back().uploaded_ms = 1763647390000;
+  p3.segments.front().uploaded_ms = 1763647390001;
+  ASSERT_TRUE(Checkpoint(**w, {p2.segments.back().path, p3.segments.front().path}).ok());
+
+  // Settled: everything but orders/2's segments from its sixth on.
+  const std::string held_from = p2.segments[5].path;
+  ReadScope window;
+  window.settle = [&](const segment::SealedSegment& s) {
+    return s.path.rfind("topics/orders/2/", 0) != 0 || s.first_offset < p2.segments[5].first_offset;
+  };
+  auto win = ReadCatalog(dir(), window);
+  ASSERT_TRUE(win.ok()) << win.status().message();
+  ASSERT_EQ(win->topics["orders"].partitions.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    const PartitionManifest& whole = m_.topics["orders"].partitions[i];
+    const PartitionManifest& part = win->topics["orders"].partitions[i];
+    EXPECT_EQ(part.SegmentCount(), whole.segments.size()) << i;
+    EXPECT_EQ(part.records, whole.records);
+    EXPECT_EQ(part.bytes_stored, whole.bytes_stored);
+    EXPECT_EQ(part.end_offset, whole.end_offset);
+    EXPECT_EQ(part.gaps.size(), whole.gaps.size());
+    const size_t held = i == 2 ? whole.segments.size() - 5 : 0;
+    ASSERT_EQ(part.segments.size(), held) << i;
+    uint64_t records = 0;
+    for (size_t k = 0; k < whole.segments.size() - held; ++k) records += whole.segments[k].records;
+    EXPECT_EQ(part.settled.records, records) << i;
+    EXPECT_EQ(part.settled.end, whole.segments[whole.segments.size() - held - 1].last_offset + 1);
+  }
+  EXPECT_EQ(win->topics["orders"].partitions[2].segments.front().path, held_from);
+  EXPECT_NE(win->topics["orders"].partitions[2].segments.back().uploaded_ms, 0) << "mark kept";
+
+  // A writer on the windowed copy: new seals land as they would from the whole copy.
+  auto ww = CatalogWriter::Open(dir(), *win);
+  ASSERT_TRUE(ww.ok()) << ww.status().message();
+  Manifest copy = *win;
+  for (int round = 0; round < 3; ++round) {
+    for (int32_t part : {0, 2}) {
+      Seal("orders", part, 5, round == 1 ? 2 : 0);
+      PartitionManifest& c = FindOrAddPartition(&copy, "orders", part);
+      const PartitionManifest& whole = m_.topics["orders"].partitions[static_cast<size_t>(part)];
+      c.segments.push_back(whole.segments.back());
+      c.gaps = whole.gaps;
+      c.end_offset = whole.end_offset;
+      c.records = whole.records;
+      c.bytes_raw = whole.bytes_raw;
+      c.bytes_stored = whole.bytes_stored;
+    }
+    copy.finished_ms = m_.finished_ms + 1000;
+    ASSERT_TRUE((*ww)->Checkpoint(copy, changed_, {}).ok());
+    m_.finished_ms = copy.finished_ms;
+    changed_.clear();
+    ExpectReadsBack();
+    // What was written settles (the service does so after each checkpoint).
+    SettleSegments(&FindOrAddPartition(&copy, "orders", 0),
+                   [](const segment::SealedSegment&) { return true; });
+    if (round == 1) {
+      ASSERT_TRUE((*ww)->Fold(copy).ok());
+    }
+    ExpectReadsBack();
+  }
+  EXPECT_TRUE(copy.topics["orders"].partitions[0].segments.empty());
+  // A whole rewrite from a windowed copy is refused: it would lose what it does not hold.
+  EXPECT_FALSE(CatalogWriter::Create(dir(), copy).ok());
+  ExpectReadsBack();
+}
+
+// Retention over a windowed copy reads each partition's front back from the catalog, a few
+// segments per turn, and ends where retention over the whole copy ends in one turn.
+TEST_F(CatalogTest, WindowedRetentionEndsWhereWholeRetentionDoes) {
+  for (const bool by_bytes : {false, true}) {
+    SCOPED_TRACE(by_bytes ? "max_bytes" : "max_age");
+    fs::remove_all(root_);
+    fs::create_directories(dir_);
+    m_.topics.clear();
+    auto w = CatalogWriter::Create(dir(), m_);
+    ASSERT_TRUE(w.ok());
+    for (int i = 0; i < 120; ++i) {
+      // Partitions of different pace (offsets, and so the seals' timestamps, grow apart):
+      // orders/0 seals 40 records at a time, orders/3 seals every eighth time.
+      const int32_t part = i % 8 == 0 ? 3 : i % 3;
+      Seal(part == 2 ? "audit" : "orders", part,
+           part == 0 ? 40 : 10 + static_cast<uint64_t>(i % 5));
+      if (i % 9 == 0) {
+        ASSERT_TRUE(Checkpoint(**w).ok());
+      }
+      if (i == 50) {
+        ASSERT_TRUE((*w)->Fold(m_).ok());
+      }
+    }
+    ASSERT_TRUE(Checkpoint(**w).ok());
+    w->reset();
+    const fs::path twin = root_ / "twin";
+    fs::copy(dir_, twin, fs::copy_options::recursive);
+
+    RetentionPolicy policy;
+    int64_t newest = 0;
+    for (const auto& [name, t] : m_.topics)
+      for (const auto& p : t.partitions) newest = std::max(newest, p.segments.back().max_timestamp);
+    if (by_bytes)
+      policy.max_bytes = m_.TotalBytesStored() / 3;
+    else
+      policy.max_age_ms = (newest - 1763647380000) / 2;  // about half of the busiest partition
+    const int64_t now = newest + 1;
+
+    // The whole copy: one plan, one trim.
+    auto whole_w = CatalogWriter::Open(dir(), m_);
+    ASSERT_TRUE(whole_w.ok());
+    auto lock = DirLock::ForPruning(dir());
+    ASSERT_TRUE(lock.ok());
+    const auto whole_trims = PlanTrims(m_, policy, now);
+    ASSERT_FALSE(whole_trims.empty());
+    ASSERT_TRUE(TrimContinuous(dir(), &m_, whole_w->get(), whole_trims).ok());
+
+    // The windowed copy of the twin: fronts read back three segments at a time.
+    ReadScope window;
+    window.settle = [](const segment::SealedSegment&) { return true; };
+    auto win = ReadCatalog(twin.string(), window);
+    ASSERT_TRUE(win.ok()) << win.status().message();
+    auto win_w = CatalogWriter::Open(twin.string(), *win);
+    ASSERT_TRUE(win_w.ok());
+    auto twin_lock = DirLock::ForPruning(twin.string());
+    ASSERT_TRUE(twin_lock.ok());
+    int turns = 0;
+    for (; turns < 100; ++turns) {
+      auto trims = PlanWindowedTrims(*win, **win_w, policy, now, 3);
+      ASSERT_TRUE(trims.ok()) << trims.status().message();
+      if (trims->empty()) break;
+      auto done = TrimContinuous(twin.string(), &*win, win_w->get(), *trims);
+      ASSERT_TRUE(done.ok()) << done.status().message();
+    }
+    EXPECT_GT(turns, 2) << "three segments a turn take several turns";
+    EXPECT_LT(turns, 100);
+    for (const auto& [name, t] : m_.topics) {
+      for (const auto& p : t.partitions) {
+        const auto& q = FindOrAddPartition(&*win, name, p.partition);
+        EXPECT_EQ(q.SegmentCount(), p.segments.size()) << name << "/" << p.partition;
+        EXPECT_EQ(q.bytes_stored, p.bytes_stored);
+        EXPECT_EQ(RetentionStart(q), RetentionStart(p));
+      }
+    }
+    auto a = ReadCatalog(dir());
+    auto b = ReadCatalog(twin.string());
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(ManifestToJson(*a), ManifestToJson(*b));
+    // A windowed copy read now holds the same summaries as the trimmed whole one.
+    auto again = ReadCatalog(twin.string(), window);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->TotalBytesStored(), m_.TotalBytesStored());
+  }
+}
+
+// A retention line written before lines carried their count cannot be followed by a windowed
+// read: it reads whole instead.
+TEST_F(CatalogTest, AWindowedReadOfAnOldRetentionLineReadsWhole) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 6; ++i) Seal("orders", 0, 10);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  const auto& p0 = m_.topics["orders"].partitions[0];
+  Trim t{"orders", 0, p0.segments[2].first_offset, {}};
+  t.dropped.assign(p0.segments.begin(), p0.segments.begin() + 2);
+  ASSERT_TRUE(TrimContinuous(dir(), &m_, w->get(), {t}).ok());
+  w->reset();
+  // The retention line as the previous version wrote it: no "segments".
+  std::ifstream in(cat(kChangesLog));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t valid = 0;
+  std::string rewritten;
+  int retention_lines = 0;
+  for (auto& l : ScanLines(text, &valid)) {
+    if (l.type == "retention") {
+      ASSERT_TRUE(l.j.contains("segments"));
+      EXPECT_EQ(l.j["segments"].get<uint64_t>(), 4u);
+      l.j.erase("segments");
+      ++retention_lines;
+    }
+    rewritten += EncodeLine(l.j);
+  }
+  ASSERT_EQ(retention_lines, 1);
+  std::ofstream(cat(kChangesLog), std::ios::trunc) << rewritten;
+  ReadScope window;
+  window.settle = [](const segment::SealedSegment&) { return true; };
+  auto r = ReadCatalog(dir(), window);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(ManifestToJson(*r), ManifestToJson(m_));
+  EXPECT_EQ(r->topics["orders"].partitions[0].settled.segments, 0u) << "read whole";
+}
+
 // A crash after retention's catalog line and before its files were removed: the next start's
 // store recovery removes them, and adopts nothing below the retention start.
 TEST_F(CatalogTest, StoreRecoveryFinishesAPruneACrashInterrupted) {

@@ -110,7 +110,79 @@ bool HasIndex(const std::string& dir) {
   return HasCatalog(dir) || fs::exists(dir + "/" + kManifestName, ec);
 }
 
+namespace {
+
+// Calls `each` with the lines of path's bytes [from, bytes) and their positions in the file, read
+// a piece at a time so that a long log never sits in memory whole, until `each` returns false;
+// Corrupt when a line inside them does not read back.
+Status ForEachLine(const std::string& path, uint64_t from, uint64_t bytes,
+                   const std::function<bool(uint64_t pos, const CatalogLine&)>& each) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Errno(errno, "open " + path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};                       // `each` may throw
+  constexpr size_t kPiece = 1 << 20;  // parsed lines take about ten times their text
+  std::string buf;
+  uint64_t pos = from;  // of buf's first byte in the file
+  uint64_t lines = 0;   // read back so far
+  Status st;
+  while (pos + buf.size() < bytes) {
+    const size_t want = static_cast<size_t>(
+        std::min<uint64_t>(std::max(kPiece, buf.size()), bytes - pos - buf.size()));
+    const size_t had = buf.size();
+    buf.resize(had + want);
+    const ssize_t n = ::pread(fd, buf.data() + had, want, static_cast<off_t>(pos + had));
+    if (n < 0 && errno == EINTR) {
+      buf.resize(had);
+      continue;
+    }
+    if (n <= 0) {
+      st = n < 0 ? Status::Errno(errno, "read " + path)
+                 : Status::Corrupt(path + ": holds " + std::to_string(pos + had) +
+                                   " bytes, but root.json vouches for " + std::to_string(bytes));
+      break;
+    }
+    buf.resize(had + static_cast<size_t>(n));
+    size_t valid = 0;
+    const std::vector<CatalogLine> got = ScanLines(buf, &valid);
+    for (const auto& l : got)
+      if (!each(pos + l.begin, l)) return Status::Ok();
+    lines += got.size();
+    const bool at_end = pos + buf.size() == bytes;
+    if (at_end && valid != buf.size()) {
+      st = Status::Corrupt(path + ": line " + std::to_string(lines + 1) +
+                           " is damaged (checksum or JSON), inside what root.json vouches for");
+      break;
+    }
+    // A line cut by the piece's end is read whole with the next piece.
+    buf.erase(0, valid);
+    pos += valid;
+  }
+  return st;
+}
+
+Result<Manifest> ReadCatalogIn(const std::string& dir, const ReadScope& scope);
+
+}  // namespace
+
 Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
+  if (scope.settle) {
+    try {
+      return ReadCatalogIn(dir, scope);
+    } catch (const WindowTooNarrow& e) {
+      ReadScope whole = scope;
+      whole.settle = nullptr;
+      return ReadCatalogIn(dir, whole);
+    }
+  }
+  return ReadCatalogIn(dir, scope);
+}
+
+namespace {
+
+Result<Manifest> ReadCatalogIn(const std::string& dir, const ReadScope& scope) {
   const std::string cat = dir + "/" + kCatalogDir;
   const std::string root_path = cat + "/" + kCatalogRoot;
   TM_ASSIGN_OR_RETURN(std::string text, ReadFile(root_path));
@@ -119,9 +191,17 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
     return Status::Corrupt(root_path + ": not a JSON object");
   auto in_scope = [&scope](const std::string& t) { return scope.Wants(t); };
   const bool full = !scope.summaries_only;
+  Manifest m;
+  // A windowed read lets the partition's leading settled segments go after each of its lines.
+  // Positions are those CatalogWriter::ScanTopic uses: in the topic log, then past its end in
+  // the topic's lines of changes.log.
+  std::map<std::string, uint64_t> log_bytes;
+  auto settle = [&](const json& j, const std::string& topic, uint64_t pos) {
+    if (!scope.settle || !j.contains("partition")) return;
+    SettleSegments(&FindOrAddPartition(&m, topic, Int<int32_t>(j, "partition")), scope.settle, pos);
+  };
   std::string origin = root_path;
   try {
-    Manifest m;
     const int version = Int<int>(root, "format_version");
     if (version != kCatalogVersion) {
       return Status::Corrupt(root_path + ": catalog format_version " + std::to_string(version) +
@@ -143,19 +223,9 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
         throw std::invalid_argument("topic " + name + ": log '" + rel.substr(0, 300) +
                                     "' is not topics/" + name + "/<20 digits>.log");
       origin = cat + "/" + rel;
-      TM_ASSIGN_OR_RETURN(std::string data, ReadFile(origin, bytes));
-      if (data.size() < bytes) {
-        return Status::Corrupt(origin + ": holds " + std::to_string(data.size()) +
-                               " bytes, but root.json vouches for " + std::to_string(bytes));
-      }
-      size_t valid = 0;
-      std::vector<CatalogLine> lines = ScanLines(data, &valid);
-      if (valid != bytes) {
-        return Status::Corrupt(origin + ": line " + std::to_string(lines.size() + 1) +
-                               " is damaged (checksum or JSON), inside what root.json vouches for");
-      }
       int64_t prev = 0;
-      for (const auto& l : lines) {
+      log_bytes[name] = bytes;
+      TM_RETURN_IF_ERROR(ForEachLine(origin, 0, bytes, [&](uint64_t pos, const CatalogLine& l) {
         if (l.seq <= prev || l.seq > folded)
           throw std::out_of_range("line seq " + std::to_string(l.seq) + " out of order");
         prev = l.seq;
@@ -168,7 +238,9 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
           ApplyMark(l.j, name, &m);
         else
           throw std::invalid_argument("line type '" + l.type.substr(0, 40) + "' in a topic log");
-      }
+        settle(l.j, name, pos);
+        return true;
+      }));
       origin = root_path;
     }
     origin = cat + "/" + kChangesLog;
@@ -177,6 +249,7 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
     if (changes.ok()) {
       size_t valid = 0;
       int64_t prev = 0;
+      std::map<std::string, uint64_t> pending_bytes;  // as CatalogWriter::Open gathers them
       for (const auto& l : ScanLines(*changes, &valid)) {
         if (l.seq <= prev)
           throw std::out_of_range("line seq " + std::to_string(l.seq) + " out of order");
@@ -188,6 +261,8 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
         }
         const std::string topic = LineTopic(l.j);
         if (!in_scope(topic)) continue;
+        const uint64_t pos = log_bytes[topic] + pending_bytes[topic];
+        if (l.type != "topic") pending_bytes[topic] += l.end - l.begin;
         if (l.type == "topic") {
           m.topics[topic].partition_count = Int<int32_t>(l.j, "partition_count");
         } else if (l.type == "partition") {
@@ -199,15 +274,20 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
         } else {
           throw std::invalid_argument("line type '" + l.type.substr(0, 40) + "'");
         }
+        if (full) settle(l.j, topic, pos);
       }
     }
     origin = root_path;
     TM_RETURN_IF_ERROR(full ? ValidateManifest(m, cat) : CheckSummaries(m, cat));
     return m;
+  } catch (const WindowTooNarrow&) {
+    throw;
   } catch (const std::exception& e) {
     return Status::Corrupt(origin + ": " + e.what());
   }
 }
+
+}  // namespace
 
 // --- the writer -----------------------------------------------------------------------------
 
@@ -239,7 +319,7 @@ CatalogWriter::Known CatalogWriter::KnownOf(const PartitionManifest& p) {
   Known k;
   k.start = p.start_offset;
   k.end = p.end_offset;
-  k.segments = p.segments.size();
+  k.segments = p.SegmentCount();
   k.gaps = p.gaps.size();
   if (!p.gaps.empty()) k.last_gap = p.gaps.back();
   k.records = p.records;
@@ -269,7 +349,7 @@ Status CatalogWriter::WriteRoot(const Manifest& m) {
     jt["log"] = log != logs_.end() ? log->second.rel : "";
     jt["log_bytes"] = log != logs_.end() ? log->second.bytes : 0;
     for (size_t i = 0; i < t.partitions.size(); ++i)
-      jt["partitions"][i]["segments"] = t.partitions[i].segments.size();
+      jt["partitions"][i]["segments"] = t.partitions[i].SegmentCount();
     topics[name] = std::move(jt);
   }
   root["topics"] = std::move(topics);
@@ -302,6 +382,11 @@ Status CatalogWriter::AppendChanges(const std::string& text) {
 
 Result<std::unique_ptr<CatalogWriter>> CatalogWriter::Create(const std::string& dir,
                                                              const Manifest& m) {
+  for (const auto& [name, t] : m.topics)
+    for (const auto& p : t.partitions)
+      if (p.settled.segments > 0)
+        return Status::Invalid("a catalog is written whole only from a whole manifest (" + name +
+                               "/" + std::to_string(p.partition) + " is windowed)");
   std::unique_ptr<CatalogWriter> w(new CatalogWriter(dir));
   std::error_code ec;
   fs::create_directories(w->cat_dir_ + "/" + kTopicsDir, ec);
@@ -416,6 +501,44 @@ Result<std::unique_ptr<CatalogWriter>> CatalogWriter::Open(const std::string& di
   return w;
 }
 
+uint64_t CatalogWriter::TopicEnd(const std::string& topic) const {
+  const auto log = logs_.find(topic);
+  const auto pending = pending_.find(topic);
+  return (log != logs_.end() ? log->second.bytes : 0) +
+         (pending != pending_.end() ? pending->second.size() : 0);
+}
+
+Status CatalogWriter::ScanTopic(
+    const std::string& topic, uint64_t from,
+    const std::function<bool(uint64_t pos, const CatalogLine&)>& each) const {
+  const auto log = logs_.find(topic);
+  const uint64_t log_bytes = log != logs_.end() ? log->second.bytes : 0;
+  bool more = true;
+  if (from < log_bytes) {
+    const std::string path = cat_dir_ + "/" + log->second.rel;
+    try {
+      TM_RETURN_IF_ERROR(
+          ForEachLine(path, from, log_bytes,
+                      [&](uint64_t pos, const CatalogLine& l) { return more = each(pos, l); }));
+    } catch (const std::exception& e) {
+      return Status::Corrupt(path + ": " + e.what());
+    }
+    from = log_bytes;
+  }
+  const auto pending = pending_.find(topic);
+  if (!more || pending == pending_.end() || from - log_bytes >= pending->second.size())
+    return Status::Ok();
+  const std::string_view rest = std::string_view(pending->second).substr(from - log_bytes);
+  size_t valid = 0;
+  try {
+    for (const auto& l : ScanLines(rest, &valid))
+      if (!each(from + l.begin, l)) break;
+  } catch (const std::exception& e) {
+    return Status::Corrupt(cat_dir_ + "/" + kChangesLog + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
 std::string CatalogWriter::BackupLine(const Manifest& m, int64_t seq) const {
   json l = BackupFields(m);
   l["type"] = "backup";
@@ -477,6 +600,10 @@ Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartitio
       sf = was.segments <= cur.segments ? was.segments : 0;
       gf = was.gaps <= cur.gaps ? was.gaps : 0;
       if (gf > 0 && !SameGap(p.gaps[gf - 1], was.last_gap)) --gf;
+    }
+    if (sf < p.settled.segments) {
+      return Status::Invalid("partition " + tp.first + "/" + std::to_string(tp.second) +
+                             " would restate segments its windowed copy let go of");
     }
     json l = PartitionLine(tp.first, p, sf, gf);
     l["seq"] = seq++;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -22,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "backup/catalog_lines.h"
 #include "backup/manifest.h"
 #include "backup/retention.h"
 #include "tidemark/status.h"
@@ -75,6 +77,15 @@ class CatalogWriter {
   // Moves changes.log into the topic logs and rewrites the root from `m`, which must be what the
   // last checkpoint wrote.
   Status Fold(const Manifest& m);
+
+  // Where the next line of `topic` goes, as ScanTopic counts: its log's bytes, then its lines
+  // waiting in changes.log (a fold moves them into the log at the same positions).
+  uint64_t TopicEnd(const std::string& topic) const;
+  // Calls `each` with the lines of `topic` from position `from` (a line's start: one `each` was
+  // given, or TopicEnd at some earlier time, or 0) on, with their positions, until it returns
+  // false. What retention reads of a windowed copy's settled segments (PlanWindowedTrims).
+  Status ScanTopic(const std::string& topic, uint64_t from,
+                   const std::function<bool(uint64_t pos, const CatalogLine&)>& each) const;
 
   struct Stats {
     uint64_t checkpoints = 0;  // that wrote something

@@ -122,13 +122,14 @@ void ApplyPartition(const json& j, const std::string& topic, Manifest* m, bool f
   if (!full) return;
   const uint64_t sf = Int<uint64_t>(j, "segments_from");
   const uint64_t gf = Int<uint64_t>(j, "gaps_from");
-  if (sf > p.segments.size() || gf > p.gaps.size()) {
+  if (sf > p.SegmentCount() || gf > p.gaps.size()) {
     throw std::out_of_range("a line for partition " + std::to_string(p.partition) +
                             " replaces segments from " + std::to_string(sf) + " or gaps from " +
-                            std::to_string(gf) + ", past the " + std::to_string(p.segments.size()) +
+                            std::to_string(gf) + ", past the " + std::to_string(p.SegmentCount()) +
                             " segments and " + std::to_string(p.gaps.size()) + " gaps it has");
   }
-  p.segments.resize(sf);
+  if (sf < p.settled.segments) throw WindowTooNarrow(p.partition, "restates settled segments");
+  p.segments.resize(sf - p.settled.segments);
   for (const auto& js : j.at("segments")) p.segments.push_back(SegmentFromJson(js));
   p.gaps.resize(gf);
   for (const auto& jg : j.at("gaps")) p.gaps.push_back(GapFromJson(jg));
@@ -144,8 +145,36 @@ void ApplyRetention(const json& j, const std::string& topic, Manifest* m, bool f
     p.bytes_stored = Int<uint64_t>(j, "bytes_stored");
     return;
   }
-  if (Status s = ApplyTrim(&p, Int<int64_t>(j, "start")); !s.ok())
-    throw std::out_of_range(s.message());
+  const int64_t start = Int<int64_t>(j, "start");
+  if (p.settled.segments == 0 || start >= p.settled.end) {
+    if (Status s = ApplyTrim(&p, start); !s.ok()) throw std::out_of_range(s.message());
+    return;
+  }
+  // A windowed copy trimmed inside what it does not hold: the line's count and totals after the
+  // trim say what stays settled (none of the held segments goes: they start past settled.end).
+  if (!j.contains("segments")) throw WindowTooNarrow(p.partition, "trims without a count");
+  Settled keep = p.settled;
+  p.settled = Settled{};
+  if (Status s = ApplyTrim(&p, start); !s.ok()) throw std::out_of_range(s.message());
+  p.records = Int<uint64_t>(j, "records");
+  p.bytes_raw = Int<uint64_t>(j, "bytes_raw");
+  p.bytes_stored = Int<uint64_t>(j, "bytes_stored");
+  uint64_t records = 0, raw = 0, stored = 0;
+  for (const auto& s : p.segments) {
+    records += s.records;
+    raw += s.bytes_raw;
+    stored += s.bytes_stored;
+  }
+  const uint64_t count = Int<uint64_t>(j, "segments");
+  if (count < p.segments.size() || p.records < records || p.bytes_raw < raw ||
+      p.bytes_stored < stored)
+    throw std::out_of_range("a retention line's count or totals are below the segments held");
+  keep.segments = count - p.segments.size();
+  keep.first_max_timestamp.reset();  // the first one kept is not known here (pos stays before it)
+  keep.records = p.records - records;
+  keep.bytes_raw = p.bytes_raw - raw;
+  keep.bytes_stored = p.bytes_stored - stored;
+  p.settled = keep.segments > 0 ? keep : Settled{};
 }
 
 // A "mark" line: a segment's upload marks.
@@ -162,6 +191,14 @@ void ApplyMark(const json& j, const std::string& topic, Manifest* m) {
         it->local = j.at("local").get<bool>();
         return;
       }
+      // A windowed copy: a mark of a settled segment changes nothing it holds.
+      int64_t first = -1;
+      bool sealed = false;
+      const size_t slash = path.rfind('/');
+      if (p.settled.segments > 0 && slash != std::string::npos &&
+          format::ParseSegmentName(path.substr(slash + 1), &first, &sealed) &&
+          first < p.settled.end)
+        return;
     }
   }
   throw std::out_of_range("a mark names segment '" + path.substr(0, 300) +
@@ -176,8 +213,11 @@ std::string LineTopic(const json& j) {
 }
 
 json PartitionLine(const std::string& topic, const PartitionManifest& p, size_t sf, size_t gf) {
+  if (sf < p.settled.segments)
+    throw WindowTooNarrow(p.partition, "cannot restate settled segments");
   json segs = json::array();
-  for (size_t i = sf; i < p.segments.size(); ++i) segs.push_back(SegmentToJson(p.segments[i]));
+  for (size_t i = sf - p.settled.segments; i < p.segments.size(); ++i)
+    segs.push_back(SegmentToJson(p.segments[i]));
   json gaps = json::array();
   for (size_t i = gf; i < p.gaps.size(); ++i) gaps.push_back(GapToJson(p.gaps[i]));
   return {{"type", "partition"},
@@ -254,10 +294,10 @@ Status CheckSummaries(const Manifest& m, const std::string& origin) {
 }
 
 json RetentionLine(const std::string& topic, const PartitionManifest& p, int64_t start) {
-  return {{"type", "retention"},           {"topic", topic},
-          {"partition", p.partition},      {"start", start},
-          {"records", p.records},          {"bytes_raw", p.bytes_raw},
-          {"bytes_stored", p.bytes_stored}};
+  return {{"type", "retention"},          {"topic", topic},
+          {"partition", p.partition},     {"start", start},
+          {"segments", p.SegmentCount()}, {"records", p.records},
+          {"bytes_raw", p.bytes_raw},     {"bytes_stored", p.bytes_stored}};
 }
 
 }  // namespace tidemark::backup

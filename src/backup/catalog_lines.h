@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,14 @@
 #include "backup/manifest.h"
 
 namespace tidemark::backup {
+
+// A windowed read (ReadScope::settle) met a line that needs segments it let go of (a line
+// written before retention lines carried their count); the reader then reads whole.
+struct WindowTooNarrow : std::runtime_error {
+  WindowTooNarrow(int32_t partition, const std::string& why)
+      : std::runtime_error("partition " + std::to_string(partition) + ": a line " + why +
+                           " (a windowed read cannot follow it)") {}
+};
 
 struct CatalogLine {
   nlohmann::json j;

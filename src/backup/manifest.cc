@@ -124,6 +124,26 @@ PartitionManifest& FindOrAddPartition(Manifest* m, const std::string& topic, int
   return *parts.insert(it, std::move(p));
 }
 
+void SettleSegments(PartitionManifest* p,
+                    const std::function<bool(const segment::SealedSegment&)>& done, uint64_t pos) {
+  size_t n = 0;
+  for (; n < p->segments.size() && done(p->segments[n]); ++n) {
+    const auto& s = p->segments[n];
+    if (p->settled.segments == 0) {
+      p->settled.pos = pos;
+      p->settled.first_max_timestamp = s.max_timestamp;
+    }
+    p->settled.segments += 1;
+    p->settled.records += s.records;
+    p->settled.bytes_raw += s.bytes_raw;
+    p->settled.bytes_stored += s.bytes_stored;
+    p->settled.end = (s.records > 0 ? s.last_offset : s.first_offset) + 1;
+  }
+  if (n == 0) return;
+  p->segments.erase(p->segments.begin(), p->segments.begin() + static_cast<ptrdiff_t>(n));
+  if (p->segments.capacity() > 2 * p->segments.size() + 16) p->segments.shrink_to_fit();
+}
+
 std::string ManifestToJson(const Manifest& m) {
   json j;
   j["format_version"] = m.version;
@@ -197,8 +217,11 @@ Status ValidatePartition(const std::string& topic, const PartitionManifest& p,
     return bad("offset range [" + std::to_string(p.start_offset) + ", " +
                std::to_string(p.end_offset) + ") is not a range of offsets");
   }
-  uint64_t records = 0, raw = 0, stored = 0;
-  int64_t prev_last = -1;
+  uint64_t records = p.settled.records, raw = p.settled.bytes_raw, stored = p.settled.bytes_stored;
+  int64_t prev_last = p.settled.segments > 0 ? p.settled.end - 1 : -1;
+  if (p.settled.segments > 0 && (p.settled.end <= p.start_offset || p.settled.end > p.end_offset))
+    return bad("its settled segments end at " + std::to_string(p.settled.end) +
+               ", outside its range");
   const std::string dir = format::PartitionDir(topic, p.partition) + "/";
   for (const auto& s : p.segments) {
     const std::string what = "segment " + std::to_string(s.first_offset) + ": ";

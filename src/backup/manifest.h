@@ -32,6 +32,21 @@ inline constexpr const char* kGapNotDelivered = "not-delivered";
 // offset was past this node's end when the partition came to it).
 inline constexpr const char* kGapGroupPeer = "group-peer";
 
+// What a windowed copy of a partition leaves out (the continuous service keeps only the segments
+// whose state can still change: docs/ARCHITECTURE.md "Memory that does not grow with age"): the
+// partition's first `segments` segments, which the catalog names and this copy does not hold,
+// their sums, and where the last of them ends. Never written anywhere: every other reader holds
+// partitions whole, with this empty.
+struct Settled {
+  size_t segments = 0;
+  uint64_t records = 0, bytes_raw = 0, bytes_stored = 0;
+  int64_t end = 0;  // past the last one's offsets (a segment starting below it is one of them)
+  // Where retention reads the first of them back (CatalogWriter::ScanTopic): a position in the
+  // topic's catalog lines at or before the line naming it; and its newest record, when known.
+  uint64_t pos = 0;
+  std::optional<int64_t> first_max_timestamp;
+};
+
 struct PartitionManifest {
   int32_t partition = 0;
   int64_t start_offset = 0;  // first offset covered (always 0: earlier offsets are a gap)
@@ -39,9 +54,20 @@ struct PartitionManifest {
   uint64_t records = 0;
   uint64_t bytes_raw = 0;
   uint64_t bytes_stored = 0;
-  std::vector<segment::SealedSegment> segments;
+  std::vector<segment::SealedSegment> segments;  // after `settled` (all of them when it is empty)
   std::vector<Gap> gaps;
+  Settled settled;
+
+  // The segments the catalog names: those held and those settled.
+  size_t SegmentCount() const { return settled.segments + segments.size(); }
 };
+
+// Moves the leading segments of `p` for which `done` holds into p->settled (they leave memory).
+// `pos`: where in the topic's catalog lines the first of them is named, or before (kept only
+// when p had none settled).
+void SettleSegments(PartitionManifest* p,
+                    const std::function<bool(const segment::SealedSegment&)>& done,
+                    uint64_t pos = 0);
 
 struct TopicManifest {
   int32_t partition_count = 0;
@@ -102,6 +128,9 @@ struct ReadScope {
   std::function<bool(const std::string&)> wants;
   // Partitions' ranges and totals only (what `ls` shows): segments and gaps may be left out.
   bool summaries_only = false;
+  // A windowed read (the continuous service): the leading segments of a partition for which
+  // `settle` holds leave memory as they are read (PartitionManifest::settled). Null: none.
+  std::function<bool(const segment::SealedSegment&)> settle;
   bool Wants(const std::string& topic) const { return !wants || wants(topic); }
 };
 

@@ -4,9 +4,11 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "backup/json_fields.h"
 #include "common/dir_lock.h"
 #include "common/time.h"
 #include "io/io_backend.h"
@@ -22,7 +24,7 @@ Result<std::vector<segment::SealedSegment>> TrimContinuous(const std::string& di
   std::vector<segment::SealedSegment> dropped;
   for (const auto& t : trims) {
     PartitionManifest& p = FindOrAddPartition(m, t.topic, t.partition);
-    TM_RETURN_IF_ERROR(ApplyTrim(&p, t.start));
+    TM_RETURN_IF_ERROR(ApplyTrim(&p, t));
     dropped.insert(dropped.end(), t.dropped.begin(), t.dropped.end());
   }
   TM_RETURN_IF_ERROR(
@@ -38,6 +40,111 @@ Result<std::vector<segment::SealedSegment>> TrimContinuous(const std::string& di
   }
   for (const auto& d : dirs) (void)io::SyncDirectory(d);
   return dropped;
+}
+
+Result<std::vector<Trim>> PlanWindowedTrims(const Manifest& m, const CatalogWriter& w,
+                                            const RetentionPolicy& policy, int64_t now_ms,
+                                            size_t max_segments) {
+  const int64_t cutoff = policy.max_age_ms > 0 ? now_ms - policy.max_age_ms : INT64_MIN;
+  const bool over = policy.max_bytes > 0 && m.TotalBytesStored() > policy.max_bytes;
+  struct Front {
+    std::vector<segment::SealedSegment> segments;  // settled, read back, in offset order
+    std::vector<uint64_t> pos;                     // where each one's line is
+    bool whole = false;                            // every settled segment is in `segments`
+    bool enough = false;
+  };
+  // What PlanTrims sees: per partition its front (settled segments read back, then the held ones
+  // when the front reaches them), its range and its bytes.
+  Manifest view;
+  std::map<TopicPartition, Front> fronts;
+  for (const auto& [topic, t] : m.topics) {
+    std::map<int32_t, Front*> due;
+    uint64_t from = UINT64_MAX;
+    for (const auto& p : t.partitions) {
+      if (p.settled.segments == 0) continue;
+      const auto& first = p.settled.first_max_timestamp;
+      if (!over && !(cutoff != INT64_MIN && (!first || *first < cutoff))) continue;
+      due[p.partition] = &fronts[{topic, p.partition}];
+      from = std::min(from, p.settled.pos);
+    }
+    size_t waiting = due.size();
+    if (waiting > 0) {
+      std::map<int32_t, const PartitionManifest*> parts;
+      for (const auto& p : t.partitions) parts[p.partition] = &p;
+      TM_RETURN_IF_ERROR(w.ScanTopic(topic, from, [&](uint64_t pos, const CatalogLine& l) {
+        if (l.type != "partition" && l.type != "mark") return true;
+        const int32_t part = Int<int32_t>(l.j, "partition");
+        auto d = due.find(part);
+        if (d == due.end()) return true;
+        Front& f = *d->second;
+        if (l.type == "mark") {  // upload marks of a segment read back
+          const std::string path = l.j.at("path").get<std::string>();
+          for (auto& s : f.segments) {
+            if (s.path != path) continue;
+            s.uploaded_ms = Int<int64_t>(l.j, "uploaded_ms");
+            s.local = l.j.at("local").get<bool>();
+          }
+          return true;
+        }
+        if (f.enough) return true;
+        const PartitionManifest& p = *parts[part];
+        const int64_t kept = RetentionStart(p);
+        for (const auto& js : l.j.at("segments")) {
+          segment::SealedSegment s = SegmentFromJson(js);
+          // Below the retention start (trimmed since), restated, or held: not a settled one.
+          if (s.first_offset < kept || s.first_offset >= p.settled.end) continue;
+          if (!f.segments.empty() && s.first_offset <= f.segments.back().first_offset) continue;
+          const int64_t end = (s.records > 0 ? s.last_offset : s.first_offset) + 1;
+          const bool fresh = s.max_timestamp >= cutoff;
+          f.segments.push_back(std::move(s));
+          f.pos.push_back(pos);
+          f.whole = end == p.settled.end;
+          if (f.whole || f.segments.size() >= max_segments || (!over && fresh)) {
+            f.enough = true;
+            break;
+          }
+        }
+        if (f.enough) --waiting;
+        return waiting > 0;
+      }));
+    }
+    TopicManifest& vt = view.topics[topic];
+    vt.partition_count = t.partition_count;
+    for (const auto& p : t.partitions) {
+      PartitionManifest v;
+      v.partition = p.partition;
+      v.start_offset = p.start_offset;
+      v.end_offset = p.end_offset;
+      v.bytes_stored = p.bytes_stored;
+      if (p.settled.segments == 0) {
+        v.segments = p.segments;
+      } else if (auto f = fronts.find({topic, p.partition}); f != fronts.end()) {
+        v.segments = f->second.segments;
+        if (f->second.whole) {
+          v.segments.insert(v.segments.end(), p.segments.begin(), p.segments.end());
+        } else if (!v.segments.empty()) {
+          // A front read in part: a trim of all of it ends where its last segment does.
+          const auto& last = v.segments.back();
+          v.end_offset = (last.records > 0 ? last.last_offset : last.first_offset) + 1;
+          v.settled.segments = 1;  // more follow (PlanTrims stops max_bytes there)
+        }
+      }
+      vt.partitions.push_back(std::move(v));
+    }
+  }
+  std::vector<Trim> trims = PlanTrims(view, policy, now_ms);
+  for (auto& t : trims) {
+    auto f = fronts.find({t.topic, t.partition});
+    if (f == fronts.end()) continue;
+    const size_t next = t.dropped.size();  // the first one kept, among those read back
+    if (next < f->second.segments.size()) {
+      t.front_pos = f->second.pos[next];
+      t.front_max_timestamp = f->second.segments[next].max_timestamp;
+    } else if (!f->second.pos.empty()) {
+      t.front_pos = f->second.pos.back();  // before the next one, wherever it is
+    }
+  }
+  return trims;
 }
 
 namespace {

@@ -44,10 +44,20 @@ Result<std::vector<PruneEntry>> PruneLocal(const PruneOptions& o);
 std::string PruneToText(const std::vector<PruneEntry>& entries, bool dry_run);
 std::string PruneToJson(const std::vector<PruneEntry>& entries, bool dry_run);
 
+// PlanTrims for a windowed copy (the service's, PartitionManifest::settled): the settled
+// segments at a partition's front are read back from the catalog `w` writes, from where
+// settled.pos says, only for partitions the policy may trim now (max_age: the first settled
+// segment's newest record is older than the cutoff, or not known; max_bytes: the backup holds
+// more), at most `max_segments` per partition per call (a trim that needs more goes on at the
+// next call). Each trim carries the new front for ApplyTrim(p, trim).
+Result<std::vector<Trim>> PlanWindowedTrims(const Manifest& m, const CatalogWriter& w,
+                                            const RetentionPolicy& policy, int64_t now_ms,
+                                            size_t max_segments = 256);
+
 // Trims the continuous backup in `dir` (whose catalog `w` writes and whose index `m` holds):
-// each trim is applied to `m`, then one catalog checkpoint makes them durable, then the local
-// files of the dropped segments are removed. The caller holds the backup's retention lock
-// (DirLock::ForPruning). Returns the segments dropped.
+// each trim is applied to `m` (ApplyTrim(p, trim): `m` may be windowed), then one catalog
+// checkpoint makes them durable, then the local files of the dropped segments are removed. The
+// caller holds the backup's retention lock (DirLock::ForPruning). Returns the segments dropped.
 Result<std::vector<segment::SealedSegment>> TrimContinuous(const std::string& dir, Manifest* m,
                                                            CatalogWriter* w,
                                                            const std::vector<Trim>& trims);

@@ -13,6 +13,22 @@ int64_t RetentionStart(const PartitionManifest& p) {
   return p.start_offset;
 }
 
+namespace {
+
+// The gaps below `start` go or are cut at it; [start_offset, start) becomes one "retention" gap.
+void TrimGaps(PartitionManifest* p, int64_t start) {
+  std::vector<Gap> gaps;
+  gaps.push_back({p->start_offset, start, kGapRetention});
+  for (auto& g : p->gaps) {
+    if (g.to <= start) continue;
+    if (g.from < start) g.from = start;
+    gaps.push_back(std::move(g));
+  }
+  p->gaps = std::move(gaps);
+}
+
+}  // namespace
+
 Status ApplyTrim(PartitionManifest* p, int64_t start) {
   const int64_t kept = RetentionStart(*p);
   if (start < kept || start > p->end_offset) {
@@ -21,6 +37,19 @@ Status ApplyTrim(PartitionManifest* p, int64_t start) {
                            ", " + std::to_string(p->end_offset) + "]");
   }
   if (start == kept) return Status::Ok();
+  if (p->settled.segments > 0) {
+    // A windowed copy drops what it does not hold only whole: the totals follow from the sums it
+    // kept; a start inside them would leave a count it cannot know (the caller reads whole).
+    if (start < p->settled.end) {
+      return Status::Unsupported("retention start " + std::to_string(start) + " of partition " +
+                                 std::to_string(p->partition) +
+                                 " lies among segments this windowed copy does not hold");
+    }
+    p->records -= p->settled.records;
+    p->bytes_raw -= p->settled.bytes_raw;
+    p->bytes_stored -= p->settled.bytes_stored;
+    p->settled = Settled{};
+  }
   size_t n = 0;
   while (n < p->segments.size() && p->segments[n].first_offset < start) {
     const auto& s = p->segments[n];
@@ -34,14 +63,59 @@ Status ApplyTrim(PartitionManifest* p, int64_t start) {
     ++n;
   }
   p->segments.erase(p->segments.begin(), p->segments.begin() + static_cast<ptrdiff_t>(n));
-  std::vector<Gap> gaps;
-  gaps.push_back({p->start_offset, start, kGapRetention});
-  for (auto& g : p->gaps) {
-    if (g.to <= start) continue;
-    if (g.from < start) g.from = start;
-    gaps.push_back(std::move(g));
+  TrimGaps(p, start);
+  return Status::Ok();
+}
+
+Status ApplyTrim(PartitionManifest* p, const Trim& t) {
+  if (p->settled.segments == 0) return ApplyTrim(p, t.start);
+  const int64_t kept = RetentionStart(*p);
+  auto refuse = [&](const std::string& why) {
+    return Status::Corrupt("retention start " + std::to_string(t.start) + " of partition " +
+                           std::to_string(p->partition) + ": " + why);
+  };
+  if (t.start < kept || t.start > p->end_offset)
+    return refuse("outside [" + std::to_string(kept) + ", " + std::to_string(p->end_offset) + "]");
+  if (t.start == kept) return Status::Ok();
+  // The settled segments t.dropped names go by count and sums, then the held ones it names,
+  // which must be the leading ones.
+  Settled s = p->settled;
+  size_t held = 0;
+  uint64_t records = 0, raw = 0, stored = 0;
+  for (const auto& d : t.dropped) {
+    if (d.records > 0 && d.last_offset >= t.start) return refuse("inside segment " + d.path);
+    if (d.first_offset < s.end) {
+      if (s.segments == 0 || s.records < d.records || s.bytes_raw < d.bytes_raw ||
+          s.bytes_stored < d.bytes_stored)
+        return refuse("it drops more than the settled segments hold");
+      --s.segments;
+      s.records -= d.records;
+      s.bytes_raw -= d.bytes_raw;
+      s.bytes_stored -= d.bytes_stored;
+    } else {
+      if (held >= p->segments.size() || p->segments[held].first_offset != d.first_offset)
+        return refuse("segment " + d.path + " is not the next one held");
+      ++held;
+    }
+    records += d.records;
+    raw += d.bytes_raw;
+    stored += d.bytes_stored;
   }
-  p->gaps = std::move(gaps);
+  if (s.segments > 0 && t.start >= s.end) return refuse("settled segments stay below it");
+  if (held < p->segments.size() && p->segments[held].first_offset < t.start)
+    return refuse("segment " + p->segments[held].path + " stays below it");
+  p->segments.erase(p->segments.begin(), p->segments.begin() + static_cast<ptrdiff_t>(held));
+  p->records -= records;
+  p->bytes_raw -= raw;
+  p->bytes_stored -= stored;
+  if (s.segments == 0) {
+    s = Settled{};
+  } else {
+    s.pos = std::max(s.pos, t.front_pos);
+    s.first_max_timestamp = t.front_max_timestamp;
+  }
+  p->settled = s;
+  TrimGaps(p, t.start);
   return Status::Ok();
 }
 
@@ -61,7 +135,8 @@ std::vector<Trim> PlanTrims(const Manifest& m, const RetentionPolicy& policy, in
         while (part.drop < p.segments.size() && p.segments[part.drop].max_timestamp < cutoff)
           ++part.drop;
       }
-      for (size_t i = part.drop; i < p.segments.size(); ++i) total += p.segments[i].bytes_stored;
+      total += p.bytes_stored;
+      for (size_t i = 0; i < part.drop; ++i) total -= p.segments[i].bytes_stored;
       parts.push_back(part);
     }
   }
@@ -81,6 +156,8 @@ std::vector<Trim> PlanTrims(const Manifest& m, const RetentionPolicy& policy, in
       ++part.drop;
       if (part.drop < part.p->segments.size())
         next.emplace(part.p->segments[part.drop].max_timestamp, i);
+      else if (part.p->settled.segments > 0)
+        break;  // a front read in part (PlanWindowedTrims): what is next there is not known yet
     }
   }
   std::vector<Trim> trims;

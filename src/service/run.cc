@@ -67,9 +67,12 @@ Status Service::Prepare() {
   // The catalog (format 2), or a version 1 manifest.json to convert into one, or nothing yet.
   const bool has_catalog = backup::HasCatalog(dir_);
   const std::string v1 = dir_ + "/" + backup::kManifestName;
+  windowed_ = !c_.upload.enabled();
+  backup::ReadScope scope;
+  if (windowed_) scope.settle = Settled;
   if (has_catalog || fs::exists(v1, ec)) {
-    TM_ASSIGN_OR_RETURN(auto prior,
-                        has_catalog ? backup::ReadCatalog(dir_) : backup::ReadManifest(dir_));
+    TM_ASSIGN_OR_RETURN(
+        auto prior, has_catalog ? backup::ReadCatalog(dir_, scope) : backup::ReadManifest(dir_));
     if (prior.kind != "continuous") {
       return Status::Config("backup '" + c_.backup.id + "' in " + c_.storage.path + " is a " +
                             prior.kind +
@@ -87,6 +90,10 @@ Status Service::Prepare() {
   } else {
     TM_ASSIGN_OR_RETURN(catalog_, backup::CatalogWriter::Create(dir_, m_));
     if (fs::exists(v1, ec)) TM_LOG_INFO("%s: converted to a catalog (format 2)", v1.c_str());
+    if (windowed_) {  // a catalog written whole: retention reads fronts from its start
+      for (auto& [topic, t] : m_.topics)
+        for (auto& p : t.partitions) backup::SettleSegments(&p, Settled, 0);
+    }
   }
   // A version 1 manifest beside the catalog (converted, or a conversion cut short after the
   // catalog was written) is stale: the catalog is what readers read.
@@ -590,7 +597,12 @@ Status Service::RetentionTurn() {
   }
   const backup::RetentionPolicy policy{c_.retention.max_age_ms, c_.retention.max_bytes,
                                        c_.retention.keep_last};
-  const std::vector<backup::Trim> trims = backup::PlanTrims(m_, policy, WallClockMs());
+  std::vector<backup::Trim> trims;
+  if (windowed_) {
+    TM_ASSIGN_OR_RETURN(trims, backup::PlanWindowedTrims(m_, *catalog_, policy, WallClockMs()));
+  } else {
+    trims = backup::PlanTrims(m_, policy, WallClockMs());
+  }
   if (trims.empty()) return Status::Ok();
   TM_ASSIGN_OR_RETURN(auto dropped, backup::TrimContinuous(dir_, &m_, catalog_.get(), trims));
   if (tier_) tier_->Trimmed(trims);  // the store stops naming them, then their objects go
@@ -603,6 +615,10 @@ Status Service::RetentionTurn() {
   stats_.pruned_bytes += bytes;
   return Status::Ok();
 }
+
+// Without [upload], a segment's state is final once a checkpoint wrote it (retention reads it
+// back from the catalog when it trims).
+bool Service::Settled(const segment::SealedSegment&) { return true; }
 
 void Service::ChangedAll() {
   for (const auto& [topic, t] : m_.topics)
@@ -617,11 +633,19 @@ Status Service::Checkpoint(bool force) {
   if (!dirty_) return Status::Ok();
   if (!force && now - last_checkpoint_ms_ < c_.backup.checkpoint_interval_ms) return Status::Ok();
   m_.finished_ms = WallClockMs();  // for a continuous backup: as of when the catalog holds
+  // Where this checkpoint's lines of each topic go: segments it settles are named from there on.
+  std::map<std::string, uint64_t> line_pos;
+  if (windowed_)
+    for (const auto& tp : changed_) line_pos.emplace(tp.first, catalog_->TopicEnd(tp.first));
   const int64_t t0 = MonotonicNs();
   TM_RETURN_IF_ERROR(catalog_->Checkpoint(m_, changed_, marked_)
                          .WithContext("cannot write the catalog (the segments stay on disk and "
                                       "are adopted at the next start)"));
   const auto took_us = static_cast<uint64_t>((MonotonicNs() - t0) / 1000);
+  if (windowed_) {
+    for (const auto& [topic, p] : changed_)
+      backup::SettleSegments(&backup::FindOrAddPartition(&m_, topic, p), Settled, line_pos[topic]);
+  }
   changed_.clear();
   marked_.clear();
   dirty_ = false;

@@ -58,6 +58,7 @@ class Service {
   void RefreshStats();
   void TierTurn();
   void ChangedAll();
+  static bool Settled(const segment::SealedSegment& s);
   Status RetentionTurn();
   bool Stopping() const { return sig_.stop->load(); }
   std::string RenderMetrics();
@@ -70,7 +71,12 @@ class Service {
   RunSignals sig_;
   std::string dir_;
   DirLock lock_;
+  // What the catalog holds, windowed when `windowed_`: a segment leaves memory once a checkpoint
+  // wrote it (PartitionManifest::settled), and retention reads it back from the catalog. Not yet
+  // with [upload], whose tier walks and rebases the partitions' whole history here
+  // (docs/ARCHITECTURE.md "Memory that does not grow with age").
   backup::Manifest m_;
+  bool windowed_ = false;
   // The backup's catalog, and what changed in m_ since its last checkpoint: partitions (seals,
   // gaps, recovery) and segments whose upload marks changed.
   std::unique_ptr<backup::CatalogWriter> catalog_;

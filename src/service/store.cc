@@ -190,6 +190,19 @@ Result<backup::Manifest> RecoverStore(const std::string& dir, std::optional<back
       sealed[first] = rel_dir + "/" + n;
     }
     auto& entry = backup::FindOrAddPartition(&m, topic, partition);
+    // A windowed manifest (the service's): the files of settled segments are named by the
+    // catalog and final; whether each is still there is verify's question, not the start's.
+    if (entry.settled.segments > 0) {
+      const int64_t kept = backup::RetentionStart(entry);  // below it: left by a prune, removed
+      for (auto it = sealed.begin(); it != sealed.end() && it->first < entry.settled.end;) {
+        if (it->first < kept) {
+          ++it;
+          continue;
+        }
+        it = sealed.erase(it);
+        step();
+      }
+    }
     for (const auto& s : entry.segments) {
       if (s.local && !sealed.count(s.first_offset))
         report->problems.push_back(s.path + " is in the manifest but missing on disk");
