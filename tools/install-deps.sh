@@ -28,6 +28,8 @@ PACKAGES=(
   libasan8 libubsan1
   # promtool checks the shipped alert rules (tools/monitoring)
   prometheus
+  # groff renders the man page (docs/tidemark.1) for its lint test
+  groff-base
   # fuzzing (tools/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang libfuzzer-14-dev libclang-rt-14-dev
 )
