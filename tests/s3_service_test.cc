@@ -129,11 +129,12 @@ TEST_F(TierTest, AStoreThatIsDownPausesTheServiceUntilItIsBack) {
   EXPECT_TRUE(said) << testing::Shell(base + "/healthz").out;
   EXPECT_GE(metric("tidemark_upload_queue_depth"), 2.0);
   EXPECT_GT(metric("tidemark_upload_failures_total"), 0.0);
-  // With [upload] every metric is exported: all are documented, and the alert rules name only
-  // these.
+  // With [upload] every metric is exported: all are documented, and the alert rules and the
+  // dashboard name only these.
   const std::string scraped = testing::Shell(base + "/metrics").out;
   testing::ExpectMetricsDocumented(scraped);
   testing::ExpectAlertMetricsExported(scraped);
+  testing::ExpectDashboardMetricsExported(scraped);
   // Paused means paused: records produced now are not consumed (nothing more is sealed).
   auto sealed_end = [&] {
     auto m = backup::ReadManifest((dir_ / "local" / "held").string());

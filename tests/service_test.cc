@@ -746,8 +746,8 @@ TEST_F(ServiceTest, MetricsNewTopicBadReloadAndGracefulStop) {
   EXPECT_GE(metrics["tidemark_durability_point_seconds_count"], 1);
   EXPECT_EQ(metrics["tidemark_buffer_pool_size"], 16);
   EXPECT_EQ(metrics["tidemark_healthy"], 1);
-  // Without [upload]: the upload counters are not exported, so the alert rules' names are
-  // checked by the s3 suite's service test, which runs with it.
+  // Without [upload]: the upload counters are not exported, so the names the alert rules and
+  // the dashboard use are checked by the s3 suite's service test, which runs with it.
   testing::ExpectMetricsDocumented(scraped);
   auto health = http.Get("/healthz");
   ASSERT_TRUE(health);
