@@ -598,7 +598,7 @@ TEST_F(CatalogTest, WindowedRetentionEndsWhereWholeRetentionDoes) {
     ASSERT_TRUE(twin_lock.ok());
     int turns = 0;
     for (; turns < 100; ++turns) {
-      auto trims = PlanWindowedTrims(*win, **win_w, policy, now, 3);
+      auto trims = PlanWindowedTrims(&*win, **win_w, policy, now, 3);
       ASSERT_TRUE(trims.ok()) << trims.status().message();
       if (trims->empty()) break;
       auto done = TrimContinuous(twin.string(), &*win, win_w->get(), *trims);
@@ -690,6 +690,45 @@ TEST_F(CatalogTest, StoreRecoveryFinishesAPruneACrashInterrupted) {
   ASSERT_EQ(rec.problems.size(), 2u);
   EXPECT_NE(rec.problems[0].find("below the retention start"), std::string::npos)
       << rec.problems[0];
+}
+
+// Trims are applied all or none: one refused leaves every partition as the catalog names it,
+// whole or windowed (a later checkpoint then writes lines that follow the catalog).
+TEST_F(CatalogTest, ARefusedTrimLeavesEveryPartitionAsTheCatalogNamesIt) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 8; ++i) Seal("orders", i % 2, 10, i == 4 ? 3 : 0);
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  auto lock = DirLock::ForPruning(dir());
+  ASSERT_TRUE(lock.ok());
+  for (const bool windowed : {false, true}) {
+    SCOPED_TRACE(windowed ? "windowed" : "whole");
+    ReadScope scope;
+    if (windowed) scope.settle = [](const segment::SealedSegment&) { return true; };
+    auto copy = ReadCatalog(dir(), scope);
+    ASSERT_TRUE(copy.ok());
+    auto cw = CatalogWriter::Open(dir(), *copy);
+    ASSERT_TRUE(cw.ok());
+    const std::string before = ManifestToJson(*copy);
+    const auto& p0 = m_.topics["orders"].partitions[0];
+    const auto& p1 = m_.topics["orders"].partitions[1];
+    Trim good{"orders", 0, p0.segments[2].first_offset, {}};
+    good.dropped.assign(p0.segments.begin(), p0.segments.begin() + 2);
+    Trim bad{"orders", 1, p1.segments[1].first_offset + 3, {}};  // inside a segment
+    bad.dropped.assign(p1.segments.begin(), p1.segments.begin() + 2);
+    auto r = TrimContinuous(dir(), &*copy, cw->get(), {good, bad});
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(ManifestToJson(*copy), before);
+    for (int32_t part : {0, 1}) {
+      const auto& was = m_.topics["orders"].partitions[static_cast<size_t>(part)];
+      const auto& now = FindOrAddPartition(&*copy, "orders", part);
+      EXPECT_EQ(now.SegmentCount(), was.segments.size());
+      EXPECT_EQ(now.records, was.records);
+      EXPECT_EQ(now.gaps.size(), was.gaps.size());
+      EXPECT_EQ(now.settled.segments, windowed ? was.segments.size() : 0u);
+    }
+    ExpectReadsBack();  // the catalog holds no line of it
+  }
 }
 
 TEST_F(CatalogTest, ATrimInsideASegmentOrOutsideTheRangeIsRefused) {

@@ -17,6 +17,7 @@
 
 #include "backup/catalog_lines.h"
 #include "backup/json_fields.h"
+#include "common/log.h"
 #include "io/io_backend.h"
 #include "tidemark/format.h"
 
@@ -196,9 +197,15 @@ Result<Manifest> ReadCatalogIn(const std::string& dir, const ReadScope& scope) {
   // Positions are those CatalogWriter::ScanTopic uses: in the topic log, then past its end in
   // the topic's lines of changes.log.
   std::map<std::string, uint64_t> log_bytes;
-  auto settle = [&](const json& j, const std::string& topic, uint64_t pos) {
-    if (!scope.settle || !j.contains("partition")) return;
-    SettleSegments(&FindOrAddPartition(&m, topic, Int<int32_t>(j, "partition")), scope.settle, pos);
+  // After a partition, retention or mark line (whose partition number the Apply* checked).
+  auto settle = [&](const CatalogLine& l, const std::string& topic, uint64_t pos) {
+    if (!scope.settle || (l.type != "partition" && l.type != "retention" && l.type != "mark"))
+      return;
+    PartitionManifest& p = FindOrAddPartition(&m, topic, Int<int32_t>(l.j, "partition"));
+    // What settles leaves validation's reach: its segments are checked now.
+    if (Status s = ValidateSegments(topic, p, cat); !s.ok())
+      throw std::invalid_argument(s.message());
+    SettleSegments(&p, scope.settle, pos);
   };
   std::string origin = root_path;
   try {
@@ -238,7 +245,7 @@ Result<Manifest> ReadCatalogIn(const std::string& dir, const ReadScope& scope) {
           ApplyMark(l.j, name, &m);
         else
           throw std::invalid_argument("line type '" + l.type.substr(0, 40) + "' in a topic log");
-        settle(l.j, name, pos);
+        settle(l, name, pos);
         return true;
       }));
       origin = root_path;
@@ -274,7 +281,7 @@ Result<Manifest> ReadCatalogIn(const std::string& dir, const ReadScope& scope) {
         } else {
           throw std::invalid_argument("line type '" + l.type.substr(0, 40) + "'");
         }
-        if (full) settle(l.j, topic, pos);
+        if (full) settle(l, topic, pos);
       }
     }
     origin = root_path;
@@ -654,7 +661,12 @@ Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartitio
   changes_bytes_ += out.size();
   ++stats_.checkpoints;
   stats_.changes_bytes = changes_bytes_;
-  if (changes_bytes_ >= kFoldBytes) return Fold(m);
+  if (changes_bytes_ >= kFoldBytes) {
+    // The checkpoint is durable whatever the fold does: a fold that fails (a full disk) leaves
+    // the writer as it was and is tried again at the next checkpoint.
+    if (Status f = Fold(m); !f.ok())
+      TM_LOG_WARN("catalog: fold of %s postponed: %s", kChangesLog, f.message().c_str());
+  }
   return Status::Ok();
 }
 

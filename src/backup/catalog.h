@@ -68,8 +68,9 @@ class CatalogWriter {
   // the backup's fields, partition counts, the partitions in `partitions` whose range, segments
   // or gaps changed (segments and gaps are appended: only the new ones are written), and the
   // upload marks (uploaded_ms, local) of the segments in `marked` (paths relative to the backup
-  // directory). Folds when changes.log passes kFoldBytes. Nothing is written when nothing
-  // changed. On an error nothing of this call counts (changes.log is cut back).
+  // directory). Folds when changes.log passes kFoldBytes (a fold that fails is logged and tried
+  // again at the next checkpoint: the checkpoint itself is durable). Nothing is written when
+  // nothing changed. On an error nothing of this call counts (changes.log is cut back).
   // `trims` (retention) were applied to `m` (ApplyTrim) since the last checkpoint, with nothing
   // else changed in their partitions: each is one "retention" line.
   Status Checkpoint(const Manifest& m, const std::set<TopicPartition>& partitions,
@@ -78,6 +79,11 @@ class CatalogWriter {
   // last checkpoint wrote.
   Status Fold(const Manifest& m);
 
+  // How many segments of the partition the catalog names (as the last checkpoint wrote them).
+  size_t SegmentsNamed(const TopicPartition& tp) const {
+    auto k = known_.find(tp);
+    return k != known_.end() ? k->second.segments : 0;
+  }
   // Where the next line of `topic` goes, as ScanTopic counts: its log's bytes, then its lines
   // waiting in changes.log (a fold moves them into the log at the same positions).
   uint64_t TopicEnd(const std::string& topic) const;

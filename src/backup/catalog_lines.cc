@@ -191,12 +191,15 @@ void ApplyMark(const json& j, const std::string& topic, Manifest* m) {
         it->local = j.at("local").get<bool>();
         return;
       }
-      // A windowed copy: a mark of a settled segment changes nothing it holds.
+      // A windowed copy: a mark of a settled segment (its canonical path, inside what is kept)
+      // changes nothing it holds.
+      const std::string dir = format::PartitionDir(topic, part) + "/";
       int64_t first = -1;
       bool sealed = false;
-      const size_t slash = path.rfind('/');
-      if (p.settled.segments > 0 && slash != std::string::npos &&
-          format::ParseSegmentName(path.substr(slash + 1), &first, &sealed) &&
+      if (p.settled.segments > 0 && path.size() > dir.size() &&
+          path.compare(0, dir.size(), dir) == 0 &&
+          format::ParseSegmentName(path.substr(dir.size()), &first, &sealed) && sealed &&
+          path == dir + format::SegmentName(first, true) && first >= RetentionStart(p) &&
           first < p.settled.end)
         return;
     }
@@ -293,11 +296,14 @@ Status CheckSummaries(const Manifest& m, const std::string& origin) {
   return Status::Ok();
 }
 
-json RetentionLine(const std::string& topic, const PartitionManifest& p, int64_t start) {
-  return {{"type", "retention"},          {"topic", topic},
-          {"partition", p.partition},     {"start", start},
-          {"segments", p.SegmentCount()}, {"records", p.records},
-          {"bytes_raw", p.bytes_raw},     {"bytes_stored", p.bytes_stored}};
+json RetentionLine(const std::string& topic, const PartitionManifest& p, int64_t start,
+                   bool count) {
+  json l = {{"type", "retention"},           {"topic", topic},
+            {"partition", p.partition},      {"start", start},
+            {"records", p.records},          {"bytes_raw", p.bytes_raw},
+            {"bytes_stored", p.bytes_stored}};
+  if (count) l["segments"] = p.SegmentCount();
+  return l;
 }
 
 }  // namespace tidemark::backup

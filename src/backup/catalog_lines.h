@@ -50,8 +50,10 @@ nlohmann::json PartitionLine(const std::string& topic, const PartitionManifest& 
 // Applies a "partition" line; with !full only the range and totals.
 void ApplyPartition(const nlohmann::json& j, const std::string& topic, Manifest* m, bool full);
 // A "retention" line: everything of the partition below `start` was pruned; `p` is the partition
-// after the trim (its totals are carried for readers of summaries).
-nlohmann::json RetentionLine(const std::string& topic, const PartitionManifest& p, int64_t start);
+// after the trim (its totals are carried for readers of summaries, and with `count` its segment
+// count, for windowed readers; the store's chunks leave it out).
+nlohmann::json RetentionLine(const std::string& topic, const PartitionManifest& p, int64_t start,
+                             bool count = true);
 void ApplyRetention(const nlohmann::json& j, const std::string& topic, Manifest* m, bool full);
 // A "mark" line: a segment's upload marks.
 void ApplyMark(const nlohmann::json& j, const std::string& topic, Manifest* m);

@@ -202,21 +202,12 @@ std::string ManifestToJson(const Manifest& m) {
   return j.dump(2) + "\n";
 }
 
-namespace {
-
-std::string Where(const std::string& topic, int32_t partition) {
-  return topic + "/" + std::to_string(partition);
-}
-
-Status ValidatePartition(const std::string& topic, const PartitionManifest& p,
-                         const std::string& origin) {
+Status ValidateSegments(const std::string& topic, const PartitionManifest& p,
+                        const std::string& origin) {
   auto bad = [&](const std::string& what) {
-    return Status::Corrupt(origin + ": partition " + Where(topic, p.partition) + ": " + what);
+    return Status::Corrupt(origin + ": partition " + topic + "/" + std::to_string(p.partition) +
+                           ": " + what);
   };
-  if (p.start_offset < 0 || p.end_offset < p.start_offset) {
-    return bad("offset range [" + std::to_string(p.start_offset) + ", " +
-               std::to_string(p.end_offset) + ") is not a range of offsets");
-  }
   uint64_t records = p.settled.records, raw = p.settled.bytes_raw, stored = p.settled.bytes_stored;
   int64_t prev_last = p.settled.segments > 0 ? p.settled.end - 1 : -1;
   if (p.settled.segments > 0 && (p.settled.end <= p.start_offset || p.settled.end > p.end_offset))
@@ -229,8 +220,9 @@ Status ValidatePartition(const std::string& topic, const PartitionManifest& p,
       return bad(what + "path '" + s.path + "' is not " + dir +
                  format::SegmentName(s.first_offset, true));
     }
-    if (s.first_offset < p.start_offset || s.first_offset <= prev_last)
-      return bad(what + "out of order, or before the partition's start offset");
+    if (s.first_offset < p.start_offset || s.first_offset <= prev_last ||
+        (s.records == 0 && s.first_offset >= p.end_offset))
+      return bad(what + "out of order, or outside the partition's range");
     if (s.records > 0 && (s.last_offset < s.first_offset || s.last_offset >= p.end_offset ||
                           static_cast<uint64_t>(s.last_offset - s.first_offset) < s.records - 1 ||
                           s.min_timestamp > s.max_timestamp || s.blocks == 0)) {
@@ -249,6 +241,25 @@ Status ValidatePartition(const std::string& topic, const PartitionManifest& p,
                " stored bytes) are not the sums of its segments' (" + std::to_string(records) +
                ", " + std::to_string(raw) + ", " + std::to_string(stored) + ")");
   }
+  return Status::Ok();
+}
+
+namespace {
+
+std::string Where(const std::string& topic, int32_t partition) {
+  return topic + "/" + std::to_string(partition);
+}
+
+Status ValidatePartition(const std::string& topic, const PartitionManifest& p,
+                         const std::string& origin) {
+  auto bad = [&](const std::string& what) {
+    return Status::Corrupt(origin + ": partition " + Where(topic, p.partition) + ": " + what);
+  };
+  if (p.start_offset < 0 || p.end_offset < p.start_offset) {
+    return bad("offset range [" + std::to_string(p.start_offset) + ", " +
+               std::to_string(p.end_offset) + ") is not a range of offsets");
+  }
+  TM_RETURN_IF_ERROR(ValidateSegments(topic, p, origin));
   std::vector<Gap> gaps = p.gaps;
   std::sort(gaps.begin(), gaps.end(), [](const Gap& a, const Gap& b) { return a.from < b.from; });
   int64_t prev_to = p.start_offset;

@@ -119,6 +119,11 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& or
 // partition's range, with as many offsets as records; gaps non-empty, inside the range and not
 // overlapping; a partition's counts the sums of its segments'; group offsets non-negative.
 Status ValidateManifest(const Manifest& m, const std::string& origin);
+// The part of ValidateManifest about one partition's segments: canonical paths, order (after
+// what settled), offsets inside the partition's range, and counts the sums of its segments'
+// (and the settled ones').
+Status ValidateSegments(const std::string& topic, const PartitionManifest& p,
+                        const std::string& origin);
 // Atomically writes dir/manifest.json; where dir has a catalog (a continuous backup), writes a
 // new catalog holding `m` instead (CatalogWriter::Create).
 Status WriteManifest(const std::string& dir, const Manifest& m);

@@ -21,15 +21,48 @@ namespace fs = std::filesystem;
 Result<std::vector<segment::SealedSegment>> TrimContinuous(const std::string& dir, Manifest* m,
                                                            CatalogWriter* w,
                                                            const std::vector<Trim>& trims) {
+  // All or nothing: a trim refused, or a checkpoint that failed (a full disk), leaves `m` as it
+  // was, so that it still is what the catalog names. Kept aside per trim: the partition's range,
+  // totals, gaps and settled part; the held segments it drops are in the trim.
+  std::vector<PartitionManifest> saved;  // without segments
+  auto undo = [&](size_t applied) {
+    for (size_t i = saved.size(); i-- > 0;) {
+      PartitionManifest& p = FindOrAddPartition(m, trims[i].topic, trims[i].partition);
+      PartitionManifest& was = saved[i];
+      if (i < applied) {
+        std::vector<segment::SealedSegment> held;
+        for (const auto& d : trims[i].dropped)
+          if (was.settled.segments == 0 || d.first_offset >= was.settled.end) held.push_back(d);
+        p.segments.insert(p.segments.begin(), held.begin(), held.end());
+      }
+      was.segments = std::move(p.segments);
+      p = std::move(was);
+    }
+  };
   std::vector<segment::SealedSegment> dropped;
-  for (const auto& t : trims) {
+  for (size_t i = 0; i < trims.size(); ++i) {
+    const Trim& t = trims[i];
     PartitionManifest& p = FindOrAddPartition(m, t.topic, t.partition);
-    TM_RETURN_IF_ERROR(ApplyTrim(&p, t));
+    PartitionManifest was;
+    was.partition = p.partition;
+    was.start_offset = p.start_offset;
+    was.end_offset = p.end_offset;
+    was.records = p.records;
+    was.bytes_raw = p.bytes_raw;
+    was.bytes_stored = p.bytes_stored;
+    was.gaps = p.gaps;
+    was.settled = p.settled;
+    saved.push_back(std::move(was));
+    if (Status s = ApplyTrim(&p, t); !s.ok()) {
+      undo(i);  // this one dropped no segment, but may have changed its totals
+      return s;
+    }
     dropped.insert(dropped.end(), t.dropped.begin(), t.dropped.end());
   }
-  TM_RETURN_IF_ERROR(
-      w->Checkpoint(*m, {}, {}, trims)
-          .WithContext("cannot record what retention removes (nothing was deleted)"));
+  if (Status s = w->Checkpoint(*m, {}, {}, trims); !s.ok()) {
+    undo(trims.size());
+    return s.WithContext("cannot record what retention removes (nothing was deleted)");
+  }
   // Durably unnamed: the files may go. One that stays (an error) is removed at the next start.
   std::set<std::string> dirs;
   for (const auto& s : dropped) {
@@ -42,9 +75,10 @@ Result<std::vector<segment::SealedSegment>> TrimContinuous(const std::string& di
   return dropped;
 }
 
-Result<std::vector<Trim>> PlanWindowedTrims(const Manifest& m, const CatalogWriter& w,
+Result<std::vector<Trim>> PlanWindowedTrims(Manifest* window, const CatalogWriter& w,
                                             const RetentionPolicy& policy, int64_t now_ms,
                                             size_t max_segments) {
+  const Manifest& m = *window;
   const int64_t cutoff = policy.max_age_ms > 0 ? now_ms - policy.max_age_ms : INT64_MIN;
   const bool over = policy.max_bytes > 0 && m.TotalBytesStored() > policy.max_bytes;
   struct Front {
@@ -90,15 +124,16 @@ Result<std::vector<Trim>> PlanWindowedTrims(const Manifest& m, const CatalogWrit
         const PartitionManifest& p = *parts[part];
         const int64_t kept = RetentionStart(p);
         for (const auto& js : l.j.at("segments")) {
-          segment::SealedSegment s = SegmentFromJson(js);
           // Below the retention start (trimmed since), restated, or held: not a settled one.
-          if (s.first_offset < kept || s.first_offset >= p.settled.end) continue;
-          if (!f.segments.empty() && s.first_offset <= f.segments.back().first_offset) continue;
-          const int64_t end = (s.records > 0 ? s.last_offset : s.first_offset) + 1;
+          const int64_t first = Int<int64_t>(js, "first_offset");
+          if (first < kept || first >= p.settled.end) continue;
+          if (!f.segments.empty() && first <= f.segments.back().first_offset) continue;
+          segment::SealedSegment s = SegmentFromJson(js);
+          const int64_t last = s.records > 0 ? s.last_offset : s.first_offset;
           const bool fresh = s.max_timestamp >= cutoff;
           f.segments.push_back(std::move(s));
           f.pos.push_back(pos);
-          f.whole = end == p.settled.end;
+          f.whole = last == p.settled.end - 1;
           if (f.whole || f.segments.size() >= max_segments || (!over && fresh)) {
             f.enough = true;
             break;
@@ -107,6 +142,20 @@ Result<std::vector<Trim>> PlanWindowedTrims(const Manifest& m, const CatalogWrit
         if (f.enough) --waiting;
         return waiting > 0;
       }));
+    }
+    // What the reads found is where each front is from now on (the next read starts there), and
+    // a front read whole must be as many segments as settled.
+    for (auto& p : window->topics[topic].partitions) {
+      auto f = fronts.find({topic, p.partition});
+      if (f == fronts.end() || f->second.segments.empty()) continue;
+      if (f->second.whole && f->second.segments.size() != p.settled.segments) {
+        return Status::Corrupt("catalog of " + topic + "/" + std::to_string(p.partition) + ": " +
+                               std::to_string(f->second.segments.size()) +
+                               " settled segments read back where the service counts " +
+                               std::to_string(p.settled.segments) + "; retention left it alone");
+      }
+      p.settled.pos = std::max(p.settled.pos, f->second.pos.front());
+      p.settled.first_max_timestamp = f->second.segments.front().max_timestamp;
     }
     TopicManifest& vt = view.topics[topic];
     vt.partition_count = t.partition_count;

@@ -49,8 +49,10 @@ std::string PruneToJson(const std::vector<PruneEntry>& entries, bool dry_run);
 // settled.pos says, only for partitions the policy may trim now (max_age: the first settled
 // segment's newest record is older than the cutoff, or not known; max_bytes: the backup holds
 // more), at most `max_segments` per partition per call (a trim that needs more goes on at the
-// next call). Each trim carries the new front for ApplyTrim(p, trim).
-Result<std::vector<Trim>> PlanWindowedTrims(const Manifest& m, const CatalogWriter& w,
+// next call). Each trim carries the new front for ApplyTrim(p, trim); where a front was read,
+// `window` keeps where it is and its newest record (settled.pos, first_max_timestamp), so a
+// front that is not due yet is not read again.
+Result<std::vector<Trim>> PlanWindowedTrims(Manifest* window, const CatalogWriter& w,
                                             const RetentionPolicy& policy, int64_t now_ms,
                                             size_t max_segments = 256);
 

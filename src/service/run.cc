@@ -79,6 +79,7 @@ Status Service::Prepare() {
                             " backup; a continuous backup needs an id of its own ([backup] id)");
     }
     m_ = std::move(prior);
+    if (windowed_ && has_catalog) SettleAll();  // held after a read that had to read whole
   } else {
     m_.id = c_.backup.id;
     m_.kind = "continuous";
@@ -90,10 +91,7 @@ Status Service::Prepare() {
   } else {
     TM_ASSIGN_OR_RETURN(catalog_, backup::CatalogWriter::Create(dir_, m_));
     if (fs::exists(v1, ec)) TM_LOG_INFO("%s: converted to a catalog (format 2)", v1.c_str());
-    if (windowed_) {  // a catalog written whole: retention reads fronts from its start
-      for (auto& [topic, t] : m_.topics)
-        for (auto& p : t.partitions) backup::SettleSegments(&p, Settled, 0);
-    }
+    if (windowed_) SettleAll();  // a catalog written whole
   }
   // A version 1 manifest beside the catalog (converted, or a conversion cut short after the
   // catalog was written) is stale: the catalog is what readers read.
@@ -599,7 +597,7 @@ Status Service::RetentionTurn() {
                                        c_.retention.keep_last};
   std::vector<backup::Trim> trims;
   if (windowed_) {
-    TM_ASSIGN_OR_RETURN(trims, backup::PlanWindowedTrims(m_, *catalog_, policy, WallClockMs()));
+    TM_ASSIGN_OR_RETURN(trims, backup::PlanWindowedTrims(&m_, *catalog_, policy, WallClockMs()));
   } else {
     trims = backup::PlanTrims(m_, policy, WallClockMs());
   }
@@ -620,6 +618,13 @@ Status Service::RetentionTurn() {
 // back from the catalog when it trims).
 bool Service::Settled(const segment::SealedSegment&) { return true; }
 
+// Everything held settles, named from the topics' first lines on (retention's first read of a
+// front then starts there and records where the front is).
+void Service::SettleAll() {
+  for (auto& [topic, t] : m_.topics)
+    for (auto& p : t.partitions) backup::SettleSegments(&p, Settled, 0);
+}
+
 void Service::ChangedAll() {
   for (const auto& [topic, t] : m_.topics)
     for (const auto& p : t.partitions) changed_.insert({topic, p.partition});
@@ -633,18 +638,29 @@ Status Service::Checkpoint(bool force) {
   if (!dirty_) return Status::Ok();
   if (!force && now - last_checkpoint_ms_ < c_.backup.checkpoint_interval_ms) return Status::Ok();
   m_.finished_ms = WallClockMs();  // for a continuous backup: as of when the catalog holds
-  // Where this checkpoint's lines of each topic go: segments it settles are named from there on.
+  // Where this checkpoint's lines of each topic go, and how many segments of each partition the
+  // catalog named before it: a partition whose first held segment is among those this checkpoint
+  // writes settles from that position; one whose first held segment an earlier checkpoint wrote
+  // (a whole read, a fold that failed after its append) from the topic's first line.
   std::map<std::string, uint64_t> line_pos;
-  if (windowed_)
-    for (const auto& tp : changed_) line_pos.emplace(tp.first, catalog_->TopicEnd(tp.first));
+  std::map<TopicPartition, size_t> named;
+  if (windowed_) {
+    for (const auto& tp : changed_) {
+      line_pos.emplace(tp.first, catalog_->TopicEnd(tp.first));
+      named[tp] = catalog_->SegmentsNamed(tp);
+    }
+  }
   const int64_t t0 = MonotonicNs();
   TM_RETURN_IF_ERROR(catalog_->Checkpoint(m_, changed_, marked_)
                          .WithContext("cannot write the catalog (the segments stay on disk and "
                                       "are adopted at the next start)"));
   const auto took_us = static_cast<uint64_t>((MonotonicNs() - t0) / 1000);
   if (windowed_) {
-    for (const auto& [topic, p] : changed_)
-      backup::SettleSegments(&backup::FindOrAddPartition(&m_, topic, p), Settled, line_pos[topic]);
+    for (const auto& tp : changed_) {
+      backup::PartitionManifest& p = backup::FindOrAddPartition(&m_, tp.first, tp.second);
+      const bool written_now = p.settled.segments >= named[tp];
+      backup::SettleSegments(&p, Settled, written_now ? line_pos[tp.first] : 0);
+    }
   }
   changed_.clear();
   marked_.clear();

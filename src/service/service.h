@@ -59,6 +59,7 @@ class Service {
   void TierTurn();
   void ChangedAll();
   static bool Settled(const segment::SealedSegment& s);
+  void SettleAll();
   Status RetentionTurn();
   bool Stopping() const { return sig_.stop->load(); }
   std::string RenderMetrics();

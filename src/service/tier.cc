@@ -323,7 +323,7 @@ void Tier::BuildUpload(const backup::Manifest& m) {
           for (const int64_t start : r.trims) {
             const int64_t s = std::min(start, r.sent);
             backup::PartitionManifest after = StoreView(p, r.sent, SIZE_MAX);
-            nlohmann::json l = backup::RetentionLine(topic, after, s);
+            nlohmann::json l = backup::RetentionLine(topic, after, s, /*count=*/false);
             l["seq"] = next_seq_++;
             text += backup::EncodeLine(l);
           }
