@@ -625,6 +625,76 @@ TEST_F(CatalogTest, WindowedRetentionEndsWhereWholeRetentionDoes) {
   }
 }
 
+// A topic log that is mostly lines of pruned segments is rewritten with the kept ones: smaller,
+// reading back the same (whole and windowed), marks kept, and written on as before.
+TEST_F(CatalogTest, ALogOfMostlyPrunedSegmentsIsRewrittenAndReadsBackTheSame) {
+  auto w = CatalogWriter::Create(dir(), m_);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 6000; ++i) {
+    Seal("orders", i % 4, 10, i % 500 == 7 ? 2 : 0);
+    if (i % 700 == 0) {
+      ASSERT_TRUE(Checkpoint(**w).ok());
+    }
+  }
+  Seal("audit", 0, 10);  // a small topic: its log is not rewritten
+  ASSERT_TRUE(Checkpoint(**w).ok());
+  // Marks on kept segments (one of them settled later in a windowed read), then retention
+  // drops nine in ten of every orders partition.
+  auto& p1 = m_.topics["orders"].partitions[1];
+  p1.segments[1400].uploaded_ms = 1763647390000;
+  p1.segments.back().uploaded_ms = 1763647390001;
+  ASSERT_TRUE(Checkpoint(**w, {p1.segments[1400].path, p1.segments.back().path}).ok());
+  std::vector<Trim> trims;
+  for (const auto& p : m_.topics["orders"].partitions) {
+    Trim t{"orders", p.partition, p.segments[1350].first_offset, {}};
+    t.dropped.assign(p.segments.begin(), p.segments.begin() + 1350);
+    trims.push_back(std::move(t));
+  }
+  auto lock = DirLock::ForPruning(dir());
+  ASSERT_TRUE(lock.ok());
+  ASSERT_TRUE(TrimContinuous(dir(), &m_, w->get(), trims).ok());
+  ASSERT_TRUE((*w)->Fold(m_).ok());
+  const auto log_of = [&](const std::string& topic) {
+    std::vector<fs::path> logs;
+    for (const auto& e : fs::directory_iterator(dir_ / kCatalogDir / "topics" / topic))
+      logs.push_back(e.path());
+    return logs;
+  };
+  ASSERT_EQ(log_of("orders").size(), 1u);
+  const uint64_t before = Size(log_of("orders")[0].string());
+  ASSERT_GT(before, CatalogWriter::kCompactMinBytes);
+
+  auto done = (*w)->CompactLogs(m_);
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  ASSERT_EQ(*done, std::vector<std::string>{"orders"});
+  ASSERT_EQ(log_of("orders").size(), 1u) << "the old log is removed";
+  const uint64_t after = Size(log_of("orders")[0].string());
+  EXPECT_LT(after * 5, before) << before << " -> " << after;
+  ExpectReadsBack();
+  EXPECT_EQ(FindOrAddPartition(&m_, "orders", 1).segments[50].uploaded_ms, 1763647390000);
+  // Nothing more to rewrite; a windowed copy reads it, and retention and writes go on.
+  auto again = (*w)->CompactLogs(m_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  ReadScope window;
+  window.settle = [](const segment::SealedSegment&) { return true; };
+  auto win = ReadCatalog(dir(), window);
+  ASSERT_TRUE(win.ok()) << win.status().message();
+  EXPECT_EQ(win->TotalBytesStored(), m_.TotalBytesStored());
+  auto ww = CatalogWriter::Open(dir(), *win);
+  ASSERT_TRUE(ww.ok());
+  RetentionPolicy bytes;
+  bytes.max_bytes = m_.TotalBytesStored() - 3 * 12288;
+  auto plan = PlanWindowedTrims(&*win, **ww, bytes, 0);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_FALSE(plan->empty());
+  ASSERT_TRUE(TrimContinuous(dir(), &*win, ww->get(), *plan).ok());
+  for (const auto& t : PlanTrims(m_, bytes, 0)) {
+    ASSERT_TRUE(ApplyTrim(&FindOrAddPartition(&m_, t.topic, t.partition), t.start).ok());
+  }
+  ExpectReadsBack();
+}
+
 // A retention line written before lines carried their count cannot be followed by a windowed
 // read: it reads whole instead.
 TEST_F(CatalogTest, AWindowedReadOfAnOldRetentionLineReadsWhole) {

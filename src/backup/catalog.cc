@@ -59,7 +59,9 @@ Result<std::string> ReadFile(const std::string& path, uint64_t limit = UINT64_MA
   return data;
 }
 
-Status WriteAt(int fd, const std::string& data, uint64_t offset, const std::string& what) {
+// Writes `data` at `offset`, then (unless !sync) fdatasyncs the file.
+Status WriteAt(int fd, const std::string& data, uint64_t offset, const std::string& what,
+               bool sync = true) {
   size_t off = 0;
   while (off < data.size()) {
     const ssize_t n =
@@ -68,7 +70,7 @@ Status WriteAt(int fd, const std::string& data, uint64_t offset, const std::stri
     if (n <= 0) return Status::Errno(n < 0 ? errno : EIO, "write " + what);
     off += static_cast<size_t>(n);
   }
-  if (::fdatasync(fd) != 0) return Status::Errno(errno, "fdatasync " + what);
+  if (sync && ::fdatasync(fd) != 0) return Status::Errno(errno, "fdatasync " + what);
   return Status::Ok();
 }
 
@@ -232,20 +234,21 @@ Result<Manifest> ReadCatalogIn(const std::string& dir, const ReadScope& scope) {
       origin = cat + "/" + rel;
       int64_t prev = 0;
       log_bytes[name] = bytes;
+      const std::string& topic = name;  // a structured binding: not captured by clang 14
       TM_RETURN_IF_ERROR(ForEachLine(origin, 0, bytes, [&](uint64_t pos, const CatalogLine& l) {
         if (l.seq <= prev || l.seq > folded)
           throw std::out_of_range("line seq " + std::to_string(l.seq) + " out of order");
         prev = l.seq;
-        if (LineTopic(l.j) != name) throw std::invalid_argument("a line of another topic");
+        if (LineTopic(l.j) != topic) throw std::invalid_argument("a line of another topic");
         if (l.type == "partition")
-          ApplyPartition(l.j, name, &m, true);
+          ApplyPartition(l.j, topic, &m, true);
         else if (l.type == "retention")
-          ApplyRetention(l.j, name, &m, true);
+          ApplyRetention(l.j, topic, &m, true);
         else if (l.type == "mark")
-          ApplyMark(l.j, name, &m);
+          ApplyMark(l.j, topic, &m);
         else
           throw std::invalid_argument("line type '" + l.type.substr(0, 40) + "' in a topic log");
-        settle(l, name, pos);
+        settle(l, topic, pos);
         return true;
       }));
       origin = root_path;
@@ -557,6 +560,7 @@ Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartitio
                                  const std::vector<std::string>& marked,
                                  const std::vector<Trim>& trims) {
   std::string out;
+  size_t written_segments = 0;
   std::map<std::string, std::string> add_pending;
   std::vector<std::pair<TopicPartition, Known>> updates;
   std::map<std::string, int32_t> counts;
@@ -615,6 +619,7 @@ Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartitio
     json l = PartitionLine(tp.first, p, sf, gf);
     l["seq"] = seq++;
     std::string line = EncodeLine(l);
+    written_segments += cur.segments - std::min(sf, cur.segments);
     out += line;
     add_pending[tp.first] += line;
     updates.emplace_back(tp, std::move(cur));
@@ -652,6 +657,8 @@ Status CatalogWriter::Checkpoint(const Manifest& m, const std::set<TopicPartitio
   }
   if (out.empty()) return Status::Ok();
   TM_RETURN_IF_ERROR(AppendChanges(out));
+  line_bytes_written_ += out.size();
+  segments_written_ += written_segments;
   stats_.lines += static_cast<uint64_t>(seq - next_seq_);
   next_seq_ = seq;
   known_backup_ = backup_fields;
@@ -714,6 +721,176 @@ Status CatalogWriter::Fold(const Manifest& m) {
   changes_bytes_ = 0;
   stats_.changes_bytes = 0;
   return Status::Ok();
+}
+
+}  // namespace tidemark::backup
+
+namespace tidemark::backup {
+
+Result<std::optional<CatalogWriter::TopicLog>> CatalogWriter::CompactLog(const Manifest& m,
+                                                                         const std::string& topic) {
+  const TopicLog& old = logs_.at(topic);
+  const auto t = m.topics.find(topic);
+  if (t == m.topics.end()) return std::optional<TopicLog>();
+  // The next name: the old one's number plus one (a leftover of a compaction cut short, which
+  // nothing names, is overwritten).
+  const uint64_t number = std::stoull(old.rel.substr(old.rel.size() - 24, 20));
+  TopicLog next{LogRel(topic, number + 1), 0};
+  const std::string path = cat_dir_ + "/" + next.rel;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Errno(errno, "create " + path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  // Per partition, what the new log names so far.
+  struct Run {
+    const PartitionManifest* p = nullptr;
+    size_t count = 0;
+    uint64_t records = 0, bytes_raw = 0, bytes_stored = 0;
+    int64_t end = 0;
+    int64_t last_first = -1;
+  };
+  std::map<int32_t, Run> runs;
+  for (const auto& p : t->second.partitions) runs[p.partition] = {&p, 0, 0, 0, 0, p.start_offset};
+  int64_t seq = next_seq_;
+  std::string buf;
+  uint64_t written = 0;
+  bool usable = true;
+  Status write_error;
+  auto flush = [&](bool all) -> Status {
+    if (buf.empty() || (!all && buf.size() < (1u << 20))) return Status::Ok();
+    TM_RETURN_IF_ERROR(WriteAt(fd, buf, written, path, /*sync=*/false));
+    written += buf.size();
+    buf.clear();
+    return Status::Ok();
+  };
+  auto emit = [&](json l) {
+    l["seq"] = seq++;
+    buf += EncodeLine(l);
+  };
+  Status st;
+  try {
+    st = ForEachLine(cat_dir_ + "/" + old.rel, 0, old.bytes, [&](uint64_t, const CatalogLine& l) {
+      if (l.type != "partition" && l.type != "mark") return true;  // retention: in the last lines
+      auto r = runs.find(Int<int32_t>(l.j, "partition"));
+      if (r == runs.end()) return true;
+      Run& run = r->second;
+      const int64_t kept = RetentionStart(*run.p);
+      if (l.type == "mark") {  // kept only for a segment the new log names
+        int64_t first = -1;
+        bool sealed = false;
+        const std::string path = l.j.at("path").get<std::string>();
+        const size_t slash = path.rfind('/');
+        if (slash != std::string::npos &&
+            format::ParseSegmentName(path.substr(slash + 1), &first, &sealed) && first >= kept &&
+            first <= run.last_first) {
+          json c = l.j;
+          c.erase("seq");
+          emit(std::move(c));
+        }
+        return true;
+      }
+      json segs = json::array();
+      for (const auto& js : l.j.at("segments")) {
+        const int64_t first = Int<int64_t>(js, "first_offset");
+        if (first < kept) continue;
+        if (first <= run.last_first) {  // a line restating segments: not compacted here
+          usable = false;
+          return false;
+        }
+        const segment::SealedSegment s = SegmentFromJson(js);
+        run.last_first = first;
+        run.records += s.records;
+        run.bytes_raw += s.bytes_raw;
+        run.bytes_stored += s.bytes_stored;
+        run.end = std::max(run.end, (s.records > 0 ? s.last_offset : s.first_offset) + 1);
+        segs.push_back(js);
+      }
+      if (segs.empty()) return true;
+      const size_t n = segs.size();
+      emit({{"type", "partition"},
+            {"topic", topic},
+            {"partition", run.p->partition},
+            {"start_offset", run.p->start_offset},
+            {"end_offset", run.end},
+            {"records", run.records},
+            {"bytes_raw", run.bytes_raw},
+            {"bytes_stored", run.bytes_stored},
+            {"segments_from", run.count},
+            {"segments", std::move(segs)},
+            {"gaps_from", 0},
+            {"gaps", json::array()}});
+      run.count += n;
+      write_error = flush(false);
+      return write_error.ok();
+    });
+  } catch (const std::exception& e) {
+    return Status::Corrupt(cat_dir_ + "/" + old.rel + ": " + e.what());
+  }
+  TM_RETURN_IF_ERROR(st);
+  TM_RETURN_IF_ERROR(write_error);
+  for (const auto& [part, run] : runs) {
+    const PartitionManifest& p = *run.p;
+    if (run.count != p.SegmentCount() || run.records != p.records ||
+        run.bytes_stored != p.bytes_stored)
+      usable = false;
+  }
+  if (!usable) {
+    ::unlink(path.c_str());
+    return std::optional<TopicLog>();
+  }
+  // A last line per partition: its gaps (the retention range first), range and totals.
+  for (const auto& [part, run] : runs) {
+    json l = PartitionLine(topic, *run.p, run.p->SegmentCount(), 0);
+    emit(std::move(l));
+  }
+  TM_RETURN_IF_ERROR(flush(true));
+  if (::fdatasync(fd) != 0) return Status::Errno(errno, "fdatasync " + path);
+  TM_RETURN_IF_ERROR(io::SyncDirectory(cat_dir_ + "/" + kTopicsDir + "/" + topic));
+  next_seq_ = seq;
+  next.bytes = written;
+  return std::optional<TopicLog>(next);
+}
+
+Result<std::vector<std::string>> CatalogWriter::CompactLogs(const Manifest& m) {
+  std::vector<std::string> done;
+  const uint64_t per_segment = segments_written_ >= 100
+                                   ? std::max<uint64_t>(line_bytes_written_ / segments_written_, 64)
+                                   : 400;
+  std::map<std::string, uint64_t> kept;
+  for (const auto& [tp, k] : known_) kept[tp.first] += k.segments;
+  std::vector<std::string> due;
+  for (const auto& [topic, log] : logs_) {
+    if (log.bytes >= kCompactMinBytes && log.bytes > 2 * kept[topic] * per_segment)
+      due.push_back(topic);
+  }
+  if (due.empty()) return done;
+  if (!pending_.empty() || changes_bytes_ > 0) TM_RETURN_IF_ERROR(Fold(m));
+  for (const auto& topic : due) {
+    TM_ASSIGN_OR_RETURN(auto next, CompactLog(m, topic));
+    if (!next) {
+      TM_LOG_WARN(
+          "catalog: the log of %s does not read back as the catalog names it; not compacted",
+          topic.c_str());
+      continue;
+    }
+    const TopicLog old = logs_[topic];
+    const int64_t folded_before = folded_seq_;
+    logs_[topic] = *next;
+    folded_seq_ = next_seq_ - 1;
+    if (Status s = WriteRoot(m); !s.ok()) {
+      logs_[topic] = old;
+      folded_seq_ = folded_before;
+      ::unlink((cat_dir_ + "/" + next->rel).c_str());
+      return s;
+    }
+    std::error_code ec;
+    fs::remove(cat_dir_ + "/" + old.rel, ec);  // named by nothing now; a leftover is harmless
+    ++stats_.compactions;
+    done.push_back(topic);
+  }
+  return done;
 }
 
 }  // namespace tidemark::backup

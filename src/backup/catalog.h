@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -93,9 +94,21 @@ class CatalogWriter {
   Status ScanTopic(const std::string& topic, uint64_t from,
                    const std::function<bool(uint64_t pos, const CatalogLine&)>& each) const;
 
+  // Rewrites the topic logs whose lines are mostly of segments retention pruned (a log more than
+  // twice what its kept segments take, and over kCompactMinBytes): a new log with each kept
+  // segment once, the marks of kept segments, and a last line per partition with its gaps,
+  // range and totals; then the root names it; then the old log goes. Folds first (`m` must be
+  // what the last checkpoint wrote). The caller holds the backup's retention lock (a reader
+  // between root and log would find the old log gone). Returns the topics rewritten: positions
+  // in their lines (Settled::pos) start again at 0. A log that does not read back as `m` names
+  // it is left as it is (logged).
+  Result<std::vector<std::string>> CompactLogs(const Manifest& m);
+  static constexpr uint64_t kCompactMinBytes = 1 << 20;
+
   struct Stats {
     uint64_t checkpoints = 0;  // that wrote something
     uint64_t folds = 0;
+    uint64_t compactions = 0;
     uint64_t lines = 0;
     uint64_t changes_bytes = 0;  // changes.log now
   };
@@ -120,6 +133,9 @@ class CatalogWriter {
   Status OpenChanges(bool truncate);
   Status AppendChanges(const std::string& text);
   std::string BackupLine(const Manifest& m, int64_t seq) const;
+  // Writes the compacted log of `topic` to a new file; its name and size, or nothing when the
+  // log does not read back as `m` names the topic.
+  Result<std::optional<TopicLog>> CompactLog(const Manifest& m, const std::string& topic);
 
   std::string dir_;      // the backup directory
   std::string cat_dir_;  // dir_/catalog
@@ -133,6 +149,9 @@ class CatalogWriter {
   std::string known_backup_;  // the backup fields as last written (without seq)
   std::map<std::string, TopicLog> logs_;
   std::map<std::string, std::string> pending_;  // topic -> its lines in changes.log
+  // Bytes of lines written and segments they named (this run): what a kept segment takes in a
+  // log, to tell when one is mostly pruned lines.
+  uint64_t line_bytes_written_ = 0, segments_written_ = 0;
   Stats stats_;
 };
 

@@ -369,6 +369,7 @@ Result<std::vector<PruneEntry>> PruneLocal(const PruneOptions& o) {
           TM_RETURN_IF_ERROR(io::SyncDirectory(dir));
         }
         TM_RETURN_IF_ERROR(TrimContinuous(dir, &m, w.get(), trims).status());
+        TM_RETURN_IF_ERROR(w->CompactLogs(m).status());  // logs mostly of pruned lines
         if (o.trimmed) TM_RETURN_IF_ERROR(o.trimmed(id, m));
       } else {
         for (const auto& t : trims)

@@ -121,6 +121,9 @@ std::string RenderPrometheus(const LiveStats& s) {
   scalar("tidemark_catalog_folds_total", "counter",
          "Folds of catalog/changes.log into the topic logs and root.json.",
          double(s.catalog_folds));
+  scalar("tidemark_catalog_compactions_total", "counter",
+         "Topic logs of the catalog rewritten without the lines of pruned segments.",
+         double(s.catalog_compactions));
   scalar("tidemark_kafka_errors_total", "counter", "Client-level Kafka errors (broker down, ...).",
          double(s.kafka_errors));
   scalar("tidemark_failures_total", "counter",

@@ -38,7 +38,8 @@ struct LiveStats {
   Histogram sync_us, seal_us, checkpoint_us;
   uint64_t syncs = 0, seals = 0, in_flight = 0, pool_in_use = 0, pool_size = 0, sq_full = 0;
   uint64_t kafka_errors = 0, failures = 0, reloads_ok = 0, reloads_rejected = 0;
-  uint64_t checkpoints = 0, catalog_folds = 0, pruned_segments = 0, pruned_bytes = 0;
+  uint64_t checkpoints = 0, catalog_folds = 0, catalog_compactions = 0, pruned_segments = 0,
+           pruned_bytes = 0;
   int64_t partitions_owned = 0;
   bool upload = false;  // an [upload] store is configured
   UploadStats up;

@@ -90,6 +90,7 @@ void Service::RefreshStats() {
     s.reloads_rejected = stats_.reloads_rejected;
     s.checkpoints = stats_.checkpoints;
     s.catalog_folds = stats_.catalog_folds;
+    s.catalog_compactions = stats_.catalog_compactions;
     s.pruned_segments = stats_.pruned_segments;
     s.pruned_bytes = stats_.pruned_bytes;
     s.checkpoint_us = stats_.checkpoint_us;

@@ -604,6 +604,13 @@ Status Service::RetentionTurn() {
   if (trims.empty()) return Status::Ok();
   TM_ASSIGN_OR_RETURN(auto dropped, backup::TrimContinuous(dir_, &m_, catalog_.get(), trims));
   if (tier_) tier_->Trimmed(trims);  // the store stops naming them, then their objects go
+  // Topic logs mostly of pruned lines are rewritten (under the retention lock); the fronts of
+  // their partitions are read from the new logs' start from now on.
+  TM_ASSIGN_OR_RETURN(const auto compacted, catalog_->CompactLogs(m_));
+  for (const auto& topic : compacted) {
+    for (auto& p : m_.topics[topic].partitions) p.settled.pos = 0;
+    TM_LOG_INFO("catalog: the log of %s rewritten without its pruned segments", topic.c_str());
+  }
   uint64_t bytes = 0;
   for (const auto& s : dropped) bytes += s.bytes_stored;
   TM_LOG_INFO("retention: %zu segments (%" PRIu64 " bytes) of %zu partitions pruned",
@@ -611,6 +618,7 @@ Status Service::RetentionTurn() {
   std::lock_guard<std::mutex> g(stats_mu_);
   stats_.pruned_segments += dropped.size();
   stats_.pruned_bytes += bytes;
+  stats_.catalog_compactions = catalog_->stats().compactions;
   return Status::Ok();
 }
 
