@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# The systemd unit passes `systemd-analyze verify` with nothing to say (an unknown key is only a
-# warning there, so any output fails this test), with ExecStart pointed at the built binary; the
-# example configuration passes `tidemark run --check`, and a broken one does not.
+# The systemd unit (as meson configured it from systemd/tidemark.service.in) passes
+# `systemd-analyze verify` with nothing to say (an unknown key is only a warning there, so any
+# output fails this test), with ExecStart's binary swapped for the built one; the example
+# configuration passes `tidemark run --check`, and a broken one does not.
+# Usage (from tests/meson.build): systemd_unit_test.sh <built tidemark> <source root> <unit>
 set -euo pipefail
 bin=$1
 src=$2
+unit=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed "s|/usr/local/bin/tidemark|$bin|" "$src/systemd/tidemark.service" >"$tmp/tidemark.service"
+grep -qE '^ExecStart=/[^ ]*/tidemark run ' "$unit" || {
+  echo "the unit's ExecStart does not run an installed tidemark: $(grep '^ExecStart' "$unit")"
+  exit 1
+}
+sed -E "s|^ExecStart=[^ ]+|ExecStart=$bin|" "$unit" >"$tmp/tidemark.service"
 out=$(systemd-analyze verify "$tmp/tidemark.service" 2>&1) || {
   echo "systemd-analyze verify failed: $out"
   exit 1
