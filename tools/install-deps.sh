@@ -30,6 +30,9 @@ PACKAGES=(
   prometheus
   # groff renders the man page (docs/tidemark.1) for its lint test
   groff-base
+  # the Debian package (tools/package-deb.sh): debhelper's meson, systemd and sysusers helpers,
+  # and lintian to check what it builds
+  debhelper lintian
   # fuzzing (tools/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang libfuzzer-14-dev libclang-rt-14-dev
 )
