@@ -97,11 +97,11 @@ class CatalogWriter {
   // Rewrites the topic logs whose lines are mostly of segments retention pruned (a log more than
   // twice what its kept segments take, and over kCompactMinBytes): a new log with each kept
   // segment once, the marks of kept segments, and a last line per partition with its gaps,
-  // range and totals; then the root names it; then the old log goes. Folds first (`m` must be
-  // what the last checkpoint wrote). The caller holds the backup's retention lock (a reader
-  // between root and log would find the old log gone). Returns the topics rewritten: positions
-  // in their lines (Settled::pos) start again at 0. A log that does not read back as `m` names
-  // it is left as it is (logged).
+  // range and totals; then the root names it; the old log goes at the next fold or compaction
+  // (a reader that read the root before has that long). Folds first (`m` must be what the last
+  // checkpoint wrote). The caller holds the backup's retention lock (no restore or verify reads it
+  // meanwhile). Returns the topics rewritten: positions in their lines (Settled::pos) start
+  // again at 0. A log that does not read back as `m` names it is left as it is (logged).
   Result<std::vector<std::string>> CompactLogs(const Manifest& m);
   static constexpr uint64_t kCompactMinBytes = 1 << 20;
 
@@ -152,6 +152,10 @@ class CatalogWriter {
   // Bytes of lines written and segments they named (this run): what a kept segment takes in a
   // log, to tell when one is mostly pruned lines.
   uint64_t line_bytes_written_ = 0, segments_written_ = 0;
+  // Topic logs a compaction replaced, removed at the next fold (not at once: a reader without the
+  // retention lock, such as describe, may have read the root that named one).
+  std::vector<std::string> retired_;
+  void DropRetired();
   Stats stats_;
 };
 
