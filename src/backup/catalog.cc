@@ -1,25 +1,14 @@
 #include "backup/catalog.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <xxhash.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cinttypes>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
-#include <string_view>
+#include <stdexcept>
+#include <string>
 
 #include "backup/catalog_files.h"
 #include "backup/catalog_lines.h"
 #include "backup/json_fields.h"
-#include "common/log.h"
-#include "io/io_backend.h"
 #include "tidemark/format.h"
 
 namespace tidemark::backup {
@@ -50,7 +39,7 @@ Result<Manifest> ReadCatalog(const std::string& dir, const ReadScope& scope) {
   if (scope.settle) {
     try {
       return ReadCatalogIn(dir, scope);
-    } catch (const WindowTooNarrow& e) {
+    } catch (const WindowTooNarrow&) {
       ReadScope whole = scope;
       whole.settle = nullptr;
       return ReadCatalogIn(dir, whole);

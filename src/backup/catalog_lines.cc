@@ -177,6 +177,15 @@ void ApplyRetention(const json& j, const std::string& topic, Manifest* m, bool f
   p.settled = keep.segments > 0 ? keep : Settled{};
 }
 
+bool SegmentPathOffset(const std::string& path, const std::string& topic, int32_t partition,
+                       int64_t* first) {
+  const std::string dir = format::PartitionDir(topic, partition) + "/";
+  bool sealed = false;
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         format::ParseSegmentName(path.substr(dir.size()), first, &sealed) && sealed &&
+         path == dir + format::SegmentName(*first, true);
+}
+
 // A "mark" line: a segment's upload marks.
 void ApplyMark(const json& j, const std::string& topic, Manifest* m) {
   const int32_t part = PartitionOf(j);
@@ -193,14 +202,9 @@ void ApplyMark(const json& j, const std::string& topic, Manifest* m) {
       }
       // A windowed copy: a mark of a settled segment (its canonical path, inside what is kept)
       // changes nothing it holds.
-      const std::string dir = format::PartitionDir(topic, part) + "/";
       int64_t first = -1;
-      bool sealed = false;
-      if (p.settled.segments > 0 && path.size() > dir.size() &&
-          path.compare(0, dir.size(), dir) == 0 &&
-          format::ParseSegmentName(path.substr(dir.size()), &first, &sealed) && sealed &&
-          path == dir + format::SegmentName(first, true) && first >= RetentionStart(p) &&
-          first < p.settled.end)
+      if (p.settled.segments > 0 && SegmentPathOffset(path, topic, part, &first) &&
+          first >= RetentionStart(p) && first < p.settled.end)
         return;
     }
   }

@@ -55,6 +55,10 @@ void ApplyPartition(const nlohmann::json& j, const std::string& topic, Manifest*
 nlohmann::json RetentionLine(const std::string& topic, const PartitionManifest& p, int64_t start,
                              bool count = true);
 void ApplyRetention(const nlohmann::json& j, const std::string& topic, Manifest* m, bool full);
+// Whether `path` is the canonical path of a sealed segment of topic/partition (what a mark line
+// names), and then its first offset.
+bool SegmentPathOffset(const std::string& path, const std::string& topic, int32_t partition,
+                       int64_t* first);
 // A "mark" line: a segment's upload marks.
 void ApplyMark(const nlohmann::json& j, const std::string& topic, Manifest* m);
 

@@ -511,16 +511,9 @@ Result<std::optional<CatalogWriter::TopicLog>> CatalogWriter::CompactLog(const M
       const int64_t kept = RetentionStart(*run.p);
       if (l.type == "mark") {  // kept only for a segment the new log names
         int64_t first = -1;
-        bool sealed = false;
-        const std::string path = l.j.at("path").get<std::string>();
-        const size_t slash = path.rfind('/');
-        if (slash != std::string::npos &&
-            format::ParseSegmentName(path.substr(slash + 1), &first, &sealed) && first >= kept &&
-            first <= run.last_first) {
-          json c = l.j;
-          c.erase("seq");
-          emit(std::move(c));
-        }
+        if (SegmentPathOffset(l.j.at("path").get<std::string>(), topic, run.p->partition, &first) &&
+            first >= kept && first <= run.last_first)
+          emit(l.j);  // with a seq of the new log
         return true;
       }
       json segs = json::array();
@@ -536,7 +529,7 @@ Result<std::optional<CatalogWriter::TopicLog>> CatalogWriter::CompactLog(const M
         run.records += s.records;
         run.bytes_raw += s.bytes_raw;
         run.bytes_stored += s.bytes_stored;
-        run.end = std::max(run.end, (s.records > 0 ? s.last_offset : s.first_offset) + 1);
+        run.end = std::max(run.end, s.Last() + 1);
         segs.push_back(js);
       }
       if (segs.empty()) return true;

@@ -137,7 +137,7 @@ void SettleSegments(PartitionManifest* p,
     p->settled.records += s.records;
     p->settled.bytes_raw += s.bytes_raw;
     p->settled.bytes_stored += s.bytes_stored;
-    p->settled.end = (s.records > 0 ? s.last_offset : s.first_offset) + 1;
+    p->settled.end = s.Last() + 1;
   }
   if (n == 0) return;
   p->segments.erase(p->segments.begin(), p->segments.begin() + static_cast<ptrdiff_t>(n));
@@ -202,11 +202,18 @@ std::string ManifestToJson(const Manifest& m) {
   return j.dump(2) + "\n";
 }
 
+namespace {
+
+std::string Where(const std::string& topic, int32_t partition) {
+  return topic + "/" + std::to_string(partition);
+}
+
+}  // namespace
+
 Status ValidateSegments(const std::string& topic, const PartitionManifest& p,
                         const std::string& origin) {
   auto bad = [&](const std::string& what) {
-    return Status::Corrupt(origin + ": partition " + topic + "/" + std::to_string(p.partition) +
-                           ": " + what);
+    return Status::Corrupt(origin + ": partition " + Where(topic, p.partition) + ": " + what);
   };
   uint64_t records = p.settled.records, raw = p.settled.bytes_raw, stored = p.settled.bytes_stored;
   int64_t prev_last = p.settled.segments > 0 ? p.settled.end - 1 : -1;
@@ -230,7 +237,7 @@ Status ValidateSegments(const std::string& topic, const PartitionManifest& p,
                  std::to_string(s.last_offset) + " cannot hold its " + std::to_string(s.records) +
                  " records inside the partition's range, or its times or blocks are inconsistent");
     }
-    prev_last = std::max(prev_last, s.records > 0 ? s.last_offset : s.first_offset);
+    prev_last = std::max(prev_last, s.Last());
     records += s.records;
     raw += s.bytes_raw;
     stored += s.bytes_stored;
@@ -245,10 +252,6 @@ Status ValidateSegments(const std::string& topic, const PartitionManifest& p,
 }
 
 namespace {
-
-std::string Where(const std::string& topic, int32_t partition) {
-  return topic + "/" + std::to_string(partition);
-}
 
 Status ValidatePartition(const std::string& topic, const PartitionManifest& p,
                          const std::string& origin) {

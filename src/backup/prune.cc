@@ -129,11 +129,10 @@ Result<std::vector<Trim>> PlanWindowedTrims(Manifest* window, const CatalogWrite
           if (first < kept || first >= p.settled.end) continue;
           if (!f.segments.empty() && first <= f.segments.back().first_offset) continue;
           segment::SealedSegment s = SegmentFromJson(js);
-          const int64_t last = s.records > 0 ? s.last_offset : s.first_offset;
           const bool fresh = s.max_timestamp >= cutoff;
+          f.whole = s.Last() == p.settled.end - 1;
           f.segments.push_back(std::move(s));
           f.pos.push_back(pos);
-          f.whole = last == p.settled.end - 1;
           if (f.whole || f.segments.size() >= max_segments || (!over && fresh)) {
             f.enough = true;
             break;
@@ -173,8 +172,7 @@ Result<std::vector<Trim>> PlanWindowedTrims(Manifest* window, const CatalogWrite
           v.segments.insert(v.segments.end(), p.segments.begin(), p.segments.end());
         } else if (!v.segments.empty()) {
           // A front read in part: a trim of all of it ends where its last segment does.
-          const auto& last = v.segments.back();
-          v.end_offset = (last.records > 0 ? last.last_offset : last.first_offset) + 1;
+          v.end_offset = v.segments.back().Last() + 1;
           v.settled.segments = 1;  // more follow (PlanTrims stops max_bytes there)
         }
       }

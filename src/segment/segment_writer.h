@@ -36,6 +36,10 @@ struct SealedSegment {
   int64_t uploaded_ms = 0;
   bool local = true;
 
+  // The last offset the segment accounts for: its last record's, or its first offset when it
+  // holds no record. The next segment starts past it.
+  int64_t Last() const { return records > 0 ? last_offset : first_offset; }
+
   // What a sealed segment's footer says about it (the writer, crash recovery and the store
   // scan all describe a segment this way).
   static SealedSegment Of(const format::Footer& f, std::string path, uint64_t bytes_stored,

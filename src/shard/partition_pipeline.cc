@@ -236,9 +236,9 @@ Status ApplyDelta(const PartitionDelta& d, backup::PartitionManifest* entry) {
   int64_t next = entry->end_offset;  // the lowest offset the next segment may start at
   for (const auto& s : d.segments) {
     if (s.first_offset < next || (s.records > 0 && s.last_offset < s.first_offset) ||
-        (s.records > 0 ? s.last_offset : s.first_offset) >= d.end_offset)
+        s.Last() >= d.end_offset)
       return refuse("segment " + s.path + " is out of order or past its end");
-    next = (s.records > 0 ? s.last_offset : s.first_offset) + 1;
+    next = s.Last() + 1;
     records += s.records;
     raw += s.bytes_raw;
     stored += s.bytes_stored;
